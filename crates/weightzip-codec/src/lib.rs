@@ -1,0 +1,1 @@
+//! weightzip-codec

@@ -1,0 +1,225 @@
+//! A self-describing symbol stream: the smallest of raw bytes, a constant
+//! run, or order-0 rANS with its table inline.
+//!
+//! Layout: `mode: u8`, `n: varint` (symbol count), then
+//! - `Raw`: `n` bytes;
+//! - `Constant`: the one symbol (1 byte);
+//! - `Rans`: the [`FreqTable`], `payload_len: varint`, the [`rans`] payload.
+
+use crate::error::{corrupt, truncated, EntropyError, Result};
+use crate::histogram::{histogram, Histogram};
+use crate::rans;
+use crate::table::{DecodeTable, EncodeTable, FreqTable, DEFAULT_PROB_BITS};
+use crate::varint;
+
+/// How a stream is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum StreamMode {
+    /// The symbols verbatim (they would not shrink).
+    Raw = 0,
+    /// Every symbol is the same.
+    Constant = 1,
+    /// Static order-0 rANS with the table inline.
+    Rans = 2,
+}
+
+/// A parsed stream that borrows its payload from the input.
+#[derive(Clone, Debug)]
+pub enum StreamView<'a> {
+    /// Raw symbols, usable in place.
+    Raw(&'a [u8]),
+    /// `n` copies of one symbol.
+    Constant { symbol: u8, n: usize },
+    /// rANS-coded symbols.
+    Rans {
+        table: FreqTable,
+        payload: &'a [u8],
+        n: usize,
+    },
+}
+
+impl StreamView<'_> {
+    /// Number of symbols the stream decodes to.
+    pub fn len(&self) -> usize {
+        match self {
+            StreamView::Raw(b) => b.len(),
+            StreamView::Constant { n, .. } | StreamView::Rans { n, .. } => *n,
+        }
+    }
+
+    /// True when the stream holds no symbols.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Decodes the symbols into `out`, whose length must equal [`Self::len`].
+    pub fn decode_into(&self, out: &mut [u8]) -> Result<()> {
+        if out.len() != self.len() {
+            return Err(EntropyError::LengthMismatch {
+                expected: out.len(),
+                found: self.len(),
+            });
+        }
+        match self {
+            StreamView::Raw(b) => out.copy_from_slice(b),
+            StreamView::Constant { symbol, .. } => out.fill(*symbol),
+            StreamView::Rans { table, payload, .. } => {
+                rans::decode(payload, &DecodeTable::new(table), out)?
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Encodes `symbols` in the smallest mode at the default precision, appending
+/// to `out`; returns the mode chosen.
+pub fn encode_stream(symbols: &[u8], out: &mut Vec<u8>) -> Result<StreamMode> {
+    encode_stream_with(symbols, &histogram(symbols), DEFAULT_PROB_BITS, out)
+}
+
+/// Encodes `symbols` whose histogram the caller already has (`counts` must
+/// be exactly the histogram of `symbols`) at precision `prob_bits`.
+pub fn encode_stream_with(
+    symbols: &[u8],
+    counts: &Histogram,
+    prob_bits: u32,
+    out: &mut Vec<u8>,
+) -> Result<StreamMode> {
+    let n = symbols.len();
+    let present = counts.iter().filter(|&&c| c > 0).count();
+    if present == 1 {
+        out.push(StreamMode::Constant as u8);
+        varint::write_u64(out, n as u64);
+        out.push(symbols[0]);
+        return Ok(StreamMode::Constant);
+    }
+    if n > 0 {
+        let table = FreqTable::from_counts(counts, prob_bits)?;
+        // The coded size is known to within a few bytes before coding:
+        // words are ~cost/16 each, plus the lane states and the table.
+        let estimate = table.cost_bits(counts) / 8.0
+            + (rans::STATE_BYTES + table.serialized_len() + 16) as f64;
+        if estimate < n as f64 {
+            let start = out.len();
+            out.push(StreamMode::Rans as u8);
+            varint::write_u64(out, n as u64);
+            table.write(out);
+            let mut payload = Vec::with_capacity(n);
+            rans::encode(symbols, &EncodeTable::new(&table), &mut payload)?;
+            if payload.len() < n {
+                varint::write_u64(out, payload.len() as u64);
+                out.extend_from_slice(&payload);
+                return Ok(StreamMode::Rans);
+            }
+            out.truncate(start);
+        }
+    }
+    out.push(StreamMode::Raw as u8);
+    varint::write_u64(out, n as u64);
+    out.extend_from_slice(symbols);
+    Ok(StreamMode::Raw)
+}
+
+/// Parses one stream at `*pos` (advancing it) that must hold `expected`
+/// symbols. Bounds every length by the input before trusting it.
+pub fn parse_stream<'a>(
+    input: &'a [u8],
+    pos: &mut usize,
+    expected: usize,
+) -> Result<StreamView<'a>> {
+    let start = *pos;
+    let mode = *input
+        .get(*pos)
+        .ok_or_else(|| truncated("stream mode", *pos, 1, 0))?;
+    *pos += 1;
+    let n = varint::read_u64(input, pos)?;
+    if n != expected as u64 {
+        return Err(EntropyError::LengthMismatch {
+            expected,
+            found: usize::try_from(n).unwrap_or(usize::MAX),
+        });
+    }
+    let remaining = |pos: usize| input.len().saturating_sub(pos);
+    match mode {
+        0 => {
+            let bytes = input
+                .get(*pos..*pos + expected)
+                .ok_or_else(|| truncated("raw stream", *pos, expected, remaining(*pos)))?;
+            *pos += expected;
+            Ok(StreamView::Raw(bytes))
+        }
+        1 => {
+            let symbol = *input
+                .get(*pos)
+                .ok_or_else(|| truncated("constant stream symbol", *pos, 1, 0))?;
+            *pos += 1;
+            Ok(StreamView::Constant {
+                symbol,
+                n: expected,
+            })
+        }
+        2 => {
+            let table = FreqTable::read(input, pos)?;
+            let len = varint::read_len(input, pos, remaining(*pos), "rANS payload length")?;
+            let payload = &input[*pos..*pos + len];
+            *pos += len;
+            Ok(StreamView::Rans {
+                table,
+                payload,
+                n: expected,
+            })
+        }
+        other => Err(corrupt(start, format!("unknown stream mode {other}"))),
+    }
+}
+
+/// Decodes one stream at `*pos` into `out` (its length is the expected
+/// symbol count), advancing `*pos`.
+pub fn decode_stream(input: &[u8], pos: &mut usize, out: &mut [u8]) -> Result<()> {
+    parse_stream(input, pos, out.len())?.decode_into(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(symbols: &[u8]) -> (StreamMode, usize) {
+        let mut buf = vec![9u8];
+        let mode = encode_stream(symbols, &mut buf).unwrap();
+        let mut pos = 1;
+        let mut back = vec![0u8; symbols.len()];
+        decode_stream(&buf, &mut pos, &mut back).unwrap();
+        assert_eq!(pos, buf.len());
+        assert_eq!(back, symbols);
+        (mode, buf.len() - 1)
+    }
+
+    #[test]
+    fn picks_the_right_mode() {
+        assert_eq!(round_trip(&[]).0, StreamMode::Raw);
+        assert_eq!(round_trip(&[5; 1000]).0, StreamMode::Constant);
+        let uniform: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
+            .collect();
+        assert_eq!(round_trip(&uniform).0, StreamMode::Raw);
+        let skewed: Vec<u8> = (0..10_000u32)
+            .map(|i| if i % 10 == 0 { 1 } else { 2 })
+            .collect();
+        let (mode, len) = round_trip(&skewed);
+        assert_eq!(mode, StreamMode::Rans);
+        assert!(len < 10_000 / 6, "len {len}");
+        assert_eq!(round_trip(&[1, 2]).0, StreamMode::Raw);
+    }
+
+    #[test]
+    fn wrong_expected_length_is_an_error() {
+        let mut buf = Vec::new();
+        encode_stream(&[1, 2, 3, 3, 3], &mut buf).unwrap();
+        let mut out = [0u8; 4];
+        assert!(matches!(
+            decode_stream(&buf, &mut 0, &mut out),
+            Err(EntropyError::LengthMismatch { .. })
+        ));
+    }
+}
