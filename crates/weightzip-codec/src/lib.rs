@@ -1,1 +1,19 @@
-//! weightzip-codec
+//! Tensor codecs for weightzip.
+//!
+//! A codec is a pair of plain functions over slices: `encode(data, out)`
+//! appends a self-contained encoding of `data` to `out`, and
+//! `decode(input, out)` fills `out` (whose length the caller knows from the
+//! container) from exactly one encoding. Every codec accepts any input length
+//! (a tail that does not fill a whole element is stored verbatim), so a chunk
+//! boundary can never make a codec fail.
+//!
+//! [`registry`] maps stable numeric ids (written in `.wz` files) and names to
+//! codecs and chooses one for a tensor type.
+
+pub mod error;
+pub mod float;
+pub mod generic;
+pub mod registry;
+
+pub use error::{CodecError, Result};
+pub use registry::{choose_codec, codec_by_id, codec_by_name, CodecId, Level, ALL_CODECS};

@@ -1,0 +1,104 @@
+//! `weightzip inspect`: what is in an archive, tensor by tensor.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use weightzip::{Archive, ChunkRef, SegmentKind};
+use weightzip_codec::CodecId;
+use weightzip_format::TensorType;
+
+fn codecs_of(chunks: &[ChunkRef]) -> String {
+    let mut names: Vec<&str> = chunks
+        .iter()
+        .map(|c| CodecId::from_u8(c.codec).map_or("?", CodecId::name))
+        .collect();
+    names.dedup();
+    names.sort_unstable();
+    names.dedup();
+    names.join("+")
+}
+
+fn type_name(ty: &Option<TensorType>) -> String {
+    match ty {
+        Some(TensorType::St(d)) => d.name().to_string(),
+        Some(TensorType::Ggml(g)) => g.name().to_string(),
+        None => "?".into(),
+    }
+}
+
+/// Prints the archive's files and tensors as a table or JSON.
+pub fn run(path: &Path, json: bool) -> Result<()> {
+    let archive = Archive::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let index = archive.index();
+    let mut rows = Vec::new();
+    let mut by_codec: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for e in &index.entries {
+        let pass_stored: u64 = e.passthrough.iter().map(|c| c.stored_len).sum();
+        let pass_raw: u64 = e.passthrough.iter().map(|c| c.raw_len).sum();
+        let t = by_codec.entry("(non-tensor bytes)".into()).or_default();
+        t.0 += pass_raw;
+        t.1 += pass_stored;
+        for s in &e.segments {
+            if let SegmentKind::Tensor { name, ty, shape } = &s.kind {
+                let stored: u64 = s.chunks.iter().map(|c| c.stored_len).sum();
+                let codec = codecs_of(&s.chunks);
+                let t = by_codec.entry(codec.clone()).or_default();
+                t.0 += s.len;
+                t.1 += stored;
+                rows.push(serde_json::json!({
+                    "file": e.path, "tensor": name, "dtype": type_name(ty), "shape": shape,
+                    "codec": codec, "bytes": s.len, "stored": stored,
+                    "ratio": s.len as f64 / stored.max(1) as f64, "chunks": s.chunks.len(),
+                }));
+            }
+        }
+    }
+    let archive_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let total = index.total_size();
+    if json {
+        let out = serde_json::json!({
+            "archive": path.display().to_string(), "archive_bytes": archive_bytes,
+            "original_bytes": total, "ratio": total as f64 / archive_bytes.max(1) as f64,
+            "files": index.entries.iter().map(|e| serde_json::json!({"path": e.path, "size": e.size, "checksum": format!("{:016x}", e.checksum)})).collect::<Vec<_>>(),
+            "tensors": rows,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!(
+        "{:<48} {:<8} {:<18} {:<10} {:>12} {:>8}",
+        "tensor", "dtype", "shape", "codec", "bytes", "ratio"
+    );
+    for r in &rows {
+        let name = r["tensor"].as_str().unwrap_or("");
+        let name = if index.entries.len() > 1 {
+            format!("{}:{}", r["file"].as_str().unwrap_or(""), name)
+        } else {
+            name.to_string()
+        };
+        println!(
+            "{:<48} {:<8} {:<18} {:<10} {:>12} {:>8.4}",
+            name,
+            r["dtype"].as_str().unwrap_or(""),
+            r["shape"].to_string(),
+            r["codec"].as_str().unwrap_or(""),
+            r["bytes"].as_u64().unwrap_or(0),
+            r["ratio"].as_f64().unwrap_or(0.0)
+        );
+    }
+    println!();
+    for (codec, (raw, stored)) in &by_codec {
+        println!(
+            "{codec:<20} {raw:>14} -> {stored:>14} bytes  {:.4}x",
+            *raw as f64 / (*stored).max(1) as f64
+        );
+    }
+    println!(
+        "{} files, {} tensors: {total} -> {archive_bytes} bytes ({:.4}x including index)",
+        index.entries.len(),
+        rows.len(),
+        total as f64 / archive_bytes.max(1) as f64
+    );
+    Ok(())
+}

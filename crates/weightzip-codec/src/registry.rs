@@ -1,0 +1,168 @@
+//! The codec registry: stable ids written into `.wz` files, names used on
+//! the command line and in lab records, and the choice of codec per tensor type.
+
+use weightzip_format::{Dtype, GgmlType, TensorType};
+
+use crate::error::{CodecError, Result};
+use crate::{float, generic};
+
+/// How hard to try when encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Level {
+    /// The fast codecs (default): near the byte-marginal ceiling at memory-like speed.
+    #[default]
+    Fast,
+    /// The strongest codecs, slower to encode.
+    Max,
+}
+
+impl Level {
+    /// zstd level used for bytes without a dedicated codec.
+    pub fn zstd_level(self) -> i32 {
+        match self {
+            Level::Fast => 3,
+            Level::Max => 19,
+        }
+    }
+}
+
+/// A codec, identified by the byte stored in each chunk of a `.wz` file.
+/// Ids are never reused: a file written by any version decodes forever.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum CodecId {
+    /// The bytes verbatim.
+    Store = 0,
+    /// A zstd frame.
+    Zstd = 1,
+    /// [`float::bf16`].
+    Bf16 = 2,
+    /// [`float::fp16`].
+    Fp16 = 3,
+    /// [`float::fp32`].
+    Fp32 = 4,
+    /// [`float::bytes`].
+    Bytes = 5,
+}
+
+/// Every codec, in id order.
+pub const ALL_CODECS: [CodecId; 6] = [
+    CodecId::Store,
+    CodecId::Zstd,
+    CodecId::Bf16,
+    CodecId::Fp16,
+    CodecId::Fp32,
+    CodecId::Bytes,
+];
+
+impl CodecId {
+    /// The codec stored as `id`, if this build knows it.
+    pub fn from_u8(id: u8) -> Option<Self> {
+        ALL_CODECS.iter().copied().find(|c| *c as u8 == id)
+    }
+
+    /// The name used on the command line and in lab records.
+    pub fn name(self) -> &'static str {
+        match self {
+            CodecId::Store => "store",
+            CodecId::Zstd => "zstd",
+            CodecId::Bf16 => "wz_bf16",
+            CodecId::Fp16 => "wz_fp16",
+            CodecId::Fp32 => "wz_fp32",
+            CodecId::Bytes => "wz_bytes",
+        }
+    }
+
+    /// Appends the encoding of `data` to `out`.
+    pub fn encode(self, data: &[u8], level: Level, out: &mut Vec<u8>) -> Result<()> {
+        match self {
+            CodecId::Store => {
+                out.extend_from_slice(data);
+                Ok(())
+            }
+            CodecId::Zstd => generic::encode(data, level.zstd_level(), out),
+            CodecId::Bf16 => float::bf16::encode(data, out),
+            CodecId::Fp16 => float::fp16::encode(data, out),
+            CodecId::Fp32 => float::fp32::encode(data, out),
+            CodecId::Bytes => float::bytes::encode(data, out),
+        }
+    }
+
+    /// Decodes one encoding that must fill `out` exactly.
+    pub fn decode(self, input: &[u8], out: &mut [u8]) -> Result<()> {
+        match self {
+            CodecId::Store => {
+                if input.len() != out.len() {
+                    return Err(CodecError::Corrupt {
+                        codec: "store",
+                        offset: 0,
+                        reason: format!("holds {} bytes, expected {}", input.len(), out.len()),
+                    });
+                }
+                out.copy_from_slice(input);
+                Ok(())
+            }
+            CodecId::Zstd => generic::decode(input, out),
+            CodecId::Bf16 => float::bf16::decode(input, out),
+            CodecId::Fp16 => float::fp16::decode(input, out),
+            CodecId::Fp32 => float::fp32::decode(input, out),
+            CodecId::Bytes => float::bytes::decode(input, out),
+        }
+    }
+}
+
+/// The codec stored as `id`.
+pub fn codec_by_id(id: u8) -> Result<CodecId> {
+    CodecId::from_u8(id).ok_or_else(|| CodecError::UnknownCodec(format!("id {id}")))
+}
+
+/// The codec called `name`.
+pub fn codec_by_name(name: &str) -> Result<CodecId> {
+    ALL_CODECS
+        .iter()
+        .copied()
+        .find(|c| c.name() == name)
+        .ok_or_else(|| CodecError::UnknownCodec(name.to_string()))
+}
+
+/// The codec for a tensor of type `ty`; `None` means "no dedicated codec":
+/// use the general-purpose fallback.
+pub fn choose_codec(ty: TensorType, level: Level) -> CodecId {
+    let _ = level;
+    match ty {
+        TensorType::St(Dtype::BF16) | TensorType::Ggml(GgmlType::BF16) => CodecId::Bf16,
+        TensorType::St(Dtype::F16) | TensorType::Ggml(GgmlType::F16) => CodecId::Fp16,
+        TensorType::St(Dtype::F32) | TensorType::Ggml(GgmlType::F32) => CodecId::Fp32,
+        TensorType::St(Dtype::U8 | Dtype::I8 | Dtype::Bool | Dtype::F8E4M3 | Dtype::F8E5M2)
+        | TensorType::Ggml(GgmlType::I8) => CodecId::Bytes,
+        _ => CodecId::Zstd,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_names_are_unique_and_stable() {
+        for (i, c) in ALL_CODECS.iter().enumerate() {
+            assert_eq!(*c as u8 as usize, i);
+            assert_eq!(codec_by_id(*c as u8).unwrap(), *c);
+            assert_eq!(codec_by_name(c.name()).unwrap(), *c);
+        }
+        assert!(codec_by_id(200).is_err());
+        assert!(codec_by_name("nope").is_err());
+    }
+
+    #[test]
+    fn every_codec_round_trips_odd_lengths() {
+        let data: Vec<u8> = (0..777u32).map(|i| (i * 31 % 17) as u8).collect();
+        for c in ALL_CODECS {
+            let mut buf = Vec::new();
+            c.encode(&data, Level::Fast, &mut buf).unwrap();
+            let mut back = vec![0u8; data.len()];
+            c.decode(&buf, &mut back).unwrap();
+            assert_eq!(back, data, "{}", c.name());
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Errors of the container layer. Each names the place: the archive entry,
+//! the tensor or segment, the chunk, and byte offsets where they help.
+
+use std::path::PathBuf;
+
+use weightzip_codec::CodecError;
+use weightzip_format::FormatError;
+
+/// What went wrong reading or writing a `.wz` archive.
+#[derive(Debug, thiserror::Error)]
+pub enum WzError {
+    /// Reading or writing a file failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file does not start with the `.wz` magic bytes.
+    #[error("not a .wz archive (bad magic bytes at offset 0)")]
+    BadMagic,
+    /// Written by a newer weightzip.
+    #[error(
+        "unsupported .wz format version {found} (this build reads versions up to {supported})"
+    )]
+    UnsupportedVersion { found: u32, supported: u32 },
+    /// The archive ends early.
+    #[error("truncated .wz archive: {0}")]
+    Truncated(String),
+    /// A structure in the archive is inconsistent.
+    #[error("corrupt .wz archive: {0}")]
+    Corrupt(String),
+    /// A chunk failed to decode.
+    #[error("corrupt .wz archive: {place}: {source}")]
+    Codec {
+        place: String,
+        #[source]
+        source: CodecError,
+    },
+    /// Decoded bytes do not match their stored checksum.
+    #[error("checksum mismatch in {place}: stored {expected:016x}, decoded data hashes to {actual:016x}")]
+    Checksum {
+        place: String,
+        expected: u64,
+        actual: u64,
+    },
+    /// The output exists and overwriting was not allowed.
+    #[error("{0} already exists (use --force to overwrite)")]
+    OutputExists(PathBuf),
+    /// No tensor of that name in the archive.
+    #[error("no tensor named {0:?} in the archive")]
+    NoSuchTensor(String),
+    /// The input file could not be parsed as the format it claims.
+    #[error("{path}: {source}")]
+    Format {
+        path: String,
+        #[source]
+        source: FormatError,
+    },
+    /// A caller error (bad options, unsupported input kind).
+    #[error("{0}")]
+    InvalidInput(String),
+}
+
+/// Result of the container layer.
+pub type Result<T> = std::result::Result<T, WzError>;
+
+impl WzError {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        WzError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+}

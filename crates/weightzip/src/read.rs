@@ -1,0 +1,385 @@
+//! Reading archives: open (footer → index), extract files or folders,
+//! verify every checksum, and random access to one tensor.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use weightzip_codec::codec_by_id;
+use xxhash_rust::xxh3::{xxh3_64, Xxh3};
+
+use crate::error::{Result, WzError};
+use crate::index::{
+    self, ChunkRef, Entry, Footer, Index, RootKind, SegmentKind, FOOTER_LEN, HEADER_LEN,
+};
+use crate::pipeline::ordered_map;
+use crate::source::{read_range, FileSource, ReadAt};
+use crate::write::{effective_threads, temp_path_for, write_atomically, Progress};
+
+/// How to extract.
+#[derive(Clone, Default)]
+pub struct ExtractOptions {
+    /// Worker threads; 0 means all available cores.
+    pub threads: usize,
+    /// Replace existing outputs.
+    pub overwrite: bool,
+    /// Progress callback (decoded bytes).
+    pub progress: Option<Progress>,
+}
+
+/// What `verify` checked.
+#[derive(Clone, Debug, Default)]
+pub struct VerifySummary {
+    pub files: usize,
+    pub chunks: usize,
+    pub bytes: u64,
+}
+
+/// An open `.wz` archive.
+pub struct Archive<'a> {
+    src: Box<dyn ReadAt + 'a>,
+    index: Index,
+    /// Shown in errors.
+    name: String,
+}
+
+impl Archive<'static> {
+    /// Opens an archive file and reads its index.
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path).map_err(|e| WzError::io("cannot open", path, e))?;
+        let src = FileSource::new(file).map_err(|e| WzError::io("cannot stat", path, e))?;
+        Archive::from_source(Box::new(src), path.display().to_string())
+    }
+}
+
+impl<'a> Archive<'a> {
+    /// Reads an archive held in memory.
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self> {
+        Archive::from_source(Box::new(bytes), "archive".into())
+    }
+
+    fn from_source(src: Box<dyn ReadAt + 'a>, name: String) -> Result<Self> {
+        let len = src.size();
+        let head_len = len.min(HEADER_LEN) as usize;
+        let head = read_range(src.as_ref(), 0, head_len)
+            .map_err(|e| WzError::io("cannot read", &name, e))?;
+        index::check_header(&head)?;
+        if len < HEADER_LEN + FOOTER_LEN {
+            return Err(WzError::Truncated(format!(
+                "file is {len} bytes, too short to hold an index"
+            )));
+        }
+        let mut f = [0u8; FOOTER_LEN as usize];
+        src.read_exact_at(&mut f, len - FOOTER_LEN)
+            .map_err(|e| WzError::io("cannot read", &name, e))?;
+        let footer = Footer::parse(&f, len)?;
+        let stored = read_range(src.as_ref(), footer.index_offset, footer.index_len as usize)
+            .map_err(|e| WzError::io("cannot read", &name, e))?;
+        let actual = xxh3_64(&stored);
+        if actual != footer.index_checksum {
+            return Err(WzError::Checksum {
+                place: "the archive index".into(),
+                expected: footer.index_checksum,
+                actual,
+            });
+        }
+        let mut dec =
+            zstd::bulk::Decompressor::new().map_err(|e| WzError::io("cannot read", &name, e))?;
+        let raw = dec
+            .decompress(&stored, index::MAX_INDEX_RAW as usize)
+            .map_err(|e| WzError::Corrupt(format!("index does not decompress: {e}")))?;
+        let index = Index::from_bytes(&raw, footer.index_offset)?;
+        Ok(Self { src, index, name })
+    }
+
+    /// The archive's index.
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Restores the archive at `output`: a file for a single-file archive, a
+    /// folder otherwise. Written under a temporary name and renamed when
+    /// every checksum has matched.
+    pub fn extract(&self, output: &Path, opts: &ExtractOptions) -> Result<()> {
+        match self.index.root {
+            RootKind::File => write_atomically(output, opts.overwrite, |w| {
+                self.extract_entry_to(0, w, opts)
+            }),
+            RootKind::Dir => self.extract_dir(output, opts),
+        }
+    }
+
+    fn extract_dir(&self, output: &Path, opts: &ExtractOptions) -> Result<()> {
+        if !opts.overwrite && output.symlink_metadata().is_ok() {
+            return Err(WzError::OutputExists(output.to_path_buf()));
+        }
+        let tmp = temp_path_for(output);
+        let result = (|| {
+            std::fs::create_dir_all(&tmp).map_err(|e| WzError::io("cannot create", &tmp, e))?;
+            for (i, e) in self.index.entries.iter().enumerate() {
+                let target: PathBuf = e.path.split('/').fold(tmp.clone(), |p, c| p.join(c));
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|err| WzError::io("cannot create", parent, err))?;
+                }
+                let file = File::create(&target)
+                    .map_err(|err| WzError::io("cannot create", &target, err))?;
+                let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+                self.extract_entry_to(i, &mut w, opts)?;
+                w.flush()
+                    .map_err(|err| WzError::io("cannot write", &target, err))?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        if opts.overwrite && output.symlink_metadata().is_ok() {
+            let removed = if output.is_dir() {
+                std::fs::remove_dir_all(output)
+            } else {
+                std::fs::remove_file(output)
+            };
+            removed.map_err(|e| WzError::io("cannot replace", output, e))?;
+        }
+        std::fs::rename(&tmp, output).map_err(|e| {
+            let _ = std::fs::remove_dir_all(&tmp);
+            WzError::io("cannot rename temporary folder to", output, e)
+        })
+    }
+
+    /// Decodes entry `i` to `out`, checking every chunk checksum and the
+    /// whole-file checksum. On error, `out` holds a prefix: callers write to
+    /// temporary files for that reason.
+    pub fn extract_entry_to(
+        &self,
+        i: usize,
+        out: &mut dyn Write,
+        opts: &ExtractOptions,
+    ) -> Result<()> {
+        let entry = self
+            .index
+            .entries
+            .get(i)
+            .ok_or_else(|| WzError::InvalidInput(format!("no entry {i}")))?;
+        let mut hasher = Xxh3::new();
+        let mut emit = |bytes: &[u8]| -> Result<()> {
+            hasher.update(bytes);
+            out.write_all(bytes)
+                .map_err(|e| WzError::io("cannot write", "output", e))
+        };
+        self.replay(entry, opts, &mut emit)?;
+        let actual = hasher.digest();
+        if actual != entry.checksum {
+            return Err(WzError::Checksum {
+                place: format!("file {:?} as a whole", entry.path),
+                expected: entry.checksum,
+                actual,
+            });
+        }
+        Ok(())
+    }
+
+    /// Decodes every entry, checking all checksums, writing nothing.
+    pub fn verify(&self, opts: &ExtractOptions) -> Result<VerifySummary> {
+        let mut summary = VerifySummary::default();
+        for (i, e) in self.index.entries.iter().enumerate() {
+            self.extract_entry_to(i, &mut std::io::sink(), opts)?;
+            summary.files += 1;
+            summary.bytes += e.size;
+            summary.chunks +=
+                e.passthrough.len() + e.segments.iter().map(|s| s.chunks.len()).sum::<usize>();
+        }
+        Ok(summary)
+    }
+
+    /// Writes the data of tensor `name` (in the only entry, or the entry at
+    /// `path`) to `out`, decoding only that tensor's chunks.
+    pub fn read_tensor(
+        &self,
+        path: Option<&str>,
+        name: &str,
+        out: &mut dyn Write,
+        opts: &ExtractOptions,
+    ) -> Result<u64> {
+        let mut found = None;
+        for e in &self.index.entries {
+            if path.is_some_and(|p| p != e.path) {
+                continue;
+            }
+            if let Some((_, seg)) = e.tensors().find(|(n, _)| *n == name) {
+                if found.is_some() {
+                    return Err(WzError::InvalidInput(format!(
+                        "tensor {name:?} exists in several files; name the file with --file"
+                    )));
+                }
+                found = Some((e, seg));
+            }
+        }
+        let (entry, seg) = found.ok_or_else(|| WzError::NoSuchTensor(name.to_string()))?;
+        let place = format!("{}: tensor {name:?}", entry.path);
+        self.decode_chunks(&seg.chunks, &place, opts, |bytes| {
+            out.write_all(bytes)
+                .map_err(|e| WzError::io("cannot write", "output", e))
+        })?;
+        Ok(seg.len)
+    }
+
+    /// Decodes `chunks` in parallel and hands their bytes to `sink` in order.
+    fn decode_chunks(
+        &self,
+        chunks: &[ChunkRef],
+        place: &str,
+        opts: &ExtractOptions,
+        mut sink: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let threads = effective_threads(opts.threads);
+        ordered_map(
+            chunks.len(),
+            threads,
+            threads * 2,
+            |i| self.decode_chunk(&chunks[i], &format!("{place}, chunk {i}")),
+            |_, bytes| sink(&bytes),
+        )
+    }
+
+    fn decode_chunk(&self, c: &ChunkRef, place: &str) -> Result<Vec<u8>> {
+        let stored = read_range(self.src.as_ref(), c.offset, c.stored_len as usize)
+            .map_err(|e| WzError::io("cannot read", &self.name, e))?;
+        let codec = codec_by_id(c.codec).map_err(|source| WzError::Codec {
+            place: place.to_string(),
+            source,
+        })?;
+        // raw_len was bounded by MAX_CHUNK_RAW when the index was parsed.
+        let mut raw = vec![0u8; c.raw_len as usize];
+        codec
+            .decode(&stored, &mut raw)
+            .map_err(|source| WzError::Codec {
+                place: place.to_string(),
+                source,
+            })?;
+        let actual = xxh3_64(&raw);
+        if actual != c.checksum {
+            return Err(WzError::Checksum {
+                place: place.to_string(),
+                expected: c.checksum,
+                actual,
+            });
+        }
+        Ok(raw)
+    }
+
+    /// Replays an entry's segments in order through `emit`: tensor chunks and
+    /// passthrough chunks are decoded in parallel, in the order the file
+    /// needs them, with a bounded number in flight.
+    fn replay(
+        &self,
+        entry: &Entry,
+        opts: &ExtractOptions,
+        emit: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        // Schedule: before each passthrough segment, enough passthrough
+        // chunks to cover it; each tensor segment's chunks in order.
+        struct Job<'c> {
+            chunk: &'c ChunkRef,
+            to_output: bool,
+            place: String,
+        }
+        let mut jobs: Vec<Job<'_>> = Vec::new();
+        let mut pass_needed = 0u64;
+        let mut pass_scheduled = 0u64;
+        let mut pass_iter = entry.passthrough.iter().enumerate();
+        for seg in &entry.segments {
+            match &seg.kind {
+                SegmentKind::Passthrough => {
+                    pass_needed += seg.len;
+                    while pass_scheduled < pass_needed {
+                        let (k, c) = pass_iter.next().ok_or_else(|| {
+                            WzError::Corrupt(format!("{}: passthrough chunks run out", entry.path))
+                        })?;
+                        pass_scheduled += c.raw_len;
+                        jobs.push(Job {
+                            chunk: c,
+                            to_output: false,
+                            place: format!("{}: non-tensor bytes, chunk {k}", entry.path),
+                        });
+                    }
+                }
+                SegmentKind::Tensor { name, .. } => {
+                    for (k, c) in seg.chunks.iter().enumerate() {
+                        jobs.push(Job {
+                            chunk: c,
+                            to_output: true,
+                            place: format!("{}: tensor {name:?}, chunk {k}", entry.path),
+                        });
+                    }
+                }
+            }
+        }
+        let mut pending: VecDeque<u8> = VecDeque::new();
+        let mut seg_i = 0usize;
+        let mut seg_done = 0u64;
+        let segments = &entry.segments;
+        // Emits every passthrough segment at the write position that the
+        // pending passthrough bytes can already cover.
+        let flush_pass = |pending: &mut VecDeque<u8>,
+                          seg_i: &mut usize,
+                          emit: &mut dyn FnMut(&[u8]) -> Result<()>|
+         -> Result<()> {
+            while let Some(seg) = segments.get(*seg_i) {
+                if seg.kind != SegmentKind::Passthrough || (pending.len() as u64) < seg.len {
+                    break;
+                }
+                let bytes: Vec<u8> = pending.drain(..seg.len as usize).collect();
+                emit(&bytes)?;
+                *seg_i += 1;
+            }
+            Ok(())
+        };
+        let threads = effective_threads(opts.threads);
+        ordered_map(
+            jobs.len(),
+            threads,
+            threads * 2,
+            |i| self.decode_chunk(jobs[i].chunk, &jobs[i].place),
+            |i, bytes| {
+                if let Some(p) = &opts.progress {
+                    p(bytes.len() as u64);
+                }
+                if jobs[i].to_output {
+                    flush_pass(&mut pending, &mut seg_i, emit)?;
+                    if !segments
+                        .get(seg_i)
+                        .is_some_and(|s| matches!(s.kind, SegmentKind::Tensor { .. }))
+                    {
+                        return Err(WzError::Corrupt(format!(
+                            "{}: tensor data reached the writer ahead of segment {seg_i}",
+                            entry.path
+                        )));
+                    }
+                    emit(&bytes)?;
+                    seg_done += bytes.len() as u64;
+                    if segments.get(seg_i).is_some_and(|s| seg_done == s.len) {
+                        seg_i += 1;
+                        seg_done = 0;
+                    }
+                } else {
+                    pending.extend(bytes.iter());
+                }
+                flush_pass(&mut pending, &mut seg_i, emit)
+            },
+        )?;
+        flush_pass(&mut pending, &mut seg_i, emit)?;
+        if seg_i != segments.len() || !pending.is_empty() {
+            return Err(WzError::Corrupt(format!(
+                "{}: replay stopped at segment {seg_i} of {} with {} passthrough bytes unused",
+                entry.path,
+                segments.len(),
+                pending.len()
+            )));
+        }
+        Ok(())
+    }
+}
