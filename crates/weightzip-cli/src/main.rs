@@ -13,6 +13,7 @@ use weightzip::{
 };
 
 mod inspect;
+mod speed;
 
 /// Exit code for a damaged, truncated or foreign `.wz` file (data integrity).
 const EXIT_CORRUPT: u8 = 3;
@@ -50,6 +51,8 @@ enum Command {
     Inspect(InspectArgs),
     /// Decode everything and check every checksum; writes nothing.
     Verify(VerifyArgs),
+    /// Measure codec speed next to memcpy, lz4 and zstd on the same tensor bytes.
+    Speed(speed::SpeedArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -150,6 +153,7 @@ fn main() -> ExitCode {
         Command::Cat(a) => cat(a),
         Command::Inspect(a) => inspect::run(&a.input, a.json),
         Command::Verify(a) => verify(a),
+        Command::Speed(a) => speed::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -114,8 +114,10 @@ pub fn decode(input: &[u8], table: &DecodeTable, out: &mut [u8]) -> Result<()> {
     for group in &mut groups {
         // A group reads at most one word per lane; with that many bytes left
         // the reads below cannot run out, so the refill is a select, not a branch.
-        if words.len() - pos >= LANES * 2 {
-            let window = &words[pos..pos + LANES * 2];
+        let window: Option<&[u8; LANES * 2]> = words
+            .get(pos..pos + LANES * 2)
+            .and_then(|w| w.try_into().ok());
+        if let Some(window) = window {
             let mut used = 0usize;
             for (lane, slot_out) in group.iter_mut().enumerate() {
                 let x = states[lane];
@@ -123,10 +125,14 @@ pub fn decode(input: &[u8], table: &DecodeTable, out: &mut [u8]) -> Result<()> {
                 let e = entries[slot];
                 *slot_out = syms[slot];
                 let x = (e >> 16).wrapping_mul(x >> bits).wrapping_add(e & 0xffff);
-                let w = u32::from(u16::from_le_bytes([window[used], window[used + 1]]));
-                let refill = x < RANS_L;
-                states[lane] = if refill { (x << 16) | w } else { x };
-                used += usize::from(refill) * 2;
+                // Arithmetic select: a branch here mispredicts on every
+                // other symbol. `used` < 64 before the last lane, so the
+                // mask only tells the compiler the index is in bounds.
+                let refill = u32::from(x < RANS_L);
+                let at = used & (LANES * 2 - 2);
+                let w = u32::from(u16::from_le_bytes([window[at], window[at | 1]]));
+                states[lane] = (x << (refill << 4)) | (w & refill.wrapping_neg());
+                used += (refill as usize) << 1;
             }
             pos += used;
         } else {
