@@ -1,0 +1,231 @@
+//! A small static rANS coder whose table changes from symbol to symbol
+//! following a periodic pattern (symbol `i` uses table `pattern[i % P]`),
+//! used where one item holds several order-0 streams of very different
+//! statistics (the 16 header bytes and 256 nibbles of a Q4_K block): one
+//! payload, one set of lane states, instead of one stream per field.
+//!
+//! [`LANES`] interleaved 32-bit states (symbol `i` belongs to lane `i %
+//! LANES`) share one stream of 16-bit words, as in weightzip_entropy's
+//! coder: states live in `[2^16, 2^32)`, precisions are 8..=15 bits, so a
+//! decode step needs at most one word. Payload: the final states (u32 LE,
+//! lane order), then the words (u16 LE) in decode order. Every state starts
+//! and ends at 2^16 and every word must be consumed, which rejects most
+//! damaged payloads.
+
+use weightzip_entropy::FreqTable;
+
+/// Interleaved states.
+pub(crate) const LANES: usize = 4;
+const RANS_L: u32 = 1 << 16;
+/// Bytes of the state header.
+pub(crate) const STATE_BYTES: usize = LANES * 4;
+
+/// Encoder view of one table.
+pub(crate) struct EncTable {
+    bits: u32,
+    freq: [u32; 256],
+    start: [u32; 256],
+}
+
+impl EncTable {
+    pub(crate) fn new(t: &FreqTable) -> Self {
+        let mut start = [0u32; 256];
+        let mut acc = 0;
+        for (s, &f) in start.iter_mut().zip(t.freqs()) {
+            *s = acc;
+            acc += f;
+        }
+        Self {
+            bits: t.prob_bits(),
+            freq: *t.freqs(),
+            start,
+        }
+    }
+}
+
+/// Decoder view of one table.
+pub(crate) struct DecTable {
+    bits: u32,
+    freq: [u32; 256],
+    start: [u32; 256],
+    sym: Vec<u8>,
+}
+
+impl DecTable {
+    pub(crate) fn new(t: &FreqTable) -> Self {
+        let e = EncTable::new(t);
+        let mut sym = Vec::with_capacity(1 << e.bits);
+        for (s, &f) in t.freqs().iter().enumerate() {
+            sym.extend(std::iter::repeat_n(s as u8, f as usize));
+        }
+        Self {
+            bits: e.bits,
+            freq: e.freq,
+            start: e.start,
+            sym,
+        }
+    }
+}
+
+/// Appends the payload of `symbols` to `out`; symbol `i` is coded with
+/// `tables[pattern[i % pattern.len()]]`.
+pub(crate) fn encode(
+    symbols: &[u8],
+    pattern: &[usize],
+    tables: &[EncTable],
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    if pattern.is_empty() || pattern.iter().any(|&t| t >= tables.len()) {
+        return Err("bad table pattern".into());
+    }
+    let p = pattern.len();
+    let mut states = [RANS_L; LANES];
+    let mut words: Vec<u16> = Vec::with_capacity(symbols.len() / 2 + 16);
+    let n = symbols.len();
+    let mut j = if n == 0 { 0 } else { (n - 1) % p };
+    let mut lane = if n == 0 { 0 } else { (n - 1) % LANES };
+    for &s in symbols.iter().rev() {
+        let t = &tables[pattern[j]];
+        let f = t.freq[s as usize];
+        if f == 0 {
+            return Err(format!(
+                "symbol {s} has frequency 0 in table {}",
+                pattern[j]
+            ));
+        }
+        let mut x = states[lane];
+        if u64::from(x) >= u64::from(f) << (32 - t.bits) {
+            words.push(x as u16);
+            x >>= 16;
+        }
+        states[lane] = ((x / f) << t.bits) + (x % f) + t.start[s as usize];
+        j = if j == 0 { p - 1 } else { j - 1 };
+        lane = if lane == 0 { LANES - 1 } else { lane - 1 };
+    }
+    out.reserve(STATE_BYTES + words.len() * 2);
+    for s in states {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    for w in words.iter().rev() {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    Ok(())
+}
+
+/// Decodes `out.len()` symbols from exactly one payload `input`.
+pub(crate) fn decode(
+    input: &[u8],
+    pattern: &[usize],
+    tables: &[DecTable],
+    out: &mut [u8],
+) -> Result<(), String> {
+    if pattern.is_empty() || pattern.iter().any(|&t| t >= tables.len()) {
+        return Err("bad table pattern".into());
+    }
+    for t in tables {
+        if t.sym.len() != 1usize << t.bits {
+            return Err("incomplete decode table".into());
+        }
+    }
+    if input.len() < STATE_BYTES {
+        return Err(format!(
+            "payload of {} bytes has no lane states",
+            input.len()
+        ));
+    }
+    let (head, words) = input.split_at(STATE_BYTES);
+    let mut states = [0u32; LANES];
+    for (s, b) in states.iter_mut().zip(head.chunks_exact(4)) {
+        *s = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        if *s < RANS_L {
+            return Err("lane state below 2^16".into());
+        }
+    }
+    let mut pos = 0usize;
+    let p = pattern.len();
+    let mut j = 0usize;
+    let mut lane = 0usize;
+    for o in out.iter_mut() {
+        let t = &tables[pattern[j]];
+        let x = states[lane];
+        let slot = x & ((1u32 << t.bits) - 1);
+        let s = t.sym[slot as usize];
+        *o = s;
+        let mut x = t.freq[s as usize] * (x >> t.bits) + slot - t.start[s as usize];
+        if x < RANS_L {
+            let w = words
+                .get(pos..pos + 2)
+                .ok_or_else(|| "payload truncated".to_string())?;
+            x = (x << 16) | u32::from(u16::from_le_bytes([w[0], w[1]]));
+            pos += 2;
+        }
+        states[lane] = x;
+        j += 1;
+        if j == p {
+            j = 0;
+        }
+        lane += 1;
+        if lane == LANES {
+            lane = 0;
+        }
+    }
+    if pos != words.len() {
+        return Err(format!(
+            "{} bytes left after the last symbol",
+            words.len() - pos
+        ));
+    }
+    if states.iter().any(|&s| s != RANS_L) {
+        return Err("a lane did not return to its initial state".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_with_a_pattern() {
+        let mut h0 = [0u64; 256];
+        let mut h1 = [0u64; 256];
+        let data: Vec<u8> = (0..10_007u32)
+            .map(|i| {
+                if i % 3 == 2 {
+                    (i * 7 % 16) as u8
+                } else {
+                    (i.wrapping_mul(2_654_435_761) >> 24) as u8
+                }
+            })
+            .collect();
+        for (i, &s) in data.iter().enumerate() {
+            if i % 3 == 2 {
+                h1[s as usize] += 1;
+            } else {
+                h0[s as usize] += 1;
+            }
+        }
+        let t0 = FreqTable::from_counts(&h0, 12).unwrap();
+        let t1 = FreqTable::from_counts(&h1, 15).unwrap();
+        let pattern = [0, 0, 1];
+        for n in [0usize, 1, 2, 3, 5, 17, 10_007] {
+            let mut buf = Vec::new();
+            encode(
+                &data[..n],
+                &pattern,
+                &[EncTable::new(&t0), EncTable::new(&t1)],
+                &mut buf,
+            )
+            .unwrap();
+            let mut back = vec![0u8; n];
+            let dec = [DecTable::new(&t0), DecTable::new(&t1)];
+            decode(&buf, &pattern, &dec, &mut back).unwrap();
+            assert_eq!(back, &data[..n]);
+            for cut in [0, buf.len() / 2, buf.len().saturating_sub(1)] {
+                if cut < buf.len() {
+                    assert!(decode(&buf[..cut], &pattern, &dec, &mut back).is_err());
+                }
+            }
+        }
+    }
+}
