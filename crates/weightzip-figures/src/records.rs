@@ -1,0 +1,377 @@
+//! Record types read from the lab's results file and atlas, and their loaders.
+//!
+//! Every field beyond the few that identify a row is optional: a missing field
+//! means "not available", never a failure. Unknown fields are ignored. Numbers
+//! are accepted as integers or floats wherever either reading makes sense.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer};
+
+use crate::FigureError;
+
+/// One line of `results.jsonl.zst`: one tensor (or file) of one corpus, every
+/// method that was run on it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ResultRecord {
+    /// The corpus: `bench_bf16_perfile`, `bench_7B`, `Q4_K_benchmark`, ...
+    #[serde(rename = "_kind", default, deserialize_with = "null_default")]
+    pub kind: String,
+    /// Source model.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// `train` or `test`.
+    #[serde(default)]
+    pub split: Option<String>,
+    /// Tensor name (absent for whole-file rows).
+    #[serde(default)]
+    pub tensor_name: Option<String>,
+    /// `BF16`, `Q4_K`, ...
+    #[serde(default)]
+    pub dtype: Option<String>,
+    /// embedding, attention, mlp, lm_head, norm, other.
+    #[serde(default)]
+    pub tensor_category: Option<String>,
+    /// Bytes of input the methods compressed.
+    #[serde(default, deserialize_with = "opt_u64")]
+    pub input_bytes: Option<u64>,
+    /// bf16 rows: the tensor's byte-marginal ceiling 16 / (H_byte0 + H_byte1).
+    #[serde(
+        default,
+        rename = "R_marginal",
+        alias = "r_marginal",
+        deserialize_with = "opt_f64"
+    )]
+    pub r_marginal: Option<f64>,
+    /// Q4_K rows: 8 / H_byte of the nibble stream.
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub nibble_ceiling: Option<f64>,
+    /// Method name -> its measurement.
+    #[serde(default, deserialize_with = "null_default")]
+    pub methods: BTreeMap<String, MethodResult>,
+}
+
+/// One method's measurement on one record.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MethodResult {
+    /// general-purpose, byte-grouped, format-aware, trained-profile, weightzip.
+    #[serde(default)]
+    pub class: Option<String>,
+    /// input_bytes / (compressed_bytes + profile_bytes).
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub ratio: Option<f64>,
+    /// Compressed size of this record's input.
+    #[serde(default, deserialize_with = "opt_u64")]
+    pub compressed_bytes: Option<u64>,
+    /// Trained side data charged to this record.
+    #[serde(default, deserialize_with = "opt_u64")]
+    pub profile_bytes: Option<u64>,
+    /// Input bytes per second of encode, in MB/s.
+    #[serde(
+        default,
+        rename = "compress_MBps",
+        alias = "compress_mbps",
+        deserialize_with = "opt_f64"
+    )]
+    pub compress_mbps: Option<f64>,
+    /// Input bytes per second of decode, in MB/s.
+    #[serde(
+        default,
+        rename = "decompress_MBps",
+        alias = "decompress_mbps",
+        deserialize_with = "opt_f64"
+    )]
+    pub decompress_mbps: Option<f64>,
+    /// Whether the round trip was byte-exact; `false` means no valid ratio.
+    #[serde(default)]
+    pub roundtrip_ok: Option<bool>,
+    /// Threads used.
+    #[serde(default, deserialize_with = "opt_u64")]
+    pub threads: Option<u64>,
+}
+
+impl MethodResult {
+    /// False when the round trip is recorded as failed.
+    pub fn is_valid(&self) -> bool {
+        self.roundtrip_ok != Some(false)
+    }
+
+    /// Output bytes charged to this record (compressed + profile), or, when the
+    /// sizes were not recorded, `input_bytes / ratio`. `None` for a failed
+    /// round trip or when neither is available.
+    pub fn charged_bytes(&self, input_bytes: Option<u64>) -> Option<f64> {
+        if !self.is_valid() {
+            return None;
+        }
+        if let Some(c) = self.compressed_bytes {
+            let total = c as f64 + self.profile_bytes.unwrap_or(0) as f64;
+            return (total > 0.0).then_some(total);
+        }
+        let input = input_bytes? as f64;
+        let r = self.ratio.filter(|r| r.is_finite() && *r > 0.0)?;
+        Some(input / r)
+    }
+
+    /// The per-record ratio: the recorded one, else computed from the sizes.
+    pub fn effective_ratio(&self, input_bytes: Option<u64>) -> Option<f64> {
+        if !self.is_valid() {
+            return None;
+        }
+        if let Some(r) = self.ratio.filter(|r| r.is_finite() && *r > 0.0) {
+            return Some(r);
+        }
+        let input = input_bytes? as f64;
+        let out = self.charged_bytes(input_bytes)?;
+        Some(input / out)
+    }
+}
+
+/// One row of `atlas/bf16.jsonl`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AtlasBf16Row {
+    /// Source model.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// `train` or `test`.
+    #[serde(default)]
+    pub split: Option<String>,
+    /// Expected `BF16`.
+    #[serde(default)]
+    pub dtype: Option<String>,
+    /// Tensor name.
+    #[serde(default)]
+    pub tensor_name: Option<String>,
+    /// embedding, attention, mlp, lm_head, norm, other.
+    #[serde(default)]
+    pub tensor_category: Option<String>,
+    /// Tensor size in bytes.
+    #[serde(default, deserialize_with = "opt_u64")]
+    pub input_bytes: Option<u64>,
+    /// Entropy (bits) of the low byte: exponent LSB + 7 mantissa bits.
+    #[serde(
+        default,
+        rename = "H_byte0",
+        alias = "h_byte0",
+        deserialize_with = "opt_f64"
+    )]
+    pub h_byte0: Option<f64>,
+    /// Entropy (bits) of the high byte: sign + 7 exponent bits.
+    #[serde(
+        default,
+        rename = "H_byte1",
+        alias = "h_byte1",
+        deserialize_with = "opt_f64"
+    )]
+    pub h_byte1: Option<f64>,
+    /// 16 / (H_byte0 + H_byte1).
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub ceiling_ratio: Option<f64>,
+    /// Same as `ceiling_ratio`.
+    #[serde(
+        default,
+        rename = "R_marginal",
+        alias = "r_marginal",
+        deserialize_with = "opt_f64"
+    )]
+    pub r_marginal: Option<f64>,
+}
+
+impl AtlasBf16Row {
+    /// The byte-marginal ceiling: `R_marginal`, else `ceiling_ratio`, else
+    /// computed from the two byte entropies.
+    pub fn ceiling(&self) -> Option<f64> {
+        self.r_marginal
+            .or(self.ceiling_ratio)
+            .or_else(|| match (self.h_byte0, self.h_byte1) {
+                (Some(a), Some(b)) if a + b > 0.0 => Some(16.0 / (a + b)),
+                _ => None,
+            })
+            .filter(|v| v.is_finite() && *v > 0.0)
+    }
+}
+
+/// One row of `atlas/q4k.jsonl`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AtlasQ4kRow {
+    /// Source model.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// `train` or `test`.
+    #[serde(default)]
+    pub split: Option<String>,
+    /// Tensor name.
+    #[serde(default)]
+    pub tensor_name: Option<String>,
+    /// Tensor stream size in bytes.
+    #[serde(default, deserialize_with = "opt_u64")]
+    pub input_bytes: Option<u64>,
+    /// Number of 144-byte Q4_K blocks.
+    #[serde(default, deserialize_with = "opt_u64")]
+    pub n_blocks: Option<u64>,
+    /// Entropy (bits) of the 4-bit quants.
+    #[serde(
+        default,
+        rename = "H_nibble",
+        alias = "h_nibble",
+        deserialize_with = "opt_f64"
+    )]
+    pub h_nibble: Option<f64>,
+    /// Entropy (bits) of the nibble stream read as bytes.
+    #[serde(
+        default,
+        rename = "H_byte",
+        alias = "h_byte",
+        deserialize_with = "opt_f64"
+    )]
+    pub h_byte: Option<f64>,
+    /// 8 / H_byte.
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub nibble_ceiling: Option<f64>,
+    /// The tensor-stream ceiling.
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub ceiling_ratio: Option<f64>,
+}
+
+impl AtlasQ4kRow {
+    /// The nibble-stream marginal ceiling: `nibble_ceiling`, else 8 / H_byte.
+    pub fn ceiling(&self) -> Option<f64> {
+        self.nibble_ceiling
+            .or_else(|| self.h_byte.filter(|h| *h > 0.0).map(|h| 8.0 / h))
+            .filter(|v| v.is_finite() && *v > 0.0)
+    }
+}
+
+/// One row of `atlas/layer_pairs.jsonl`: two adjacent same-role layers.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LayerPairRow {
+    /// Source model.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Tensor role (q_proj, up_proj, ...).
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Layer index of the pair's first layer.
+    #[serde(default, rename = "K", alias = "k", deserialize_with = "opt_u64")]
+    pub k: Option<u64>,
+    /// Pearson correlation of the two layers' weights.
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub corr_pearson: Option<f64>,
+    /// Ratio gain of the scalar-affine residual experiment.
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub affine_gain: Option<f64>,
+}
+
+/// Reads a JSON Lines file (plain, or zstd-compressed: detected by its magic
+/// bytes), one `T` per non-blank line. A line that does not parse is an error
+/// naming the file and the 1-based line number.
+pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, FigureError> {
+    let io = |source| FigureError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = BufReader::new(File::open(path).map_err(io)?);
+    let is_zstd = file.fill_buf().map_err(io)?.starts_with(&ZSTD_MAGIC);
+    let reader: Box<dyn BufRead> = if is_zstd {
+        Box::new(BufReader::new(
+            zstd::stream::read::Decoder::with_buffer(file).map_err(io)?,
+        ))
+    } else {
+        Box::new(file)
+    };
+    parse_lines(reader, path)
+}
+
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+
+fn parse_lines<T: DeserializeOwned, R: Read + BufRead>(
+    reader: R,
+    path: &Path,
+) -> Result<Vec<T>, FigureError> {
+    let mut out = Vec::new();
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.map_err(|source| FigureError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        let row = serde_json::from_str(text).map_err(|source| FigureError::Record {
+            path: path.to_path_buf(),
+            line: i + 1,
+            source,
+        })?;
+        out.push(row);
+    }
+    Ok(out)
+}
+
+/// `null` reads as the type's default.
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Any JSON number (or null) as an `f64`.
+fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let n = Option::<serde_json::Number>::deserialize(d)?;
+    Ok(n.and_then(|n| n.as_f64()).filter(|v| v.is_finite()))
+}
+
+/// A non-negative integer, also when written as an integral float (`294912.0`).
+fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if let Some(v) = n.as_u64() {
+        return Ok(Some(v));
+    }
+    match n.as_f64() {
+        Some(v) if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v < 1.8e19 => {
+            Ok(Some(v as u64))
+        }
+        _ => Err(D::Error::custom(format!(
+            "expected a non-negative integer, found {n}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lenient_numbers_and_missing_fields() {
+        let line = r#"{"_kind":"bench_bf16_perfile","input_bytes":100.0,"extra":[1,2],
+            "methods":{"m":{"ratio":2,"compressed_bytes":50,"roundtrip_ok":true,"new":"x"}}}"#;
+        let r: ResultRecord = serde_json::from_str(line).unwrap();
+        assert_eq!(r.input_bytes, Some(100));
+        assert_eq!(r.r_marginal, None);
+        assert_eq!(r.methods["m"].effective_ratio(r.input_bytes), Some(2.0));
+        let bad = r#"{"_kind":"x","input_bytes":-3}"#;
+        assert!(serde_json::from_str::<ResultRecord>(bad).is_err());
+        let null_methods = r#"{"_kind":"x","methods":null,"R_marginal":null}"#;
+        let r: ResultRecord = serde_json::from_str(null_methods).unwrap();
+        assert!(r.methods.is_empty());
+    }
+
+    #[test]
+    fn failed_roundtrip_has_no_ratio() {
+        let m = MethodResult {
+            ratio: Some(1.5),
+            compressed_bytes: Some(10),
+            roundtrip_ok: Some(false),
+            ..Default::default()
+        };
+        assert_eq!(m.effective_ratio(Some(15)), None);
+        assert_eq!(m.charged_bytes(Some(15)), None);
+    }
+}
