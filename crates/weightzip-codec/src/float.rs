@@ -41,13 +41,16 @@ fn encode_planes<const W: usize, const P: usize>(
     Ok(())
 }
 
+/// The tail bytes and the decoded planes of one encoding.
+type DecodedPlanes<'a, const P: usize> = (&'a [u8], [Cow<'a, [u8]>; P]);
+
 /// Parses the header and the `P` plane streams; returns the tail and the
 /// planes, raw planes borrowed in place and coded planes decoded.
 fn decode_planes<'a, const W: usize, const P: usize>(
     codec: &'static str,
     input: &'a [u8],
     out_len: usize,
-) -> Result<(&'a [u8], [Cow<'a, [u8]>; P])> {
+) -> Result<DecodedPlanes<'a, P>> {
     let mut pos = 0;
     let n = varint::read_u64(input, &mut pos).in_codec(codec)?;
     let n_expected = out_len / W;

@@ -232,7 +232,7 @@ mod tests {
                 words.push((*x & 0xffff) as u16);
                 *x >>= 16;
             }
-            *x = (*x / freq << bits) + *x % freq + cum[s];
+            *x = ((*x / freq) << bits) + *x % freq + cum[s];
         }
         let mut out = Vec::new();
         for s in states {

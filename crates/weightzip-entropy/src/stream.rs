@@ -33,7 +33,8 @@ pub enum StreamView<'a> {
     Constant { symbol: u8, n: usize },
     /// rANS-coded symbols.
     Rans {
-        table: FreqTable,
+        // Boxed: the table is 1 KiB and the other variants are two words.
+        table: Box<FreqTable>,
         payload: &'a [u8],
         n: usize,
     },
@@ -165,7 +166,7 @@ pub fn parse_stream<'a>(
             let payload = &input[*pos..*pos + len];
             *pos += len;
             Ok(StreamView::Rans {
-                table,
+                table: Box::new(table),
                 payload,
                 n: expected,
             })

@@ -414,7 +414,7 @@ fn hash_source(src: &dyn ReadAt, path: &str) -> Result<u64> {
 fn granule(ty: TensorType) -> u64 {
     match ty {
         TensorType::St(d) => d.size_bytes().unwrap_or(1) as u64,
-        TensorType::Ggml(g) => u64::from(g.type_size()).max(1),
+        TensorType::Ggml(g) => (g.type_size() as u64).max(1),
     }
 }
 
