@@ -1,1 +1,29 @@
-//! weightzip-lab
+//! The weightzip lab: reproduces the measurements of "Practical Limits of
+//! Lossless Compression for bf16 Transformer LLM Weights" (Rotem, 2026) on
+//! any corpus, under the study's fairness contract, and writes the records
+//! the figures read.
+//!
+//! Pipeline (each step a module, the CLI glue is `weightzip-cli/src/lab.rs`):
+//! 1. [`manifest`]: `corpus.toml` — models, their train/test split, casts, filters;
+//! 2. [`corpus`]: the per-item corpora (bf16 / fp16 / fp32 tensors, Q4_K
+//!    streams, whole GGUF files) over memory-mapped files;
+//! 3. [`atlas`]: entropies and ceilings per tensor, the adjacent-layer experiment;
+//! 4. [`methods`]: the method set and the profiles trained on the train split;
+//! 5. [`bench`]: byte-exact round trips, sizes, single-thread speeds → [`records`];
+//! 6. [`report`]: byte-weighted ratios, geomeans, medians, cluster-bootstrap
+//!    CIs ([`stats`]) in Markdown or JSON.
+
+pub mod atlas;
+pub mod bench;
+pub mod corpus;
+pub mod error;
+pub mod manifest;
+pub mod methods;
+pub mod progress;
+pub mod records;
+pub mod report;
+pub mod stats;
+
+pub use error::{LabError, Result};
+/// The method registry, re-exported for the CLI.
+pub use weightzip_methods;

@@ -1,0 +1,310 @@
+//! Manifest parsing, statistics and record files.
+
+use std::path::{Path, PathBuf};
+
+use weightzip_lab::manifest::{CorpusKind, Manifest, Split};
+use weightzip_lab::records::{
+    merge_files, read_records, read_records_tolerant, BenchRecord, MethodRecord, RecordWriter,
+};
+use weightzip_lab::stats::{self, Bootstrap, CiLevel};
+use weightzip_lab::LabError;
+
+fn demo_manifest() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/corpus.toml")
+}
+
+fn parse_err(text: &str) -> String {
+    match Manifest::parse(text, Path::new("/corpora/bad.toml")) {
+        Ok(m) => panic!("expected an error, parsed {m:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn demo_manifest_parses_with_paths_relative_to_it() {
+    let m = Manifest::load(demo_manifest()).unwrap();
+    assert_eq!(m.models.len(), 5);
+    let test: Vec<_> = m.models_of(Split::Test).collect();
+    assert_eq!(test.len(), 2);
+    assert!(test.iter().all(|e| e.name == "all-MiniLM-L6-v2"));
+    for e in &m.models {
+        assert!(e.path.exists(), "{}", e.path.display());
+        assert!(e.path.starts_with(demo_manifest().parent().unwrap()));
+    }
+}
+
+#[test]
+fn manifest_options_parse() {
+    let m = Manifest::parse(
+        r#"
+        name = "x"
+        [[model]]
+        path = "a/model.safetensors"
+        split = "train"
+        cast = "bf16"
+        include = ["*.weight"]
+        exclude = ["*norm*"]
+        min_bytes = 1024
+        corpora = ["bf16", "q4k"]
+        kind_override = "bench_7B"
+        "#,
+        Path::new("/c/corpus.toml"),
+    )
+    .unwrap();
+    let e = &m.models[0];
+    assert_eq!(e.name, "model");
+    assert_eq!(e.path, Path::new("/c/a/model.safetensors"));
+    assert!(e.keeps_tensor("l.0.q.weight"));
+    assert!(!e.keeps_tensor("l.0.q.bias"));
+    assert!(!e.keeps_tensor("l.0.norm.weight"));
+    assert!(e.takes(CorpusKind::Q4k) && !e.takes(CorpusKind::Gguf));
+    assert_eq!(e.kind_override.as_deref(), Some("bench_7B"));
+}
+
+#[test]
+fn manifest_errors_name_the_file_and_the_key() {
+    let e = parse_err("[[model]]\npath = \"m.safetensors\"\nsplit = \"tset\"\n");
+    assert!(e.contains("/corpora/bad.toml"), "{e}");
+    assert!(e.contains("split") && e.contains("tset"), "{e}");
+
+    let e = parse_err("[[model]]\npath = \"m.safetensors\"\nsplit = \"test\"\nsplt = 1\n");
+    assert!(e.contains("/corpora/bad.toml") && e.contains("splt"), "{e}");
+
+    let e = parse_err("[[model]]\npath = \"m.safetensors\"\n");
+    assert!(e.contains("split"), "{e}");
+
+    let e = parse_err("[[model]]\npath = \"m.safetensors\"\nsplit = \"test\"\ncast = \"int4\"\n");
+    assert!(e.contains("cast") && e.contains("int4"), "{e}");
+
+    let e = parse_err(
+        "[[model]]\nname = \"a\"\npath = \"x\"\nsplit = \"test\"\n\
+         [[model]]\nname = \"a\"\npath = \"y\"\nsplit = \"train\"\n",
+    );
+    assert!(
+        e.contains("model[1].split") && e.contains("by model"),
+        "{e}"
+    );
+
+    let e = parse_err("name = \"empty\"\n");
+    assert!(e.contains("[[model]]"), "{e}");
+
+    let e = parse_err("[[model]]\npath = \"x\"\nsplit = \"test\"\ninclude = [\"\"]\n");
+    assert!(e.contains("model[0].include"), "{e}");
+}
+
+#[test]
+fn missing_model_file_names_the_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("corpus.toml");
+    std::fs::write(
+        &path,
+        "[[model]]\npath = \"nope.safetensors\"\nsplit = \"test\"\n",
+    )
+    .unwrap();
+    let err = weightzip_lab::corpus::Dataset::load(&path).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, LabError::Manifest { .. }), "{msg}");
+    assert!(
+        msg.contains("corpus.toml") && msg.contains("model[0].path"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn byte_weighted_differs_from_geomean_on_known_numbers() {
+    // 100 bytes -> 50 (2x) and 900 bytes -> 900 (1x).
+    let pairs = [(100.0, 50.0), (900.0, 900.0)];
+    let bw = stats::byte_weighted(&pairs).unwrap();
+    assert!((bw - 1000.0 / 950.0).abs() < 1e-12);
+    let g = stats::geomean(&[2.0, 1.0]).unwrap();
+    assert!((g - 2f64.sqrt()).abs() < 1e-12);
+    assert_eq!(stats::median(&[2.0, 1.0, 4.0]), Some(2.0));
+    assert_eq!(stats::min(&[2.0, 1.0, 4.0]), Some(1.0));
+    assert_eq!(stats::byte_weighted(&[]), None);
+    assert_eq!(stats::geomean(&[1.0, 0.0]), None);
+}
+
+fn sample_items() -> Vec<(&'static str, f64, f64)> {
+    let models = ["a", "b", "c", "d", "e"];
+    let mut v = Vec::new();
+    for (k, m) in models.iter().enumerate() {
+        for j in 0..4 {
+            let input = 1000.0 + 100.0 * j as f64;
+            let ratio = 1.40 + 0.02 * k as f64 + 0.005 * j as f64;
+            v.push((*m, input, input / ratio));
+        }
+    }
+    v
+}
+
+#[test]
+fn bootstrap_is_deterministic_and_contains_the_estimate() {
+    let items = sample_items();
+    let boot = Bootstrap {
+        resamples: 500,
+        seed: 7,
+        coverage: 0.95,
+    };
+    let a = boot.byte_weighted_ci(&items).unwrap();
+    let b = boot.byte_weighted_ci(&items).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.level, CiLevel::Model);
+    assert_eq!(a.clusters, 5);
+    let pairs: Vec<(f64, f64)> = items.iter().map(|&(_, i, o)| (i, o)).collect();
+    let point = stats::byte_weighted(&pairs).unwrap();
+    assert!(a.lo <= point && point <= a.hi, "{a:?} vs {point}");
+    assert!(a.hi - a.lo > 0.005, "{a:?}");
+    let other = Bootstrap { seed: 8, ..boot }
+        .byte_weighted_ci(&items)
+        .unwrap();
+    assert_ne!(a, other);
+
+    // One model: falls back to resampling items.
+    let one: Vec<_> = items.iter().filter(|i| i.0 == "c").copied().collect();
+    let ci = boot.byte_weighted_ci(&one).unwrap();
+    assert_eq!(ci.level, CiLevel::Item);
+}
+
+fn record(model: &str, name: &str, ok: bool) -> BenchRecord {
+    let mut methods = std::collections::BTreeMap::new();
+    methods.insert(
+        "zstd3_raw".to_string(),
+        MethodRecord {
+            class: "general-purpose".into(),
+            ratio: ok.then_some(1.25),
+            compressed_bytes: 800,
+            profile_bytes: 0,
+            compress_mbps: Some(100.0),
+            decompress_mbps: Some(500.0),
+            roundtrip_ok: ok,
+            threads: 1,
+            error: (!ok).then(|| "round trip differs".to_string()),
+        },
+    );
+    BenchRecord {
+        kind: "bench_bf16_perfile".into(),
+        model: model.into(),
+        split: "test".into(),
+        tensor_name: name.into(),
+        dtype: "BF16".into(),
+        source_dtype: None,
+        shape: vec![10, 50],
+        tensor_category: "attention".into(),
+        input_bytes: 1000,
+        r_marginal: Some(1.5),
+        nibble_ceiling: None,
+        stream_ceiling: None,
+        methods,
+    }
+}
+
+#[test]
+fn records_round_trip_with_exact_field_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r/results.jsonl.zst");
+    let rows = vec![record("m", "t0", true), record("m", "t1", false)];
+    let mut w = RecordWriter::create(&path).unwrap();
+    for r in &rows {
+        w.write(r).unwrap();
+    }
+    w.finish().unwrap();
+    assert_eq!(read_records(&path).unwrap(), rows);
+
+    // The raw JSON carries the study's field names.
+    let raw = zstd::decode_all(std::fs::File::open(&path).unwrap()).unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    for key in [
+        "_kind",
+        "model",
+        "split",
+        "tensor_name",
+        "dtype",
+        "shape",
+        "tensor_category",
+        "input_bytes",
+        "R_marginal",
+        "methods",
+    ] {
+        assert!(first.get(key).is_some(), "missing {key}");
+    }
+    let m = &first["methods"]["zstd3_raw"];
+    for key in [
+        "class",
+        "ratio",
+        "compressed_bytes",
+        "profile_bytes",
+        "compress_MBps",
+        "decompress_MBps",
+        "roundtrip_ok",
+        "threads",
+    ] {
+        assert!(m.get(key).is_some(), "missing {key}");
+    }
+    let second: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
+    assert!(second["methods"]["zstd3_raw"]["ratio"].is_null());
+    assert_eq!(second["methods"]["zstd3_raw"]["roundtrip_ok"], false);
+}
+
+#[test]
+fn a_cut_file_is_read_up_to_its_last_complete_row_and_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.jsonl.zst");
+    let rows: Vec<_> = (0..40)
+        .map(|i| record("m", &format!("t{i}"), true))
+        .collect();
+    let mut w = RecordWriter::create(&path).unwrap();
+    for r in &rows {
+        w.write(r).unwrap();
+    }
+    // Simulate a killed run: copy the flushed bytes before the frame ends.
+    let bytes = std::fs::read(&path).unwrap();
+    drop(w);
+    let cut = dir.path().join("cut.jsonl.zst");
+    std::fs::write(&cut, &bytes[..bytes.len() - 3]).unwrap();
+    assert!(read_records(&cut).is_err());
+    let (got, truncated) = read_records_tolerant(&cut).unwrap();
+    assert!(truncated);
+    assert!(!got.is_empty() && got.len() < 40, "{}", got.len());
+    assert_eq!(got[..], rows[..got.len()]);
+
+    // Resuming keeps the complete rows (filtered) in a fresh, complete frame.
+    let (mut w, old) = RecordWriter::resume(&cut, |r| r.tensor_name != "t0").unwrap();
+    assert_eq!(old.len(), got.len());
+    w.write(&record("m", "new", true)).unwrap();
+    w.finish().unwrap();
+    let back = read_records(&cut).unwrap();
+    assert_eq!(back.len(), got.len());
+    assert!(back.iter().all(|r| r.tensor_name != "t0"));
+    assert_eq!(back.last().unwrap().tensor_name, "new");
+}
+
+#[test]
+fn merge_joins_shards_and_deduplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.jsonl.zst");
+    let b = dir.path().join("b.jsonl.zst");
+    let mut w = RecordWriter::create(&a).unwrap();
+    w.write(&record("m", "t1", true)).unwrap();
+    w.write(&record("m", "t0", true)).unwrap();
+    w.finish().unwrap();
+    let mut w = RecordWriter::create(&b).unwrap();
+    w.write(&record("m", "t2", true)).unwrap();
+    w.write(&record("m", "t0", true)).unwrap();
+    w.finish().unwrap();
+    let out = dir.path().join("all.jsonl.zst");
+    assert_eq!(merge_files(&[a, b], &out).unwrap(), 3);
+    let rows = read_records(&out).unwrap();
+    let names: Vec<_> = rows.iter().map(|r| r.tensor_name.as_str()).collect();
+    assert_eq!(names, ["t0", "t1", "t2"]);
+}
+
+#[test]
+fn a_bad_line_names_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.jsonl");
+    let good = serde_json::to_string(&record("m", "t", true)).unwrap();
+    std::fs::write(&path, format!("{good}\n{{\"_kind\": 3}}\n")).unwrap();
+    let msg = read_records(&path).unwrap_err().to_string();
+    assert!(msg.contains("bad.jsonl:2"), "{msg}");
+}
