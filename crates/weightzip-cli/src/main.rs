@@ -53,6 +53,21 @@ enum Command {
     Verify(VerifyArgs),
     /// Measure codec speed next to memcpy, lz4 and zstd on the same tensor bytes.
     Speed(speed::SpeedArgs),
+    /// Render the study's five figures (PDF and PNG) from lab records.
+    Figures(FiguresArgs),
+}
+
+#[derive(Args)]
+struct FiguresArgs {
+    /// Bench records (results.jsonl.zst or .jsonl).
+    #[arg(long)]
+    results: Option<PathBuf>,
+    /// Atlas folder (bf16.jsonl, q4k.jsonl, layer_pairs.jsonl).
+    #[arg(long)]
+    atlas: Option<PathBuf>,
+    /// Output folder.
+    #[arg(short, long, default_value = "figures")]
+    output: PathBuf,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -154,6 +169,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => inspect::run(&a.input, a.json),
         Command::Verify(a) => verify(a),
         Command::Speed(a) => speed::run(a),
+        Command::Figures(a) => figures(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -355,6 +371,19 @@ fn cat(a: CatArgs) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn figures(a: FiguresArgs) -> Result<()> {
+    if a.results.is_none() && a.atlas.is_none() {
+        bail!("give --results and/or --atlas");
+    }
+    let inputs = weightzip_figures::load_inputs(a.results.as_deref(), a.atlas.as_deref())?;
+    std::fs::create_dir_all(&a.output).with_context(|| format!("creating {}", a.output.display()))?;
+    let written = weightzip_figures::render_all(&inputs, &a.output)?;
+    for p in written {
+        println!("{}", p.display());
+    }
+    Ok(())
 }
 
 fn verify(a: VerifyArgs) -> Result<()> {
