@@ -563,6 +563,16 @@ impl FloatType {
         }
     }
 
+    /// An f64 rounded to this type (via f32), as element bits.
+    fn round_f64(self, v: f64) -> u32 {
+        self.round(v as f32)
+    }
+
+    /// `round(value(d) + value(p))` computed in f64.
+    fn float_sum(self, d: u32, p: u32) -> u32 {
+        self.round_f64(f64::from(self.value(d)) + f64::from(self.value(p)))
+    }
+
     fn sign_bit(self) -> u32 {
         match self {
             FloatType::Fp32 => 0x8000_0000,
@@ -650,6 +660,13 @@ pub fn f32_to_f16_bits(x: f32) -> u16 {
 /// How the residual of the affine prediction is formed from element bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Residual {
+    /// The float difference, made exact: `d = round(y − p)` in the element
+    /// type, then the correction `e = key(y) − key(round(d + p))` (mostly
+    /// zero). The residual holds the `d` elements followed by the `e`
+    /// elements; each half is coded on its own. When the prediction is
+    /// useless (`|p|` far below `|y|`), `d = y` and `e = 0`, so the
+    /// experiment costs only the near-empty correction stream.
+    FloatDiff,
     /// `key(y) − key(p)` modulo 2^width, with `key` the monotone order key
     /// of the sign-magnitude bits: small when the prediction is close.
     KeyDiff,
@@ -669,16 +686,27 @@ pub fn affine_residual(
     mode: Residual,
 ) -> Vec<u8> {
     let n = x.len().min(y.len()) / ty.width();
-    let mut out = Vec::with_capacity(n * ty.width());
+    let mut out = Vec::with_capacity(2 * n * ty.width());
+    let mut corrections = Vec::new();
     for i in 0..n {
         let p = ty.round(a * ty.value(ty.bits(x, i)) + b);
         let yb = ty.bits(y, i);
         let r = match mode {
+            Residual::FloatDiff => {
+                let d = ty.round_f64(f64::from(ty.value(yb)) - f64::from(ty.value(p)));
+                let back = ty.float_sum(d, p);
+                ty.put(
+                    &mut corrections,
+                    ty.key(yb).wrapping_sub(ty.key(back)) & ty.mask(),
+                );
+                d
+            }
             Residual::KeyDiff => ty.key(yb).wrapping_sub(ty.key(p)) & ty.mask(),
             Residual::Xor => yb ^ p,
         };
         ty.put(&mut out, r);
     }
+    out.extend_from_slice(&corrections);
     out
 }
 
@@ -692,12 +720,21 @@ pub fn affine_unresidual(
     b: f32,
     mode: Residual,
 ) -> Vec<u8> {
-    let n = x.len().min(r.len()) / ty.width();
-    let mut out = Vec::with_capacity(n * ty.width());
+    let w = ty.width();
+    let n = match mode {
+        Residual::FloatDiff => x.len().min(r.len() / 2) / w,
+        _ => x.len().min(r.len()) / w,
+    };
+    let mut out = Vec::with_capacity(n * w);
     for i in 0..n {
         let p = ty.round(a * ty.value(ty.bits(x, i)) + b);
         let rb = ty.bits(r, i);
         let y = match mode {
+            Residual::FloatDiff => {
+                let back = ty.float_sum(rb, p);
+                let e = ty.bits(&r[n * w..], i);
+                ty.unkey(e.wrapping_add(ty.key(back)) & ty.mask())
+            }
             Residual::KeyDiff => ty.unkey(rb.wrapping_add(ty.key(p)) & ty.mask()),
             Residual::Xor => rb ^ p,
         };
@@ -721,6 +758,18 @@ pub fn plane_coded_bytes(data: &[u8], width: usize) -> Result<u64> {
         total += out.len() as u64;
     }
     Ok(total)
+}
+
+/// Bytes of a residual from [`affine_residual`] coded by the byte-plane
+/// order-0 coder (the two halves of a [`Residual::FloatDiff`] residual apart).
+pub fn residual_coded_bytes(r: &[u8], width: usize, mode: Residual) -> Result<u64> {
+    match mode {
+        Residual::FloatDiff => {
+            let (d, e) = r.split_at(r.len() / 2);
+            Ok(plane_coded_bytes(d, width)? + plane_coded_bytes(e, width)?)
+        }
+        _ => plane_coded_bytes(r, width),
+    }
 }
 
 /// One row of `layer_pairs.jsonl`.
@@ -749,11 +798,13 @@ pub struct LayerPairRow {
     pub affine_b: f64,
     /// Ratio of W[K+1] coded alone by the byte-plane order-0 coder.
     pub ratio_alone: Option<f64>,
-    /// Ratio of the key-difference residual coded by the same coder (the
-    /// 8 bytes of a and b as f32 are charged).
+    /// Ratio of the exact float-difference residual ([`Residual::FloatDiff`])
+    /// coded by the same coder (the 8 bytes of a and b as f32 are charged).
     pub ratio_residual: Option<f64>,
     /// `ratio_residual − ratio_alone`.
     pub affine_gain: Option<f64>,
+    /// The same gain with the key-difference residual ([`Residual::KeyDiff`]).
+    pub affine_gain_keydiff: Option<f64>,
     /// The same gain with the XOR residual.
     pub affine_gain_xor: Option<f64>,
 }
@@ -819,6 +870,7 @@ fn layer_pair(ds: &Dataset, a: &Item, b: &Item, template: &str) -> Result<LayerP
         ratio_alone: None,
         ratio_residual: None,
         affine_gain: None,
+        affine_gain_keydiff: None,
         affine_gain_xor: None,
     };
     if let Some(ty) = FloatType::of(a.kind) {
@@ -843,12 +895,14 @@ fn layer_pair(ds: &Dataset, a: &Item, b: &Item, template: &str) -> Result<LayerP
         let r_alone = len / alone.max(1) as f64;
         let gain = |mode| -> Result<(f64, f64)> {
             let r = affine_residual(ty, &xa, y, fa, fb, mode);
-            let coded = plane_coded_bytes(&r, w)? + 8;
+            let coded = residual_coded_bytes(&r, w, mode)? + 8;
             let rr = len / coded as f64;
             Ok((rr, rr - r_alone))
         };
-        let (rr, g) = gain(Residual::KeyDiff)?;
+        let (rr, g) = gain(Residual::FloatDiff)?;
+        let (_, gk) = gain(Residual::KeyDiff)?;
         let (_, gx) = gain(Residual::Xor)?;
+        row.affine_gain_keydiff = Some(gk);
         row.ratio_alone = Some(r_alone);
         row.ratio_residual = Some(rr);
         row.affine_gain = Some(g);
@@ -871,9 +925,10 @@ fn layer_pair(ds: &Dataset, a: &Item, b: &Item, template: &str) -> Result<LayerP
     Ok(row)
 }
 
-/// The adjacent same-role pairs of the dataset: for each model, tensors of
-/// one corpus whose names differ only in the layer index, at layers K and
-/// K+1, with equal shapes.
+/// The adjacent same-role pairs of the dataset: for each model, weight
+/// matrices (at least 2 dims; biases and norm vectors are left out) of one
+/// corpus whose names differ only in the layer index, at layers K and K+1,
+/// with equal shapes.
 pub fn layer_pairs_of(ds: &Dataset) -> Vec<(&Item, &Item, String)> {
     let mut groups: BTreeMap<(&str, CorpusKind, String), BTreeMap<u32, &Item>> = BTreeMap::new();
     for it in &ds.items {
@@ -881,6 +936,9 @@ pub fn layer_pairs_of(ds: &Dataset) -> Vec<(&Item, &Item, String)> {
             it.kind,
             CorpusKind::Bf16 | CorpusKind::Fp16 | CorpusKind::Fp32 | CorpusKind::Q4k
         ) {
+            continue;
+        }
+        if it.shape.len() < 2 {
             continue;
         }
         let Some(layer) = it.layer else { continue };
@@ -941,6 +999,18 @@ pub struct FloatSummary {
     /// The same by split.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub by_split: BTreeMap<String, FloatSummary>,
+    /// The same over weight matrices only (at least 2 dims and
+    /// [`MATRIX_MIN_ELEMENTS`] elements): without biases and norm vectors,
+    /// whose few hundred elements cannot show a byte plane's entropy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matrices: Option<Box<FloatSummary>>,
+}
+
+/// Smallest tensor counted as a weight matrix in the summaries.
+pub const MATRIX_MIN_ELEMENTS: u64 = 1 << 16;
+
+fn is_matrix(shape: &[u64], n: u64) -> bool {
+    shape.len() >= 2 && n >= MATRIX_MIN_ELEMENTS
 }
 
 /// Medians of Q4_K rows.
@@ -980,8 +1050,10 @@ pub struct PairSummary {
     pub median_abs_r: Option<f64>,
     /// Largest |r|.
     pub max_abs_r: Option<f64>,
-    /// Median affine gain (key-difference residual).
+    /// Median affine gain (exact float-difference residual).
     pub median_affine_gain: Option<f64>,
+    /// Median affine gain (key-difference residual).
+    pub median_affine_gain_keydiff: Option<f64>,
     /// Median affine gain (XOR residual).
     pub median_affine_gain_xor: Option<f64>,
 }
@@ -1008,8 +1080,17 @@ fn float_summary(rows: &[&FloatRow], by_split: bool) -> FloatSummary {
         median_R_ctx: stats::median(&col(&|r| r.R_ctx)),
         byte_weighted_R_value: bw(&|r| r.R_value),
         by_split: BTreeMap::new(),
+        matrices: None,
     };
     if by_split {
+        let m: Vec<&FloatRow> = rows
+            .iter()
+            .copied()
+            .filter(|r| is_matrix(&r.shape, r.n_elements))
+            .collect();
+        if !m.is_empty() {
+            s.matrices = Some(Box::new(float_summary(&m, false)));
+        }
         for split in ["train", "test"] {
             let sub: Vec<&FloatRow> = rows.iter().copied().filter(|r| r.split == split).collect();
             if !sub.is_empty() {
@@ -1054,12 +1135,14 @@ pub fn summarize(floats: &[FloatRow], q4k: &[Q4kRow], pairs: &[LayerPairRow]) ->
         let abs: Vec<f64> = rs.iter().map(|r| r.abs()).collect();
         let gains: Vec<f64> = pairs.iter().filter_map(|p| p.affine_gain).collect();
         let gx: Vec<f64> = pairs.iter().filter_map(|p| p.affine_gain_xor).collect();
+        let gk: Vec<f64> = pairs.iter().filter_map(|p| p.affine_gain_keydiff).collect();
         summary.layer_pairs = Some(PairSummary {
             n: pairs.len(),
             median_r: stats::median(&rs),
             median_abs_r: stats::median(&abs),
             max_abs_r: stats::max(&abs),
             median_affine_gain: stats::median(&gains),
+            median_affine_gain_keydiff: stats::median(&gk),
             median_affine_gain_xor: stats::median(&gx),
         });
     }

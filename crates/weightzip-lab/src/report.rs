@@ -351,18 +351,24 @@ pub fn to_markdown(report: &Report) -> String {
             );
             let _ = writeln!(s, "|---|--:|--:|--:|--:|--:|--:|--:|");
             for (k, v) in fl {
-                let g = |key: &str| v.get(key).and_then(|x| x.as_f64());
-                let _ = writeln!(
-                    s,
-                    "| {k} | {} | {} | {} | {} | {} | {} | {} |",
-                    v.get("n").and_then(|x| x.as_u64()).unwrap_or(0),
-                    f(g("median_H_byte0"), 3),
-                    f(g("median_H_byte1"), 3),
-                    f(g("median_R_marginal"), 4),
-                    f(g("byte_weighted_R_marginal"), 4),
-                    f(g("median_R_exp_split"), 4),
-                    f(g("median_R_ctx"), 4)
-                );
+                let mut rows = vec![(k.clone(), v)];
+                if let Some(m) = v.get("matrices").filter(|m| !m.is_null()) {
+                    rows.push((format!("{k} matrices"), m));
+                }
+                for (label, v) in rows {
+                    let g = |key: &str| v.get(key).and_then(|x| x.as_f64());
+                    let _ = writeln!(
+                        s,
+                        "| {label} | {} | {} | {} | {} | {} | {} | {} |",
+                        v.get("n").and_then(|x| x.as_u64()).unwrap_or(0),
+                        f(g("median_H_byte0"), 3),
+                        f(g("median_H_byte1"), 3),
+                        f(g("median_R_marginal"), 4),
+                        f(g("byte_weighted_R_marginal"), 4),
+                        f(g("median_R_exp_split"), 4),
+                        f(g("median_R_ctx"), 4)
+                    );
+                }
             }
             let _ = writeln!(s);
         }
@@ -385,12 +391,13 @@ pub fn to_markdown(report: &Report) -> String {
             let g = |key: &str| p.get(key).and_then(|x| x.as_f64());
             let _ = writeln!(
                 s,
-                "Adjacent layers: {} pairs, median r {}, median |r| {}, max |r| {}, affine residual gain median {} (XOR residual {}).\n",
+                "Adjacent layers: {} pairs, median r {}, median |r| {}, max |r| {}, exact float-difference affine residual gain median {} (key-difference {}, XOR {}).\n",
                 p.get("n").and_then(|x| x.as_u64()).unwrap_or(0),
                 f(g("median_r"), 4),
                 f(g("median_abs_r"), 4),
                 f(g("max_abs_r"), 4),
                 f(g("median_affine_gain"), 4),
+                f(g("median_affine_gain_keydiff"), 4),
                 f(g("median_affine_gain_xor"), 4)
             );
         }

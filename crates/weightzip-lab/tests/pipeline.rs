@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use weightzip_lab::atlas::{
-    affine_residual, affine_unresidual, compute_atlas, write_atlas, AtlasOptions, FloatType,
-    Residual,
+    affine_residual, affine_unresidual, compute_atlas, plane_coded_bytes, residual_coded_bytes,
+    write_atlas, AtlasOptions, FloatType, Residual,
 };
 use weightzip_lab::bench::{bench_items, run_bench, BenchOptions, Shard};
 use weightzip_lab::corpus::Dataset;
@@ -295,9 +295,10 @@ fn affine_residual_is_exactly_invertible() {
             (1e30, -1e-30),
             (f32::NAN, 1.0),
         ] {
-            for mode in [Residual::KeyDiff, Residual::Xor] {
+            for mode in [Residual::FloatDiff, Residual::KeyDiff, Residual::Xor] {
                 let r = affine_residual(ty, &x, &y, a, b, mode);
-                assert_eq!(r.len(), y.len());
+                let halves = if mode == Residual::FloatDiff { 2 } else { 1 };
+                assert_eq!(r.len(), halves * y.len());
                 assert_eq!(
                     affine_unresidual(ty, &x, &r, a, b, mode),
                     y,
