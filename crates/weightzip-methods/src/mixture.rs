@@ -161,17 +161,34 @@ impl TableSet {
     }
 
     /// Trains `k` components over `items` (each: one histogram per stream).
+    ///
+    /// `alts`, when given, holds for every item and stream the bits the
+    /// encoder would pay without the trained table (its per-file fallback):
+    /// an item's cost under a component is then, stream by stream, the
+    /// smaller of the two, both when assigning items and when deciding
+    /// whether a table is worth its charged bytes.
     pub(crate) fn train(
         method: &'static str,
         items: &[Vec<Histogram>],
+        alts: Option<&[Vec<f64>]>,
         alphabets: &[usize],
         k: usize,
     ) -> Result<Self> {
         let p = alphabets.len();
-        let items: Vec<&Vec<Histogram>> = items
-            .iter()
-            .filter(|h| h.len() == p && h.iter().any(|s| s.iter().any(|&c| c > 0)))
+        let keep: Vec<usize> = (0..items.len())
+            .filter(|&i| {
+                let h = &items[i];
+                h.len() == p
+                    && h.iter().any(|s| s.iter().any(|&c| c > 0))
+                    && alts.is_none_or(|a| a.get(i).is_some_and(|x| x.len() == p))
+            })
             .collect();
+        let no_alt = vec![f64::INFINITY; p];
+        let alt: Vec<&[f64]> = keep
+            .iter()
+            .map(|&i| alts.map_or(no_alt.as_slice(), |a| a[i].as_slice()))
+            .collect();
+        let items: Vec<&Vec<Histogram>> = keep.iter().map(|&i| &items[i]).collect();
         if items.is_empty() {
             return Err(MethodError::Training {
                 method,
@@ -198,7 +215,7 @@ impl TableSet {
             for (i, h) in items.iter().enumerate() {
                 let mut best = (f64::INFINITY, 0);
                 for (c, m) in models.iter().enumerate() {
-                    let bits = model_cost(m, h);
+                    let bits = model_cost(m, h, alt[i]);
                     if bits < best.0 {
                         best = (bits, c);
                     }
@@ -244,9 +261,15 @@ impl TableSet {
                         }
                     }
                 }
-                let total: u64 = counts.iter().sum();
+                let members: Vec<usize> = (0..n).filter(|&i| assign[i] == c).collect();
+                let with_fallback = |t: &FreqTable| -> f64 {
+                    members
+                        .iter()
+                        .map(|&i| t.cost_bits(&items[i][j]).min(alt[i][j]))
+                        .sum()
+                };
                 let uni = uniform(alphabet)?;
-                let mut best = (total as f64 * (alphabet as f64).log2() + 8.0, uni, true);
+                let mut best = (with_fallback(&uni) + 8.0, uni, true);
                 let mut smoothed = counts;
                 for x in smoothed.iter_mut().take(alphabet) {
                     *x += 1;
@@ -255,7 +278,7 @@ impl TableSet {
                     let Ok(t) = FreqTable::from_counts(&smoothed, bits) else {
                         continue;
                     };
-                    let cost = t.cost_bits(&counts) + charge_weight * charged_table_bytes(&t);
+                    let cost = with_fallback(&t) + charge_weight * charged_table_bytes(&t);
                     if cost < best.0 {
                         best = (cost, t, false);
                     }
@@ -320,14 +343,16 @@ fn log_models(
         .collect()
 }
 
-fn model_cost(model: &[Vec<f64>], hists: &[Histogram]) -> f64 {
+fn model_cost(model: &[Vec<f64>], hists: &[Histogram], alt: &[f64]) -> f64 {
     let mut bits = 0.0;
-    for (lp, h) in model.iter().zip(hists) {
+    for ((lp, h), &a) in model.iter().zip(hists).zip(alt) {
+        let mut b = 0.0;
         for (&c, &l) in h.iter().zip(lp) {
             if c > 0 {
-                bits += c as f64 * l;
+                b += c as f64 * l;
             }
         }
+        bits += b.min(a);
     }
     bits
 }

@@ -84,6 +84,50 @@ fn blocks_from_symbols(syms: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// A per-file table choice for one stream: the uniform table or the
+/// stream's own histogram inline at the best precision in 12..=15 bits.
+struct LocalTable {
+    /// Bits of the coded stream plus the inline table.
+    cost_bits: f64,
+    /// `None` for the uniform table.
+    table: Option<FreqTable>,
+}
+
+fn local_table(h: &Histogram, alphabet: usize) -> LocalTable {
+    let total: u64 = h.iter().sum();
+    let mut best = LocalTable {
+        cost_bits: total as f64 * (alphabet as f64).log2(),
+        table: None,
+    };
+    for bits in 12..=15 {
+        let Ok(t) = FreqTable::from_counts(h, bits) else {
+            continue;
+        };
+        let cost = t.cost_bits(h) + 8.0 * t.serialized_len() as f64;
+        if cost < best.cost_bits {
+            best = LocalTable {
+                cost_bits: cost,
+                table: Some(t),
+            };
+        }
+    }
+    best
+}
+
+/// Reads an inline table, checking it codes only symbols of `alphabet`.
+fn read_local_table(
+    method: &'static str,
+    r: &mut Reader<'_>,
+    alphabet: usize,
+) -> Result<FreqTable> {
+    let at = r.pos;
+    let t = FreqTable::read(r.buf, &mut r.pos).map_err(|e| corrupt(method, at, e.to_string()))?;
+    if t.freqs()[alphabet..].iter().any(|&f| f > 0) {
+        return Err(corrupt(method, at, "nibble table codes symbols past 15"));
+    }
+    Ok(t)
+}
+
 /// Codes `blocks` with one table per stream (`tables[j]`), appending the payload.
 pub(crate) fn encode_with(
     method: &'static str,
@@ -147,23 +191,17 @@ impl Method for Qa {
         let mut out = Vec::with_capacity(input.len());
         let mut tables = Vec::with_capacity(STREAMS);
         for (h, alphabet) in hists.iter().zip(alphabets()) {
-            let total: u64 = h.iter().sum();
-            let uni = uniform(alphabet)?;
-            let mut best = (total as f64 * (alphabet as f64).log2(), uni, 0u8);
-            for bits in 12..=15 {
-                let Ok(t) = FreqTable::from_counts(h, bits) else {
-                    continue;
-                };
-                let cost = t.cost_bits(h) + 8.0 * t.serialized_len() as f64;
-                if cost < best.0 {
-                    best = (cost, t, 1);
+            match local_table(h, alphabet).table {
+                Some(t) => {
+                    out.push(1);
+                    t.write(&mut out);
+                    tables.push(t);
+                }
+                None => {
+                    out.push(0);
+                    tables.push(uniform(alphabet)?);
                 }
             }
-            out.push(best.2);
-            if best.2 == 1 {
-                best.1.write(&mut out);
-            }
-            tables.push(best.1);
         }
         let refs: Vec<&FreqTable> = tables.iter().collect();
         encode_with(QA, &syms, &refs, &mut out)?;
@@ -183,14 +221,7 @@ impl Method for Qa {
             let at = r.pos;
             match r.u8("table tag")? {
                 0 => tables.push(uniform(alphabet)?),
-                1 => {
-                    let t = FreqTable::read(r.buf, &mut r.pos)
-                        .map_err(|e| corrupt(QA, at, e.to_string()))?;
-                    if t.freqs()[alphabet..].iter().any(|&f| f > 0) {
-                        return Err(corrupt(QA, at, "nibble table codes symbols past 15"));
-                    }
-                    tables.push(t);
-                }
+                1 => tables.push(read_local_table(QA, &mut r, alphabet)?),
                 other => return Err(corrupt(QA, at, format!("table tag {other}"))),
             }
         }
@@ -209,9 +240,16 @@ impl Method for Qa {
 /// header-byte tables (256 symbols), add-one smoothed; each table is the
 /// uniform table or the trained one at the precision in 8..=15 bits that
 /// minimises the train total with the profile charged per tensor. The
-/// profile is the zstd-compressed table set. Per tensor: one byte naming
-/// the component that codes it in the fewest bits, then the shared rANS
-/// payload coded with that component's 17 tables. An input that is not a
+/// profile is the zstd-compressed table set.
+///
+/// Per tensor, each of the 17 streams is coded with one of: the chosen
+/// component's trained table (mode 0), the stream's own table inline as in
+/// `qa` (mode 1), or the uniform table (mode 2) — whichever is cheapest for
+/// that stream, so a tensor unlike the train split costs at most a few
+/// bytes more than `qa`; the component is the one minimising the total.
+/// Layout: the component (u8), the 17 modes (2 bits each, packed
+/// little-endian into 5 bytes), the inline tables of mode-1 streams in
+/// stream order, then the shared rANS payload. An input that is not a
 /// whole number of 144-byte blocks is an error.
 #[derive(Clone, Copy, Debug)]
 pub struct Qb {
@@ -240,14 +278,29 @@ impl Qb {
 /// Trains a qb table set of `k` components on Q4_K block streams.
 pub(crate) fn qb_train(method: &'static str, items: &[&[u8]], k: usize) -> Result<TableSet> {
     let mut hists = Vec::with_capacity(items.len());
+    let mut alts = Vec::with_capacity(items.len());
     for it in items {
         check_len(method, it.len())?;
-        hists.push(block_symbols(it).1);
+        let h = block_symbols(it).1;
+        alts.push(
+            h.iter()
+                .zip(alphabets())
+                .map(|(h, a)| local_table(h, a).cost_bits)
+                .collect::<Vec<f64>>(),
+        );
+        hists.push(h);
     }
-    TableSet::train(method, &hists, &alphabets(), k)
+    TableSet::train(method, &hists, Some(&alts), &alphabets(), k)
 }
 
-/// Codes one Q4_K block stream with a trained set: component byte + payload.
+/// Bytes of the packed per-stream modes (2 bits per stream).
+const MODE_BYTES: usize = STREAMS.div_ceil(4);
+const MODE_TRAINED: u8 = 0;
+const MODE_INLINE: u8 = 1;
+const MODE_UNIFORM: u8 = 2;
+
+/// Codes one Q4_K block stream with a trained set: component byte, the
+/// packed stream modes, the inline tables, the payload.
 pub(crate) fn qb_encode(
     method: &'static str,
     set: &TableSet,
@@ -256,10 +309,47 @@ pub(crate) fn qb_encode(
 ) -> Result<()> {
     check_len(method, input.len())?;
     let (syms, hists) = block_symbols(input);
-    let c = set.select(&hists);
+    let locals: Vec<LocalTable> = hists
+        .iter()
+        .zip(alphabets())
+        .map(|(h, a)| local_table(h, a))
+        .collect();
+    let mut best = (f64::INFINITY, 0usize);
+    for c in 0..set.k {
+        let bits: f64 = hists
+            .iter()
+            .zip(&locals)
+            .enumerate()
+            .map(|(j, (h, l))| set.table(c, j).cost_bits(h).min(l.cost_bits))
+            .sum();
+        if bits < best.0 {
+            best = (bits, c);
+        }
+    }
+    let c = best.1;
     out.push(c as u8);
-    let tables: Vec<&FreqTable> = (0..STREAMS).map(|j| set.table(c, j)).collect();
-    encode_with(method, &syms, &tables, out)
+    let mut modes = [0u8; MODE_BYTES];
+    let mut chosen: Vec<FreqTable> = Vec::with_capacity(STREAMS);
+    let mut inline = Vec::new();
+    for (j, (h, l)) in hists.iter().zip(locals).enumerate() {
+        let trained = set.table(c, j);
+        let mode = if trained.cost_bits(h) <= l.cost_bits {
+            chosen.push(trained.clone());
+            MODE_TRAINED
+        } else if let Some(t) = l.table {
+            t.write(&mut inline);
+            chosen.push(t);
+            MODE_INLINE
+        } else {
+            chosen.push(uniform(alphabets()[j])?);
+            MODE_UNIFORM
+        };
+        modes[j / 4] |= mode << (2 * (j % 4));
+    }
+    out.extend_from_slice(&modes);
+    out.extend_from_slice(&inline);
+    let refs: Vec<&FreqTable> = chosen.iter().collect();
+    encode_with(method, &syms, &refs, out)
 }
 
 /// Inverse of [`qb_encode`] for `original_len` bytes.
@@ -271,10 +361,8 @@ pub(crate) fn qb_decode(
     offset: usize,
 ) -> Result<Vec<u8>> {
     let n = check_len(method, original_len)?;
-    let (&c, payload) = compressed
-        .split_first()
-        .ok_or_else(|| corrupt(method, offset, "missing component byte"))?;
-    let c = usize::from(c);
+    let mut r = Reader::new(method, compressed);
+    let c = usize::from(r.u8("component")?);
     if c >= set.k {
         return Err(corrupt(
             method,
@@ -282,8 +370,25 @@ pub(crate) fn qb_decode(
             format!("component {c} of {}", set.k),
         ));
     }
-    let tables: Vec<&FreqTable> = (0..STREAMS).map(|j| set.table(c, j)).collect();
-    decode_with(method, payload, n, &tables, offset + 1)
+    let modes = r.bytes(MODE_BYTES, "stream modes")?;
+    let mut tables: Vec<FreqTable> = Vec::with_capacity(STREAMS);
+    for (j, alphabet) in alphabets().into_iter().enumerate() {
+        match (modes[j / 4] >> (2 * (j % 4))) & 3 {
+            MODE_TRAINED => tables.push(set.table(c, j).clone()),
+            MODE_INLINE => tables.push(read_local_table(method, &mut r, alphabet)?),
+            MODE_UNIFORM => tables.push(uniform(alphabet)?),
+            other => {
+                return Err(corrupt(
+                    method,
+                    offset + 1,
+                    format!("stream {j} mode {other}"),
+                ))
+            }
+        }
+    }
+    let at = offset + r.pos;
+    let refs: Vec<&FreqTable> = tables.iter().collect();
+    decode_with(method, r.rest(), n, &refs, at)
 }
 
 /// Parses a qb profile.

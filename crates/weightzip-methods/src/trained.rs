@@ -1,12 +1,10 @@
 //! Trained methods on float tensors: a zstd dictionary, one trained pair of
 //! byte-plane tables, and a mixture of K such pairs.
 
-use weightzip_entropy::{histogram, rans, varint, DecodeTable, EncodeTable};
-
-use crate::error::{backend, corrupt, Context, MethodError};
+use crate::error::{backend, corrupt, MethodError};
 use crate::mixture::TableSet;
+use crate::mrans::{self, DecTable, EncTable};
 use crate::profile::require;
-use crate::util::{merge_planes, split_planes, Reader};
 use crate::{Corpus, Method, MethodClass, Profile, Result};
 
 /// Largest dictionary `zstd19_dict` trains (zstd's default, 110 KiB).
@@ -22,7 +20,8 @@ pub const DICT_SAMPLE_BUDGET: usize = 8 << 20;
 /// an evenly spaced subset of at most 8 MiB (every m-th sample over the
 /// concatenated list), then runs zstd's `ZDICT_trainFromBuffer` for a
 /// dictionary of 110 KiB (112,640 bytes, zstd's default; halved until the
-/// trainer succeeds when the samples are too few). The profile is the
+/// trainer succeeds; when it cannot, the first 110 KiB of the samples as a
+/// raw-content dictionary). The profile is the
 /// dictionary itself (all of it is charged). Each item is one zstd frame at
 /// level 19 using the dictionary. Applies to every tensor corpus.
 #[derive(Clone, Copy, Debug, Default)]
@@ -75,15 +74,24 @@ impl Method for Zstd19Dict {
         loop {
             match zstd::dict::from_samples(&samples, size) {
                 Ok(dict) => return Ok(Some(Profile::new(DICT, dict))),
-                Err(e) if size <= 1024 => {
-                    return Err(MethodError::Training {
-                        method: DICT,
-                        reason: format!("zstd dictionary training failed: {e}"),
-                    })
-                }
-                Err(_) => size /= 2,
+                Err(_) if size > 1024 => size /= 2,
+                Err(_) => break,
             }
         }
+        // Too few samples for the trainer: a raw-content dictionary (zstd
+        // accepts any bytes as one) of the first samples, up to 110 KiB.
+        let mut raw = Vec::with_capacity(DICT_BYTES.min(sample_bytes));
+        for s in &samples {
+            let take = s.len().min(DICT_BYTES - raw.len());
+            raw.extend_from_slice(&s[..take]);
+        }
+        if raw.len() < 8 {
+            return Err(MethodError::Training {
+                method: DICT,
+                reason: format!("{} train bytes are too few for a dictionary", raw.len()),
+            });
+        }
+        Ok(Some(Profile::new(DICT, raw)))
     }
 
     fn compress(&self, input: &[u8], profile: Option<&Profile>) -> Result<Vec<u8>> {
@@ -132,11 +140,13 @@ impl Method for Zstd19Dict {
 /// with the profile charged per item). The profile is the compact,
 /// zstd-compressed table set (see `METHODS.md`).
 ///
-/// Per item: the tail byte (odd length), one byte naming the component
-/// (the one whose two tables code this item in the fewest bits; always 0
-/// for K = 1), the length (varint) of plane 0's rANS payload, plane 0's
-/// payload, plane 1's payload (weightzip_entropy's 32-lane rANS). No tables
-/// are stored in the item.
+/// Per item: one byte naming the component (the one whose two tables code
+/// this item in the fewest bits; always 0 for K = 1), then one rANS payload
+/// of the item's bytes in file order, bytes at even offsets (plane 0) coded
+/// with the component's plane-0 table and bytes at odd offsets (plane 1)
+/// with its plane-1 table — the crate's pattern coder (4 interleaved lanes,
+/// 16 bytes of lane states), so a small tensor does not pay 2 × 128 bytes of
+/// 32-lane states. No tables are stored in the item.
 #[derive(Clone, Copy, Debug)]
 pub struct PlaneMixture {
     name: &'static str,
@@ -179,32 +189,26 @@ impl Method for PlaneMixture {
     }
 
     fn train(&self, _corpus: Corpus, items: &[&[u8]]) -> Result<Option<Profile>> {
-        let hists: Vec<_> = items
-            .iter()
-            .map(|it| {
-                let (planes, _) = split_planes(it, 2);
-                planes.iter().map(|p| histogram(p)).collect::<Vec<_>>()
-            })
-            .collect();
-        let set = TableSet::train(self.name, &hists, &[256, 256], self.k)?;
+        let hists: Vec<_> = items.iter().map(|it| plane_histograms(it)).collect();
+        let set = TableSet::train(self.name, &hists, None, &[256, 256], self.k)?;
         Ok(Some(Profile::new(self.name, set.to_bytes()?)))
     }
 
     fn compress(&self, input: &[u8], profile: Option<&Profile>) -> Result<Vec<u8>> {
         let set = self.tables(profile)?;
-        let (planes, tail) = split_planes(input, 2);
-        let hists: Vec<_> = planes.iter().map(|p| histogram(p)).collect();
-        let c = set.select(&hists);
-        let mut out = Vec::with_capacity(input.len() * 3 / 4 + 512);
-        out.extend_from_slice(tail);
+        let c = set.select(&plane_histograms(input));
+        let mut out = Vec::with_capacity(input.len() * 3 / 4 + 64);
         out.push(c as u8);
-        let mut p0 = Vec::with_capacity(planes[0].len());
-        rans::encode(&planes[0], &EncodeTable::new(set.table(c, 0)), &mut p0)
-            .in_method(self.name)?;
-        varint::write_u64(&mut out, p0.len() as u64);
-        out.extend_from_slice(&p0);
-        rans::encode(&planes[1], &EncodeTable::new(set.table(c, 1)), &mut out)
-            .in_method(self.name)?;
+        let tables = [
+            EncTable::new(set.table(c, 0)),
+            EncTable::new(set.table(c, 1)),
+        ];
+        mrans::encode(input, &[0, 1], &tables, &mut out).map_err(|reason| {
+            MethodError::InvalidInput {
+                method: self.name,
+                reason,
+            }
+        })?;
         Ok(out)
     }
 
@@ -215,28 +219,36 @@ impl Method for PlaneMixture {
         profile: Option<&Profile>,
     ) -> Result<Vec<u8>> {
         let set = self.tables(profile)?;
-        let n = original_len / 2;
-        let mut r = Reader::new(self.name, compressed);
-        let tail = r.bytes(original_len % 2, "tail")?;
-        let at = r.pos;
-        let c = usize::from(r.u8("component")?);
+        let (&c, payload) = compressed
+            .split_first()
+            .ok_or_else(|| corrupt(self.name, 0, "missing component byte"))?;
+        let c = usize::from(c);
         if c >= set.k {
-            return Err(corrupt(
-                self.name,
-                at,
-                format!("component {c} of {}", set.k),
-            ));
+            return Err(corrupt(self.name, 0, format!("component {c} of {}", set.k)));
         }
-        let p0 = r.prefixed("plane 0 payload")?;
-        let p1 = r.rest();
-        let mut plane0 = vec![0u8; n];
-        let mut plane1 = vec![0u8; n];
-        rans::decode(p0, &DecodeTable::new(set.table(c, 0)), &mut plane0).in_method(self.name)?;
-        rans::decode(p1, &DecodeTable::new(set.table(c, 1)), &mut plane1).in_method(self.name)?;
-        let mut out = Vec::with_capacity(original_len);
-        merge_planes(&[&plane0, &plane1], tail, &mut out);
+        let tables = [
+            DecTable::new(set.table(c, 0)),
+            DecTable::new(set.table(c, 1)),
+        ];
+        let mut out = vec![0u8; original_len];
+        mrans::decode(payload, &[0, 1], &tables, &mut out)
+            .map_err(|reason| corrupt(self.name, 1, reason))?;
         Ok(out)
     }
+}
+
+/// Histograms of the bytes at even offsets (plane 0) and odd offsets (plane 1).
+fn plane_histograms(data: &[u8]) -> Vec<weightzip_entropy::Histogram> {
+    let mut h = vec![[0u64; 256]; 2];
+    let mut pairs = data.chunks_exact(2);
+    for p in &mut pairs {
+        h[0][p[0] as usize] += 1;
+        h[1][p[1] as usize] += 1;
+    }
+    for &b in pairs.remainder() {
+        h[0][b as usize] += 1;
+    }
+    h
 }
 
 /// The trained float-tensor methods.

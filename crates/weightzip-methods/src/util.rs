@@ -5,7 +5,7 @@ use weightzip_entropy::histogram::Histogram;
 use weightzip_entropy::rans::STATE_BYTES;
 use weightzip_entropy::stream::encode_stream_with;
 use weightzip_entropy::varint;
-use weightzip_entropy::FreqTable;
+use weightzip_entropy::{rans, DecodeTable, FreqTable};
 
 use crate::error::{corrupt, Context, Result};
 
@@ -181,12 +181,36 @@ pub(crate) fn encode_plane_stream(
 }
 
 /// Decodes one stream written by [`encode_plane_stream`] holding `n` symbols.
+///
+/// The stream layout is weightzip_entropy's (`mode: u8`, `n: varint`, then
+/// raw bytes / one constant symbol / table + payload length + rANS
+/// payload); it is parsed here with every length bounded by the input
+/// before use.
 pub(crate) fn decode_plane_stream(
     method: &'static str,
     r: &mut Reader<'_>,
     n: usize,
 ) -> Result<Vec<u8>> {
-    let mut out = vec![0u8; n];
-    weightzip_entropy::decode_stream(r.buf, &mut r.pos, &mut out).in_method(method)?;
-    Ok(out)
+    let at = r.pos;
+    let mode = r.u8("stream mode")?;
+    let count = r.varint()?;
+    if count != n as u64 {
+        return Err(corrupt(
+            method,
+            at,
+            format!("stream holds {count} symbols, expected {n}"),
+        ));
+    }
+    match mode {
+        0 => Ok(r.bytes(n, "raw stream")?.to_vec()),
+        1 => Ok(vec![r.u8("constant symbol")?; n]),
+        2 => {
+            let table = FreqTable::read(r.buf, &mut r.pos).in_method(method)?;
+            let payload = r.prefixed("rANS payload")?;
+            let mut out = vec![0u8; n];
+            rans::decode(payload, &DecodeTable::new(&table), &mut out).in_method(method)?;
+            Ok(out)
+        }
+        other => Err(corrupt(method, at, format!("unknown stream mode {other}"))),
+    }
 }
