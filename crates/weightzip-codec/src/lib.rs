@@ -10,6 +10,7 @@
 //! [`registry`] maps stable numeric ids (written in `.wz` files) and names to
 //! codecs and chooses one for a tensor type.
 
+pub mod ctx;
 pub mod error;
 pub mod float;
 pub mod generic;

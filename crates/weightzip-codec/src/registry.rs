@@ -4,7 +4,7 @@
 use weightzip_format::{Dtype, GgmlType, TensorType};
 
 use crate::error::{CodecError, Result};
-use crate::{float, generic};
+use crate::{ctx, float, generic};
 
 /// How hard to try when encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -43,16 +43,22 @@ pub enum CodecId {
     Fp32 = 4,
     /// [`float::bytes`].
     Bytes = 5,
+    /// [`ctx::bf16`]: bf16 with row-scale contexts (`--level max`).
+    Bf16Ctx = 32,
+    /// [`ctx::fp16`]: fp16 with row-scale contexts (`--level max`).
+    Fp16Ctx = 33,
 }
 
 /// Every codec, in id order.
-pub const ALL_CODECS: [CodecId; 6] = [
+pub const ALL_CODECS: [CodecId; 8] = [
     CodecId::Store,
     CodecId::Zstd,
     CodecId::Bf16,
     CodecId::Fp16,
     CodecId::Fp32,
     CodecId::Bytes,
+    CodecId::Bf16Ctx,
+    CodecId::Fp16Ctx,
 ];
 
 impl CodecId {
@@ -70,6 +76,8 @@ impl CodecId {
             CodecId::Fp16 => "wz_fp16",
             CodecId::Fp32 => "wz_fp32",
             CodecId::Bytes => "wz_bytes",
+            CodecId::Bf16Ctx => "wz_bf16_ctx",
+            CodecId::Fp16Ctx => "wz_fp16_ctx",
         }
     }
 
@@ -85,6 +93,26 @@ impl CodecId {
             CodecId::Fp16 => float::fp16::encode(data, out),
             CodecId::Fp32 => float::fp32::encode(data, out),
             CodecId::Bytes => float::bytes::encode(data, out),
+            CodecId::Bf16Ctx => ctx::bf16::encode(data, None, out),
+            CodecId::Fp16Ctx => ctx::fp16::encode(data, None, out),
+        }
+    }
+
+    /// [`CodecId::encode`] for a chunk of a tensor whose rows (last
+    /// dimension) hold `row_len` elements: the context codecs model row
+    /// statistics (they find the chunk's phase inside a row themselves, and
+    /// infer the row length when `None`); the others ignore it.
+    pub fn encode_with_shape(
+        self,
+        data: &[u8],
+        level: Level,
+        row_len: Option<usize>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        match self {
+            CodecId::Bf16Ctx => ctx::bf16::encode(data, row_len, out),
+            CodecId::Fp16Ctx => ctx::fp16::encode(data, row_len, out),
+            _ => self.encode(data, level, out),
         }
     }
 
@@ -107,6 +135,8 @@ impl CodecId {
             CodecId::Fp16 => float::fp16::decode(input, out),
             CodecId::Fp32 => float::fp32::decode(input, out),
             CodecId::Bytes => float::bytes::decode(input, out),
+            CodecId::Bf16Ctx => ctx::bf16::decode(input, out),
+            CodecId::Fp16Ctx => ctx::fp16::decode(input, out),
         }
     }
 }
@@ -128,8 +158,10 @@ pub fn codec_by_name(name: &str) -> Result<CodecId> {
 /// The codec for a tensor of type `ty`; `None` means "no dedicated codec":
 /// use the general-purpose fallback.
 pub fn choose_codec(ty: TensorType, level: Level) -> CodecId {
-    let _ = level;
+    let max = level == Level::Max;
     match ty {
+        TensorType::St(Dtype::BF16) | TensorType::Ggml(GgmlType::BF16) if max => CodecId::Bf16Ctx,
+        TensorType::St(Dtype::F16) | TensorType::Ggml(GgmlType::F16) if max => CodecId::Fp16Ctx,
         TensorType::St(Dtype::BF16) | TensorType::Ggml(GgmlType::BF16) => CodecId::Bf16,
         TensorType::St(Dtype::F16) | TensorType::Ggml(GgmlType::F16) => CodecId::Fp16,
         TensorType::St(Dtype::F32) | TensorType::Ggml(GgmlType::F32) => CodecId::Fp32,
@@ -146,7 +178,8 @@ mod tests {
     #[test]
     fn ids_and_names_are_unique_and_stable() {
         for (i, c) in ALL_CODECS.iter().enumerate() {
-            assert_eq!(*c as u8 as usize, i);
+            // Ids increase (blocks of ids are reserved per codec family).
+            assert!(i == 0 || (ALL_CODECS[i - 1] as u8) < *c as u8);
             assert_eq!(codec_by_id(*c as u8).unwrap(), *c);
             assert_eq!(codec_by_name(c.name()).unwrap(), *c);
         }
