@@ -9,15 +9,19 @@
 //! - symbol `k * 2^t + top` for the `k`-th of `n_freq` consecutive frequent
 //!   exponents `e_lo + k`, and `ESC = n_freq * 2^t` for every other exponent
 //!   (its exponent and top bits then follow in two side streams);
-//! - the table is picked by a **row scale class**: the running mean of the
+//! - the table is picked by a **scale class**: the running mean of the
 //!   exponents already decoded in the same tensor row (rows of `row_len`
 //!   elements, the first starting `phase` elements before the chunk; an
 //!   escaped element counts as `e_lo - 1`), in 1/16 exponent units,
+//!   optionally plus the element's **column** running mean over earlier rows
+//!   minus a reference (log-scale additive: `scale(i, j) = row(i) · col(j)`),
 //!   quantised by thresholds the encoder chooses per chunk (an optimal 1-D
-//!   partition of 64 quantile bins, table bytes counted). Elements whose row
-//!   has nothing decoded yet (a row's first group of 32) use the `START`
-//!   table. All contexts are known before a group of 32 symbols is decoded,
-//!   so decoding is static rANS with a table switch ([`weightzip_entropy::ctx`]);
+//!   partition of 64 quantile bins, table bytes counted). The encoder tries
+//!   row-only and row+column statistics for a few row lengths (the hint, or
+//!   the best by an ANOVA F statistic of the exponents) and keeps the
+//!   cheapest. Elements with no statistic yet use the `START` table. All
+//!   contexts are known before a group of 32 symbols is decoded, so decoding
+//!   is static rANS with a table switch ([`weightzip_entropy::ctx`]);
 //! - each class's table is the **product** P(k | class) · P(top | k) of a
 //!   per-class exponent table and per-exponent mantissa tables shared by all
 //!   classes, rebuilt by encoder and decoder with the same integer
@@ -27,7 +31,8 @@
 //! Encoding layout: `n: varint` whole elements, `tail_len: u8` + tail bytes,
 //! `mode: u8` (0 = the `2n` element bytes verbatim, 1 = coded), and in mode 1:
 //! `row_len: varint` (0 = no rows: one table), `phase: varint` (< row_len),
-//! `classes: u8` (1..=16) and `classes - 1` increasing thresholds (`varint`),
+//! `col_ref: varint` (0 = row statistics only, else the column reference +
+//! 1; rows of at most 2^16), `classes: u8` (1..=16) and `classes - 1` increasing thresholds (`varint`),
 //! `e_lo: u8`, `n_freq: u8`, the exponent tables (`classes + 1` tables, or 1
 //! without rows, over `0..=n_freq`, 12 bits) and the `n_freq` mantissa
 //! tables (over `0..2^t`, 8 bits) as [`FreqTable`] serialisations, `len:
@@ -47,6 +52,8 @@ use crate::error::{CodecError, EntropyContext, Result};
 pub const MAX_CLASSES: usize = 16;
 /// Longest row the codec models.
 pub const MAX_ROW_LEN: usize = 1 << 24;
+/// Longest row whose column statistics the codec keeps.
+pub const MAX_COL_ROW_LEN: usize = 1 << 16;
 /// Quantile bins the class partition is chosen from.
 const FINE_BINS: usize = 64;
 /// Elements of the prefix used to choose the row length and phase.
@@ -221,64 +228,154 @@ fn joint_tables(a: Alphabet, ef: &[FreqTable], tf: &[FreqTable]) -> Result<Vec<F
 
 // ---------------------------------------------------------------- row contexts
 
-/// The running row statistics both encoder and decoder compute before each
-/// group of [`LANES`] symbols.
+/// No statistic: the element's row and column have nothing decoded yet.
+const NO_STAT: u16 = u16::MAX;
+
+/// Per-column running means in 1/16 units: `mean += (x - mean) >> shift`
+/// with `shift = min(ilog2(count + 1), COL_MEMORY)`, an integer running mean
+/// that forgets after about `2^COL_MEMORY` rows.
+struct Columns {
+    mean: Vec<i32>,
+    count: Vec<u8>,
+    reference: i32,
+    /// Rows completed; from [`STEADY_ROWS`] on every count is at least
+    /// `2^COL_MEMORY - 1`, so every shift is `COL_MEMORY` and counts can
+    /// stop (the fast path computes exactly what the general one would).
+    rows: usize,
+}
+
+/// Rows after which the column shifts are all [`COL_MEMORY`].
+const STEADY_ROWS: usize = (1 << COL_MEMORY) + 1;
+
+/// Longest memory of the column means (log2 rows).
+const COL_MEMORY: u32 = 5;
+
+fn col_shift(count: u8) -> u32 {
+    (u32::from(count) + 1).ilog2().min(COL_MEMORY)
+}
+
+/// The statistics both encoder and decoder compute before each group of
+/// [`LANES`] symbols: the running mean of the row so far and, optionally,
+/// the running mean of each column over earlier rows.
 struct RowStats {
     row_len: usize,
     upto: usize,
-    next_boundary: usize,
+    col: usize,
     sum: u64,
     cnt: u64,
+    cols: Option<Columns>,
 }
 
 impl RowStats {
-    fn new(row_len: usize, phase: usize) -> Self {
+    /// `col_ref`: the reference the column means are taken relative to
+    /// (1/16 units), or None for row statistics only.
+    fn new(row_len: usize, phase: usize, col_ref: Option<u32>) -> Self {
         debug_assert!(row_len > 0 && phase < row_len);
         Self {
             row_len,
             upto: 0,
-            next_boundary: row_len - phase,
+            col: phase,
             sum: 0,
             cnt: 0,
+            cols: col_ref.map(|r| Columns {
+                mean: vec![0; row_len],
+                count: vec![0; row_len],
+                reference: r as i32,
+                rows: 0,
+            }),
         }
     }
 
-    /// Adds `rep[done[self.upto..start]]` and returns, for the group
-    /// starting at `start`, the mean statistic of its row so far in 1/16
-    /// units (None when nothing of the row is decoded) and how many of the
-    /// group's elements belong to that row (the others start a new row).
+    /// Adds `rep[done[self.upto..start]]`, then writes the statistic of each
+    /// element of the group starting at `start` (1/16 units, 0..=4095, or
+    /// [`NO_STAT`]) into `out[..len]`.
     #[inline(always)]
-    fn advance(&mut self, start: usize, done: &[u8], rep: &[u8; 256]) -> (Option<u32>, usize) {
+    fn group(
+        &mut self,
+        start: usize,
+        len: usize,
+        done: &[u8],
+        rep: &[u8; 256],
+        out: &mut [u16; LANES],
+    ) {
         let mut i = self.upto;
         while i < start {
-            if i == self.next_boundary {
-                self.sum = 0;
-                self.cnt = 0;
-                self.next_boundary += self.row_len;
-            }
-            let end = start.min(self.next_boundary);
-            self.sum += done[i..end]
+            let end = start.min(i + (self.row_len - self.col));
+            let part = &done[i..end];
+            self.sum += part
                 .iter()
                 .map(|&s| u64::from(rep[s as usize]))
                 .sum::<u64>();
-            self.cnt += (end - i) as u64;
+            self.cnt += part.len() as u64;
+            if let Some(c) = &mut self.cols {
+                let cols = self.col..self.col + part.len();
+                if c.rows >= STEADY_ROWS {
+                    for (m, &s) in c.mean[cols].iter_mut().zip(part) {
+                        let x = i32::from(rep[s as usize]) << 4;
+                        *m += (x - *m) >> COL_MEMORY;
+                    }
+                } else {
+                    for ((m, k), &s) in c.mean[cols.clone()]
+                        .iter_mut()
+                        .zip(&mut c.count[cols])
+                        .zip(part)
+                    {
+                        let x = i32::from(rep[s as usize]) << 4;
+                        *m += (x - *m) >> col_shift(*k);
+                        *k = k.saturating_add(1);
+                    }
+                }
+            }
+            self.col += part.len();
+            if self.col == self.row_len {
+                self.col = 0;
+                self.sum = 0;
+                self.cnt = 0;
+                if let Some(c) = &mut self.cols {
+                    c.rows += 1;
+                }
+            }
             i = end;
         }
         self.upto = start;
-        if start == self.next_boundary {
-            self.sum = 0;
-            self.cnt = 0;
-            self.next_boundary += self.row_len;
-        }
-        let in_row = self.next_boundary - start;
-        let mean = (self.sum << 4)
+        let row_mean = (self.sum << 4)
             .checked_div(self.cnt)
-            .map(|m| m.min(4095) as u32);
-        (mean, in_row)
+            .map(|m| m.min(4095) as i32);
+        let in_row = (self.row_len - self.col).min(len);
+        match &self.cols {
+            None => {
+                let v = row_mean.map_or(NO_STAT, |m| m as u16);
+                out[..in_row].fill(v);
+                out[in_row..len].fill(NO_STAT);
+            }
+            Some(c) if c.rows >= STEADY_ROWS && in_row == len && row_mean.is_some() => {
+                let r = row_mean.unwrap_or(0) - c.reference;
+                for (o, &m) in out[..len].iter_mut().zip(&c.mean[self.col..self.col + len]) {
+                    *o = (r + m).clamp(0, 4095) as u16;
+                }
+            }
+            Some(c) => {
+                let mut col = self.col;
+                for (j, o) in out[..len].iter_mut().enumerate() {
+                    let r = if j < in_row { row_mean } else { None };
+                    let known = c.count[col] > 0;
+                    *o = match (r, known) {
+                        (Some(r), true) => (r + c.mean[col] - c.reference).clamp(0, 4095) as u16,
+                        (None, true) => c.mean[col].clamp(0, 4095) as u16,
+                        (Some(r), false) => r as u16,
+                        (None, false) => NO_STAT,
+                    };
+                    col += 1;
+                    if col == self.row_len {
+                        col = 0;
+                    }
+                }
+            }
+        }
     }
 }
 
-/// Maps a mean (1/16 units) to its class 1..=classes (0 is START).
+/// Maps a statistic (1/16 units) to its class 1..=classes (0 is START).
 fn class_lut(thresholds: &[u32]) -> Box<[u8; 4096]> {
     let mut lut = Box::new([0u8; 4096]);
     for (m, c) in lut.iter_mut().enumerate() {
@@ -288,11 +385,36 @@ fn class_lut(thresholds: &[u32]) -> Box<[u8; 4096]> {
 }
 
 #[inline(always)]
-fn fill_ctx(stat: (Option<u32>, usize), lut: &[u8; 4096], ctx: &mut [u8; LANES]) {
-    let cls = stat.0.map_or(0, |m| lut[m as usize]);
-    let k = stat.1.min(LANES);
-    ctx[..k].fill(cls);
-    ctx[k..].fill(0);
+fn fill_ctx(stats: &[u16; LANES], len: usize, lut: &[u8; 4096], ctx: &mut [u8; LANES]) {
+    for (c, &s) in ctx[..len].iter_mut().zip(stats) {
+        *c = if s == NO_STAT {
+            0
+        } else {
+            lut[(s & 4095) as usize]
+        };
+    }
+}
+
+/// Every element's statistic.
+fn element_stats(
+    sym: &[u8],
+    rep: &[u8; 256],
+    row_len: usize,
+    phase: usize,
+    col_ref: Option<u32>,
+) -> Vec<u16> {
+    let n = sym.len();
+    let mut out = vec![NO_STAT; n];
+    let mut rs = RowStats::new(row_len, phase, col_ref);
+    let mut buf = [0u16; LANES];
+    let mut s = 0;
+    while s < n {
+        let len = (n - s).min(LANES);
+        rs.group(s, len, &sym[..s], rep, &mut buf);
+        out[s..s + len].copy_from_slice(&buf[..len]);
+        s += len;
+    }
+    out
 }
 
 // ---------------------------------------------------------------- encoder
@@ -352,32 +474,28 @@ fn add(a: &mut Histogram, b: &Histogram) {
 struct ExpModel {
     row_len: usize,
     phase: usize,
+    col_ref: Option<u32>,
     thresholds: Vec<u32>,
     cost: f64,
 }
 
-/// Chooses class thresholds for rows of `row_len` starting `phase` early,
-/// over the exponent symbols `k` (`sym >> t_bits`).
+/// Chooses class thresholds for rows of `row_len` starting `phase` early
+/// (and column means relative to `col_ref`), over the exponent symbols `k`
+/// (`sym >> t_bits`).
 fn fit_exp_model(
     sym: &[u8],
     a: Alphabet,
     rep: &[u8; 256],
     row_len: usize,
     phase: usize,
+    col_ref: Option<u32>,
 ) -> ExpModel {
-    let n = sym.len();
-    let mut stats: Vec<(Option<u32>, usize)> = Vec::with_capacity(n.div_ceil(LANES));
-    let mut rs = RowStats::new(row_len, phase);
+    let stats = element_stats(sym, rep, row_len, phase, col_ref);
     let mut mean_counts = vec![0u64; 4096];
-    let mut s = 0;
-    while s < n {
-        let st = rs.advance(s, &sym[..s], rep);
-        let len = (n - s).min(LANES);
-        if let Some(m) = st.0 {
-            mean_counts[m as usize] += st.1.min(len) as u64;
+    for &st in &stats {
+        if st != NO_STAT {
+            mean_counts[st as usize] += 1;
         }
-        stats.push(st);
-        s += len;
     }
     let with_mean: u64 = mean_counts.iter().sum();
     let mut fine_lo: Vec<u32> = Vec::new();
@@ -399,6 +517,7 @@ fn fit_exp_model(
         return ExpModel {
             row_len,
             phase,
+            col_ref,
             thresholds: Vec::new(),
             cost: f64::INFINITY,
         };
@@ -413,19 +532,12 @@ fn fit_exp_model(
     }
     let mut start_h: Histogram = [0; 256];
     let mut fine_h: Vec<Histogram> = vec![[0; 256]; nf];
-    for (g, st) in stats.iter().enumerate() {
-        let s = g * LANES;
-        let len = (n - s).min(LANES);
-        let k = if st.0.is_some() { st.1.min(len) } else { 0 };
-        let (x, y) = sym[s..s + len].split_at(k);
-        if let Some(m) = st.0 {
-            let h = &mut fine_h[fine_of[m as usize] as usize];
-            for &v in x {
-                h[(v >> a.t_bits) as usize] += 1;
-            }
-        }
-        for &v in y {
-            start_h[(v >> a.t_bits) as usize] += 1;
+    for (&st, &v) in stats.iter().zip(sym) {
+        let k = (v >> a.t_bits) as usize;
+        if st == NO_STAT {
+            start_h[k] += 1;
+        } else {
+            fine_h[fine_of[st as usize] as usize][k] += 1;
         }
     }
     let mut seg = vec![vec![f64::INFINITY; nf + 1]; nf + 1];
@@ -474,6 +586,7 @@ fn fit_exp_model(
     ExpModel {
         row_len,
         phase,
+        col_ref,
         thresholds: cuts,
         cost,
     }
@@ -653,34 +766,43 @@ fn encode_coded(l: Layout, data: &[u8], hint: Option<usize>, out: &mut Vec<u8>) 
     let mut model: Option<ExpModel> = None;
     if n >= 4 * LANES {
         let sample = &sym[..n.min(SEARCH_SAMPLE)];
-        let mut scored: Vec<(f64, usize, usize)> = row_candidates(&e, hint)
-            .into_iter()
-            .map(|(d, ph)| (fit_exp_model(sample, a, &rep, d, ph).cost, d, ph))
-            .collect();
+        let col_ref = ((sym.iter().map(|&s| u64::from(rep[s as usize])).sum::<u64>() << 4)
+            / n as u64)
+            .min(4095) as u32;
+        let mut scored: Vec<(f64, usize, usize, Option<u32>)> = Vec::new();
+        for (d, ph) in row_candidates(&e, hint) {
+            scored.push((
+                fit_exp_model(sample, a, &rep, d, ph, None).cost,
+                d,
+                ph,
+                None,
+            ));
+            if d <= MAX_COL_ROW_LEN {
+                let c = Some(col_ref);
+                scored.push((fit_exp_model(sample, a, &rep, d, ph, c).cost, d, ph, c));
+            }
+        }
         scored.sort_by(|x, y| x.0.total_cmp(&y.0));
-        if let Some(&(_, d, ph)) = scored.first() {
-            let m = fit_exp_model(&sym, a, &rep, d, ph);
+        if let Some(&(_, d, ph, c)) = scored.first() {
+            let m = fit_exp_model(&sym, a, &rep, d, ph, c);
             if m.cost < ideal_cost(&khist) {
                 model = Some(m);
             }
         }
     }
-    let (row_len, phase, thresholds) = match model {
-        Some(m) => (m.row_len, m.phase, m.thresholds),
-        None => (0, 0, Vec::new()),
+    let (row_len, phase, col_ref, thresholds) = match model {
+        Some(m) => (m.row_len, m.phase, m.col_ref, m.thresholds),
+        None => (0, 0, None, Vec::new()),
     };
     let mut ctx = vec![0u8; n];
     let n_ctx = if row_len > 0 { thresholds.len() + 2 } else { 1 };
     if row_len > 0 {
         let lut = class_lut(&thresholds);
-        let mut rs = RowStats::new(row_len, phase);
-        let mut buf = [0u8; LANES];
-        let mut s = 0;
-        while s < n {
-            let len = (n - s).min(LANES);
-            fill_ctx(rs.advance(s, &sym[..s], &rep), &lut, &mut buf);
-            ctx[s..s + len].copy_from_slice(&buf[..len]);
-            s += len;
+        for (c, &st) in ctx
+            .iter_mut()
+            .zip(&element_stats(&sym, &rep, row_len, phase, col_ref))
+        {
+            *c = if st == NO_STAT { 0 } else { lut[st as usize] };
         }
     }
     let mut ch: Vec<Histogram> = vec![[0; 256]; n_ctx];
@@ -704,6 +826,7 @@ fn encode_coded(l: Layout, data: &[u8], hint: Option<usize>, out: &mut Vec<u8>) 
     // Header, tables, payloads.
     varint::write_u64(out, row_len as u64);
     varint::write_u64(out, phase as u64);
+    varint::write_u64(out, col_ref.map_or(0, |r| u64::from(r) + 1));
     out.push((thresholds.len() + 1) as u8);
     for &t in &thresholds {
         varint::write_u64(out, u64::from(t));
@@ -797,6 +920,12 @@ fn decode_coded(l: Layout, input: &[u8], mut pos: usize, out: &mut [u8]) -> Resu
         return Err(corrupt(l, pos, "row phase out of range"));
     }
     let phase = phase as usize;
+    let col_ref =
+        match varint::read_len(input, &mut pos, 4096, "column reference").in_codec(l.name)? {
+            0 => None,
+            r if row_len > 0 && row_len <= MAX_COL_ROW_LEN => Some(r as u32 - 1),
+            _ => return Err(corrupt(l, pos, "column statistics without rows")),
+        };
     let classes = *input.get(pos).ok_or_else(|| corrupt(l, pos, "truncated"))? as usize;
     pos += 1;
     if !(1..=MAX_CLASSES).contains(&classes) || (row_len == 0 && classes != 1) {
@@ -857,9 +986,12 @@ fn decode_coded(l: Layout, input: &[u8], mut pos: usize, out: &mut [u8]) -> Resu
     let rep = a.rep();
     if row_len > 0 {
         let lut = class_lut(&thresholds);
-        let mut rs = RowStats::new(row_len, phase);
+        let mut rs = RowStats::new(row_len, phase, col_ref);
+        let mut stats = [0u16; LANES];
         cx::decode(payload, &dec, &mut sym, |start, done, ctx| {
-            fill_ctx(rs.advance(start, done, &rep), &lut, ctx)
+            let len = (n - start).min(LANES);
+            rs.group(start, len, done, &rep, &mut stats);
+            fill_ctx(&stats, len, &lut, ctx)
         })
         .in_codec(l.name)?;
     } else {
@@ -929,15 +1061,33 @@ fn decode_coded(l: Layout, input: &[u8], mut pos: usize, out: &mut [u8]) -> Resu
         let mut et = vec![0u8; n_esc];
         esc_e.decode_into(&mut ee).in_codec(l.name)?;
         esc_t.decode_into(&mut et).in_codec(l.name)?;
-        let mut j = 0;
-        for (i, &s) in sym.iter().enumerate() {
-            if s == esc {
-                let add = ((u16::from(ee[j]) & l.e_mask) << l.e_shift)
-                    | ((u16::from(et[j]) & ((1 << tb) - 1)) << l.low_bits);
+        let mut patches = ee.iter().zip(&et);
+        let mut patch = |i: usize, out: &mut [u8]| {
+            if let Some((&pe, &pt)) = patches.next() {
+                let add = ((u16::from(pe) & l.e_mask) << l.e_shift)
+                    | ((u16::from(pt) & ((1 << tb) - 1)) << l.low_bits);
                 let o = &mut out[2 * i..2 * i + 2];
                 let v = u16::from_le_bytes([o[0], o[1]]) | add;
                 o.copy_from_slice(&v.to_le_bytes());
-                j += 1;
+            }
+        };
+        // Escapes are rare: skip 8 symbols at a time unless one of them is ESC.
+        let pattern = u64::from_ne_bytes([esc; 8]);
+        let mut words = sym.chunks_exact(8);
+        for (b, w) in (&mut words).enumerate() {
+            let x = u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) ^ pattern;
+            if x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080 != 0 {
+                for (j, &s) in w.iter().enumerate() {
+                    if s == esc {
+                        patch(b * 8 + j, out);
+                    }
+                }
+            }
+        }
+        let rest = n - words.remainder().len();
+        for (j, &s) in words.remainder().iter().enumerate() {
+            if s == esc {
+                patch(rest + j, out);
             }
         }
     }

@@ -118,14 +118,14 @@ fn damaged_encodings_never_panic() {
         assert!(c.decode(&longer, &mut back).is_err());
         let mut wrong = vec![0u8; data.len() - 2];
         assert!(c.decode(&buf, &mut wrong).is_err());
-        for i in 0..buf.len().min(3000) {
-            for bit in [0x01u8, 0x10, 0x80] {
+        for i in 0..buf.len().min(1500) {
+            for bit in [0x01u8, 0x80] {
                 let mut bad = buf.clone();
                 bad[i] ^= bit;
                 let _ = c.decode(&bad, &mut back);
             }
         }
-        for i in (3000..buf.len()).step_by(7) {
+        for i in (1500..buf.len()).step_by(31) {
             let mut bad = buf.clone();
             bad[i] ^= 0x04;
             let _ = c.decode(&bad, &mut back);
