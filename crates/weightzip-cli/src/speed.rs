@@ -2,8 +2,12 @@
 //! to memcpy, zstd -1 / -3 and lz4 on the same tensor bytes, in one run.
 //!
 //! Bytes are grouped by tensor type (all bf16 tensors of the inputs, all
-//! fp16, ...) and cut into the container's chunks; every codec codes the
-//! same chunks. MB/s = input bytes / 1e6 / seconds, median of the repeats.
+//! fp16, ...) and cut into the container's chunks; every contender codes the
+//! same chunks, checked for a byte-exact round trip first. MB/s = input
+//! bytes / 1e6 / seconds, median of the repeats; single-thread rows and
+//! rows on `-T` threads (chunks handed out statically, like the container).
+//! `--cpu-time` times single-thread rows by the thread's CPU time instead of
+//! the wall clock, which keeps them steady on a busy machine.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -11,6 +15,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use weightzip_codec::{choose_codec, CodecId, Level};
+use weightzip_entropy::rans::Kernel;
 use weightzip_format::{layout_of, Dtype, GgmlType, TensorType};
 
 /// Arguments of `weightzip speed`.
@@ -34,6 +39,18 @@ pub struct SpeedArgs {
     /// Codec level of the weightzip codecs.
     #[arg(long, default_value = "fast")]
     level: String,
+    /// Only these contenders (comma-separated: memcpy, lz4, zstd-1, zstd-3,
+    /// wz for weightzip's codec).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Also measure weightzip's codec with every SIMD kernel this CPU runs
+    /// (scalar, avx2, avx512), each in its own row.
+    #[arg(long)]
+    kernels: bool,
+    /// Time single-thread rows by the thread's CPU time (steady on a busy
+    /// machine) instead of the wall clock.
+    #[arg(long)]
+    cpu_time: bool,
     /// Also write the rows as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -44,13 +61,19 @@ type Dec = Box<dyn Fn(&[u8], &mut [u8]) -> Result<()> + Sync>;
 
 struct Contender {
     name: String,
+    /// Key for `--only`.
+    key: &'static str,
+    /// The rANS kernel to force while this contender runs.
+    kernel: Option<Kernel>,
     enc: Enc,
     dec: Dec,
 }
 
-fn contenders(codec: CodecId, level: Level) -> Vec<Contender> {
-    let zstd_at = |lvl: i32| Contender {
+fn contenders(codec: CodecId, level: Level, kernels: bool) -> Vec<Contender> {
+    let zstd_at = |lvl: i32, key| Contender {
         name: format!("zstd -{lvl}"),
+        key,
+        kernel: None,
         enc: Box::new(move |d, o| {
             o.extend_from_slice(&zstd::bulk::compress(d, lvl)?);
             Ok(())
@@ -63,9 +86,21 @@ fn contenders(codec: CodecId, level: Level) -> Vec<Contender> {
             Ok(())
         }),
     };
-    vec![
+    let ours = |kernel: Option<Kernel>| Contender {
+        name: match kernel {
+            None => codec.name().to_string(),
+            Some(k) => format!("{}[{}]", codec.name(), k.name()),
+        },
+        key: "wz",
+        kernel,
+        enc: Box::new(move |d, o| Ok(codec.encode(d, level, o)?)),
+        dec: Box::new(move |i, o| Ok(codec.decode(i, o)?)),
+    };
+    let mut v = vec![
         Contender {
             name: "memcpy".into(),
+            key: "memcpy",
+            kernel: None,
             enc: Box::new(|d, o| {
                 o.extend_from_slice(d);
                 Ok(())
@@ -77,6 +112,8 @@ fn contenders(codec: CodecId, level: Level) -> Vec<Contender> {
         },
         Contender {
             name: "lz4".into(),
+            key: "lz4",
+            kernel: None,
             enc: Box::new(|d, o| {
                 o.extend_from_slice(&lz4_flex::block::compress(d));
                 Ok(())
@@ -89,19 +126,42 @@ fn contenders(codec: CodecId, level: Level) -> Vec<Contender> {
                 Ok(())
             }),
         },
-        zstd_at(1),
-        zstd_at(3),
-        Contender {
-            name: codec.name().into(),
-            enc: Box::new(move |d, o| Ok(codec.encode(d, level, o)?)),
-            dec: Box::new(move |i, o| Ok(codec.decode(i, o)?)),
-        },
-    ]
+        zstd_at(1, "zstd-1"),
+        zstd_at(3, "zstd-3"),
+        ours(None),
+    ];
+    if kernels {
+        v.extend(Kernel::supported().into_iter().map(|k| ours(Some(k))));
+    }
+    v
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+/// CPU seconds used by the calling thread.
+#[cfg(target_os = "linux")]
+fn thread_cpu_seconds() -> Option<f64> {
+    #[repr(C)]
+    struct Timespec {
+        sec: i64,
+        nsec: i64,
+    }
+    extern "C" {
+        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+    }
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut ts = Timespec { sec: 0, nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer.
+    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (rc == 0).then_some(ts.sec as f64 + ts.nsec as f64 * 1e-9)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn thread_cpu_seconds() -> Option<f64> {
+    None
 }
 
 /// Runs `f` over chunk indices on `threads` threads (static interleaving).
@@ -119,6 +179,18 @@ fn par_chunks(n: usize, threads: usize, f: &(dyn Fn(usize) -> Result<()> + Sync)
     })
 }
 
+/// One measured row.
+struct Row {
+    ty: String,
+    name: String,
+    bytes: usize,
+    stored: usize,
+    enc1: f64,
+    dec1: f64,
+    enc_t: f64,
+    dec_t: f64,
+}
+
 /// Runs the benchmark and prints a table.
 pub fn run(a: SpeedArgs) -> Result<()> {
     let level = match a.level.as_str() {
@@ -133,6 +205,7 @@ pub fn run(a: SpeedArgs) -> Result<()> {
     } else {
         a.threads
     };
+    let cpu_clock = a.cpu_time && thread_cpu_seconds().is_some();
     let cap = a.max_mib << 20;
     // Tensor bytes grouped by the codec weightzip picks for them.
     let mut groups: Vec<(TensorType, CodecId, Vec<u8>)> = Vec::new();
@@ -166,11 +239,27 @@ pub fn run(a: SpeedArgs) -> Result<()> {
     if groups.is_empty() {
         bail!("no tensors with a dedicated codec in the inputs");
     }
-    let mut rows = Vec::new();
     println!(
-        "{:<8} {:<10} {:>9} {:>8} {:>10} {:>10} {:>12} {:>12}",
-        "dtype", "codec", "MB", "ratio", "enc MB/s", "dec MB/s", "enc MB/s xT", "dec MB/s xT"
+        "single thread timed by {}; {threads} threads by the wall clock; median of {} repeats",
+        if cpu_clock {
+            "thread CPU time"
+        } else {
+            "the wall clock"
+        },
+        a.repeats.max(1)
     );
+    println!(
+        "{:<8} {:<18} {:>9} {:>8} {:>10} {:>10} {:>12} {:>12}",
+        "dtype",
+        "codec",
+        "MB",
+        "ratio",
+        "enc MB/s",
+        "dec MB/s",
+        format!("enc MB/s x{threads}"),
+        format!("dec MB/s x{threads}")
+    );
+    let mut rows: Vec<Row> = Vec::new();
     for (ty, codec, data) in &groups {
         let chunk = (a.chunk_mib << 20).max(16);
         let chunks: Vec<&[u8]> = data.chunks(chunk).collect();
@@ -178,7 +267,11 @@ pub fn run(a: SpeedArgs) -> Result<()> {
             TensorType::St(d) => d.name().to_string(),
             TensorType::Ggml(g) => g.name().to_string(),
         };
-        for c in contenders(*codec, level) {
+        for c in contenders(*codec, level, a.kernels) {
+            if !a.only.is_empty() && !a.only.iter().any(|o| o == c.key) {
+                continue;
+            }
+            Kernel::set_preferred(c.kernel);
             let mut encoded: Vec<Vec<u8>> = Vec::new();
             for ch in &chunks {
                 let mut o = Vec::new();
@@ -200,8 +293,10 @@ pub fn run(a: SpeedArgs) -> Result<()> {
                 .collect();
             let time = |t: usize, decode: bool| -> Result<f64> {
                 let mut mbps = Vec::new();
+                let cpu = cpu_clock && t == 1;
                 for _ in 0..a.repeats.max(1) {
-                    let start = Instant::now();
+                    let wall = Instant::now();
+                    let cpu0 = if cpu { thread_cpu_seconds() } else { None };
                     if decode {
                         par_chunks(chunks.len(), t, &|i| {
                             let mut o = outs[i].lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
@@ -213,37 +308,74 @@ pub fn run(a: SpeedArgs) -> Result<()> {
                             (c.enc)(chunks[i], &mut o)
                         })?;
                     }
-                    mbps.push(data.len() as f64 / 1e6 / start.elapsed().as_secs_f64());
+                    let secs = match (cpu0, if cpu { thread_cpu_seconds() } else { None }) {
+                        (Some(t0), Some(t1)) => t1 - t0,
+                        _ => wall.elapsed().as_secs_f64(),
+                    };
+                    mbps.push(data.len() as f64 / 1e6 / secs);
                 }
                 Ok(median(mbps))
             };
-            let enc1 = time(1, false)?;
-            let dec1 = time(1, true)?;
-            let enc_t = time(threads, false)?;
-            let dec_t = time(threads, true)?;
+            let row = Row {
+                ty: ty_name.clone(),
+                name: c.name.clone(),
+                bytes: data.len(),
+                stored,
+                enc1: time(1, false)?,
+                dec1: time(1, true)?,
+                enc_t: time(threads, false)?,
+                dec_t: time(threads, true)?,
+            };
             outs.clear();
-            let ratio = data.len() as f64 / stored as f64;
+            Kernel::set_preferred(None);
             println!(
-                "{:<8} {:<10} {:>9.1} {:>8.4} {:>10.0} {:>10.0} {:>12.0} {:>12.0}",
-                ty_name,
-                c.name,
-                data.len() as f64 / 1e6,
-                ratio,
-                enc1,
-                dec1,
-                enc_t,
-                dec_t
+                "{:<8} {:<18} {:>9.1} {:>8.4} {:>10.0} {:>10.0} {:>12.0} {:>12.0}",
+                row.ty,
+                row.name,
+                row.bytes as f64 / 1e6,
+                row.bytes as f64 / row.stored as f64,
+                row.enc1,
+                row.dec1,
+                row.enc_t,
+                row.dec_t
             );
-            rows.push(serde_json::json!({
-                "dtype": ty_name, "codec": c.name, "input_bytes": data.len(), "compressed_bytes": stored,
-                "ratio": ratio, "compress_MBps_1t": enc1, "decompress_MBps_1t": dec1,
-                "threads": threads, "compress_MBps_nt": enc_t, "decompress_MBps_nt": dec_t,
-                "chunk_bytes": chunk, "repeats": a.repeats,
-            }));
+            rows.push(row);
+        }
+    }
+    // Each weightzip row against zstd -3 and memcpy of the same run.
+    let find = |ty: &str, name: &str| rows.iter().find(|r| r.ty == ty && r.name == name);
+    for r in &rows {
+        if r.name.starts_with("wz_") {
+            if let (Some(z), Some(m)) = (find(&r.ty, "zstd -3"), find(&r.ty, "memcpy")) {
+                println!(
+                    "{} {}: decode {:.2}x zstd -3, {:.2}x memcpy; encode {:.2}x zstd -3; \
+                     x{threads} threads: decode {:.2}x, encode {:.2}x one thread",
+                    r.ty,
+                    r.name,
+                    r.dec1 / z.dec1,
+                    r.dec1 / m.dec1,
+                    r.enc1 / z.enc1,
+                    r.dec_t / r.dec1,
+                    r.enc_t / r.enc1
+                );
+            }
         }
     }
     if let Some(p) = &a.json {
-        std::fs::write(p, serde_json::to_string_pretty(&rows)?)
+        let json: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "dtype": r.ty, "codec": r.name, "input_bytes": r.bytes,
+                    "compressed_bytes": r.stored, "ratio": r.bytes as f64 / r.stored as f64,
+                    "compress_MBps_1t": r.enc1, "decompress_MBps_1t": r.dec1,
+                    "threads": threads, "compress_MBps_nt": r.enc_t, "decompress_MBps_nt": r.dec_t,
+                    "chunk_bytes": (a.chunk_mib << 20).max(16), "repeats": a.repeats,
+                    "single_thread_clock": if cpu_clock { "thread_cpu" } else { "wall" },
+                })
+            })
+            .collect();
+        std::fs::write(p, serde_json::to_string_pretty(&json)?)
             .with_context(|| format!("writing {}", p.display()))?;
     }
     Ok(())

@@ -6,15 +6,29 @@
 //! u8` and the tail bytes (an input that is not a whole number of elements),
 //! then one stream per plane, each holding `n` symbols.
 
-use std::borrow::Cow;
+use std::cell::RefCell;
 
-use weightzip_entropy::stream::{encode_stream, parse_stream, StreamView};
-use weightzip_entropy::varint;
+use weightzip_entropy::rans::{decode_pair, Decoder, Kernel};
+use weightzip_entropy::stream::{encode_stream_with, parse_stream, StreamView};
+use weightzip_entropy::table::DEFAULT_PROB_BITS;
+use weightzip_entropy::{histogram, varint, DecodeTable, FreqTable};
 
 use crate::error::{CodecError, EntropyContext, Result};
 
-/// Splits `data` into `planes.len()` planes with `split`, which maps one
-/// element (its little-endian bytes) to one symbol per plane.
+/// Symbols per plane decoded per step: a block of every plane stays in L1
+/// next to the decode tables, so the planes are interleaved into the output
+/// while hot, and no plane is ever materialised whole.
+const BLOCK: usize = 2048;
+
+thread_local! {
+    /// Plane scratch of the encoders, reused across calls: no allocation
+    /// and no zeroing per chunk once it has grown.
+    static PLANES: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Writes the header, splits `data` into `P` planes with `split` (one
+/// element's little-endian bytes to one symbol per plane), and appends one
+/// stream per plane.
 fn encode_planes<const W: usize, const P: usize>(
     codec: &'static str,
     data: &[u8],
@@ -26,31 +40,52 @@ fn encode_planes<const W: usize, const P: usize>(
     varint::write_u64(out, n as u64);
     out.push(tail.len() as u8);
     out.extend_from_slice(tail);
-    let mut planes: Vec<Vec<u8>> = (0..P).map(|_| Vec::with_capacity(n)).collect();
-    for element in data[..n * W].chunks_exact(W) {
-        let mut e = [0u8; W];
-        e.copy_from_slice(element);
-        let symbols = split(&e);
-        for (plane, s) in planes.iter_mut().zip(symbols) {
-            plane.push(s);
+    PLANES.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        if scratch.len() < n * P {
+            scratch.resize(n * P, 0);
         }
-    }
-    for plane in &planes {
-        encode_stream(plane, out).in_codec(codec)?;
-    }
-    Ok(())
+        let mut planes: [&mut [u8]; P] = std::array::from_fn(|_| <&mut [u8]>::default());
+        let mut rest = &mut scratch[..n * P];
+        for plane in planes.iter_mut() {
+            let (head, tail) = rest.split_at_mut(n);
+            *plane = head;
+            rest = tail;
+        }
+        for (i, element) in data[..n * W].chunks_exact(W).enumerate() {
+            let symbols = split(element.try_into().expect("whole element"));
+            for (plane, s) in planes.iter_mut().zip(symbols) {
+                plane[i] = s;
+            }
+        }
+        for plane in &planes {
+            encode_stream_with(plane, &histogram(plane), DEFAULT_PROB_BITS, out).in_codec(codec)?;
+        }
+        Ok(())
+    })
 }
 
-/// The tail bytes and the decoded planes of one encoding.
-type DecodedPlanes<'a, const P: usize> = (&'a [u8], [Cow<'a, [u8]>; P]);
+/// Where one plane's symbols come from while decoding.
+enum Source<'a> {
+    /// Stored raw: read in place.
+    Raw(&'a [u8]),
+    /// One symbol repeated (its block buffer is filled once).
+    Constant,
+    /// rANS-coded: decoded block by block.
+    Rans(Decoder<'a>),
+}
 
-/// Parses the header and the `P` plane streams; returns the tail and the
-/// planes, raw planes borrowed in place and coded planes decoded.
+/// Parses the header and the `P` plane streams of one encoding that must
+/// decode to `out_len` bytes, then decodes the planes block by block and
+/// hands each block to `combine(first_element, [plane symbols; P])`, which
+/// writes the output. Returns the tail bytes (the input's last partial
+/// element), which the caller copies.
 fn decode_planes<'a, const W: usize, const P: usize>(
     codec: &'static str,
     input: &'a [u8],
     out_len: usize,
-) -> Result<DecodedPlanes<'a, P>> {
+    mut combine: impl FnMut(usize, [&[u8]; P]),
+) -> Result<&'a [u8]> {
     let mut pos = 0;
     let n = varint::read_u64(input, &mut pos).in_codec(codec)?;
     let n_expected = out_len / W;
@@ -61,7 +96,8 @@ fn decode_planes<'a, const W: usize, const P: usize>(
             reason: format!("holds {n} elements, the output needs {n_expected}"),
         });
     }
-    let tail_len = out_len - n_expected * W;
+    let n = n_expected;
+    let tail_len = out_len - n * W;
     let stored_tail = input.get(pos).copied().map(usize::from);
     if stored_tail != Some(tail_len) {
         return Err(CodecError::Corrupt {
@@ -79,17 +115,9 @@ fn decode_planes<'a, const W: usize, const P: usize>(
             reason: "truncated tail".into(),
         })?;
     pos += tail_len;
-    let mut planes: [Cow<'a, [u8]>; P] = std::array::from_fn(|_| Cow::Borrowed(&[][..]));
-    for plane in planes.iter_mut() {
-        let view = parse_stream(input, &mut pos, n_expected).in_codec(codec)?;
-        *plane = match view {
-            StreamView::Raw(bytes) => Cow::Borrowed(bytes),
-            other => {
-                let mut buf = vec![0u8; n_expected];
-                other.decode_into(&mut buf).in_codec(codec)?;
-                Cow::Owned(buf)
-            }
-        };
+    let mut views: [Option<StreamView<'a>>; P] = [const { None }; P];
+    for view in views.iter_mut() {
+        *view = Some(parse_stream(input, &mut pos, n).in_codec(codec)?);
     }
     if pos != input.len() {
         return Err(CodecError::Corrupt {
@@ -98,7 +126,72 @@ fn decode_planes<'a, const W: usize, const P: usize>(
             reason: format!("{} trailing bytes", input.len() - pos),
         });
     }
-    Ok((tail, planes))
+    let mut tables: [Option<DecodeTable>; P] = [const { None }; P];
+    for (table, view) in tables.iter_mut().zip(&views) {
+        if let Some(StreamView::Rans { table: t, .. }) = view {
+            *table = Some(DecodeTable::new(t));
+        }
+    }
+    let mut bufs = [[0u8; BLOCK]; P];
+    let mut sources: [Option<Source<'_>>; P] = [const { None }; P];
+    for p in 0..P {
+        sources[p] = Some(match views[p].take().expect("parsed") {
+            StreamView::Raw(bytes) => Source::Raw(bytes),
+            StreamView::Constant { symbol, .. } => {
+                bufs[p].fill(symbol);
+                Source::Constant
+            }
+            StreamView::Rans { payload, .. } => {
+                let table = tables[p].as_ref().expect("built above");
+                Source::Rans(Decoder::new(payload, table, n).in_codec(codec)?)
+            }
+        });
+    }
+    let kernel = Kernel::best();
+    let mut start = 0;
+    while start < n {
+        let len = BLOCK.min(n - start);
+        // rANS planes two by two in lock step, an odd one alone.
+        let mut waiting: Option<usize> = None;
+        for p in 0..P {
+            if !matches!(sources[p], Some(Source::Rans(_))) {
+                continue;
+            }
+            match waiting.take() {
+                None => waiting = Some(p),
+                Some(a) => {
+                    let (lo, hi) = sources.split_at_mut(p);
+                    let (blo, bhi) = bufs.split_at_mut(p);
+                    if let (Some(Source::Rans(da)), Some(Source::Rans(db))) =
+                        (&mut lo[a], &mut hi[0])
+                    {
+                        decode_pair(da, &mut blo[a][..len], db, &mut bhi[0][..len], kernel)
+                            .in_codec(codec)?;
+                    }
+                }
+            }
+        }
+        if let Some(a) = waiting {
+            if let Some(Source::Rans(d)) = &mut sources[a] {
+                d.decode_with(&mut bufs[a][..len], kernel).in_codec(codec)?;
+            }
+        }
+        let mut blocks: [&[u8]; P] = [&[]; P];
+        for (p, block) in blocks.iter_mut().enumerate() {
+            *block = match &sources[p] {
+                Some(Source::Raw(bytes)) => &bytes[start..start + len],
+                _ => &bufs[p][..len],
+            };
+        }
+        combine(start, blocks);
+        start += len;
+    }
+    for source in sources.into_iter().flatten() {
+        if let Source::Rans(d) = source {
+            d.finish().in_codec(codec)?;
+        }
+    }
+    Ok(tail)
 }
 
 /// `wz_bf16`: bf16 split into the 8 exponent bits and sign + 7 mantissa
@@ -118,17 +211,16 @@ pub mod bf16 {
 
     /// Decodes one encoding into `out`.
     pub fn decode(input: &[u8], out: &mut [u8]) -> Result<()> {
-        let (tail, [exp, sm]) = decode_planes::<2, 2>(NAME, input, out.len())?;
-        let n = exp.len();
-        for ((o, &e), &s) in out[..n * 2]
-            .chunks_exact_mut(2)
-            .zip(exp.iter())
-            .zip(sm.iter())
-        {
-            let v = (u16::from(s & 0x80) << 8) | (u16::from(e) << 7) | u16::from(s & 0x7f);
-            o.copy_from_slice(&v.to_le_bytes());
-        }
-        out[n * 2..].copy_from_slice(tail);
+        let n = out.len() / 2;
+        let (body, rest) = out.split_at_mut(n * 2);
+        let tail = decode_planes::<2, 2>(NAME, input, n * 2 + rest.len(), |at, [exp, sm]| {
+            let o = &mut body[at * 2..(at + exp.len()) * 2];
+            for ((o, &e), &s) in o.chunks_exact_mut(2).zip(exp).zip(sm) {
+                let v = (u16::from(s & 0x80) << 8) | (u16::from(e) << 7) | u16::from(s & 0x7f);
+                o.copy_from_slice(&v.to_le_bytes());
+            }
+        })?;
+        rest.copy_from_slice(tail);
         Ok(())
     }
 }
@@ -146,17 +238,15 @@ pub mod fp16 {
 
     /// Decodes one encoding into `out`.
     pub fn decode(input: &[u8], out: &mut [u8]) -> Result<()> {
-        let (tail, [hi, lo]) = decode_planes::<2, 2>(NAME, input, out.len())?;
-        let n = hi.len();
-        for ((o, &h), &l) in out[..n * 2]
-            .chunks_exact_mut(2)
-            .zip(hi.iter())
-            .zip(lo.iter())
-        {
-            o[0] = l;
-            o[1] = h;
-        }
-        out[n * 2..].copy_from_slice(tail);
+        let n = out.len() / 2;
+        let (body, rest) = out.split_at_mut(n * 2);
+        let tail = decode_planes::<2, 2>(NAME, input, n * 2 + rest.len(), |at, [hi, lo]| {
+            let o = &mut body[at * 2..(at + hi.len()) * 2];
+            for ((o, &h), &l) in o.chunks_exact_mut(2).zip(hi).zip(lo) {
+                o.copy_from_slice(&[l, h]);
+            }
+        })?;
+        rest.copy_from_slice(tail);
         Ok(())
     }
 }
@@ -183,18 +273,24 @@ pub mod fp32 {
 
     /// Decodes one encoding into `out`.
     pub fn decode(input: &[u8], out: &mut [u8]) -> Result<()> {
-        let (tail, [exp, sm, b1, b0]) = decode_planes::<4, 4>(NAME, input, out.len())?;
-        let n = exp.len();
-        for (i, o) in out[..n * 4].chunks_exact_mut(4).enumerate() {
-            let (e, s) = (u32::from(exp[i]), u32::from(sm[i]));
-            let v = ((s & 0x80) << 24)
-                | (e << 23)
-                | ((s & 0x7f) << 16)
-                | (u32::from(b1[i]) << 8)
-                | u32::from(b0[i]);
-            o.copy_from_slice(&v.to_le_bytes());
-        }
-        out[n * 4..].copy_from_slice(tail);
+        let n = out.len() / 4;
+        let (body, rest) = out.split_at_mut(n * 4);
+        let tail =
+            decode_planes::<4, 4>(NAME, input, n * 4 + rest.len(), |at, [exp, sm, b1, b0]| {
+                let o = &mut body[at * 4..(at + exp.len()) * 4];
+                for ((((o, &e), &s), &b1), &b0) in
+                    o.chunks_exact_mut(4).zip(exp).zip(sm).zip(b1).zip(b0)
+                {
+                    let (e, s) = (u32::from(e), u32::from(s));
+                    let v = ((s & 0x80) << 24)
+                        | (e << 23)
+                        | ((s & 0x7f) << 16)
+                        | (u32::from(b1) << 8)
+                        | u32::from(b0);
+                    o.copy_from_slice(&v.to_le_bytes());
+                }
+            })?;
+        rest.copy_from_slice(tail);
         Ok(())
     }
 }
@@ -212,8 +308,10 @@ pub mod bytes {
 
     /// Decodes one encoding into `out`.
     pub fn decode(input: &[u8], out: &mut [u8]) -> Result<()> {
-        let (_, [plane]) = decode_planes::<1, 1>(NAME, input, out.len())?;
-        out.copy_from_slice(&plane);
+        let _ = FreqTable::prob_bits;
+        decode_planes::<1, 1>(NAME, input, out.len(), |at, [plane]| {
+            out[at..at + plane.len()].copy_from_slice(plane);
+        })?;
         Ok(())
     }
 }

@@ -14,9 +14,31 @@
 //! `p <= 15` a decode step leaves the state at `>= 2^(16-p) >= 2`, so one
 //! 16-bit refill always restores the invariant: exactly zero or one word per
 //! symbol, which keeps the decode loop branch-free.
+//!
+//! # Kernels
+//!
+//! The hot loops exist in several implementations ([`Kernel`]): portable
+//! scalar code, AVX2 (8 lanes per register, `vpgatherdd` table lookups and a
+//! permutation table for the refill) and AVX-512 (16 lanes per register,
+//! `vpexpandd` for the refill). They produce identical output and errors;
+//! [`Kernel::best`] picks the fastest one the CPU supports at run time. A
+//! group of 32 symbols takes the fast path only when the 64 bytes it may
+//! read are in the payload, so no kernel reads out of bounds; the last
+//! groups of a payload run the checked scalar code.
+//!
+//! [`Decoder`] decodes a payload block by block (no allocation, resumable),
+//! and [`decode_pair`] runs two payloads in lock step, which gives the CPU
+//! twice as many independent dependency chains to overlap.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::OnceLock;
 
 use crate::error::{corrupt, truncated, EntropyError, Result};
-use crate::table::{DecodeTable, EncodeTable};
+use crate::table::{DecodeTable, EncodeTable, FastEncodeSymbol, RCP_SHIFT};
+
+#[cfg(target_arch = "x86_64")]
+#[path = "rans_x86.rs"]
+mod x86;
 
 /// Number of interleaved rANS states.
 pub const LANES: usize = 32;
@@ -24,188 +46,541 @@ pub const LANES: usize = 32;
 pub const RANS_L: u32 = 1 << 16;
 /// Bytes of the state header at the start of every payload.
 pub const STATE_BYTES: usize = LANES * 4;
+/// Bytes of words one group of [`LANES`] symbols reads at most.
+const GROUP_WINDOW: usize = LANES * 2;
+
+/// An implementation of the coding loops. All produce identical bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// Portable code, any CPU.
+    Scalar,
+    /// x86-64 with AVX2 (8 states per register).
+    Avx2,
+    /// x86-64 with AVX-512 F/BW/VL (16 states per register).
+    Avx512,
+}
+
+/// Every kernel, slowest first.
+pub const ALL_KERNELS: [Kernel; 3] = [Kernel::Scalar, Kernel::Avx2, Kernel::Avx512];
+
+/// 0 = no preference set by [`Kernel::set_preferred`], else `kernel as u8 + 1`.
+static PREFERRED: AtomicU8 = AtomicU8::new(0);
+
+impl Kernel {
+    /// The name used by `WEIGHTZIP_KERNEL` and in benchmark output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Scalar => "scalar",
+            Kernel::Avx2 => "avx2",
+            Kernel::Avx512 => "avx512",
+        }
+    }
+
+    /// The kernel called `name`.
+    pub fn from_name(name: &str) -> Option<Kernel> {
+        ALL_KERNELS.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Whether this CPU can run the kernel.
+    pub fn is_supported(self) -> bool {
+        match self {
+            Kernel::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => {
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// The kernels this CPU runs, slowest first.
+    pub fn supported() -> Vec<Kernel> {
+        ALL_KERNELS
+            .into_iter()
+            .filter(|k| k.is_supported())
+            .collect()
+    }
+
+    /// The kernel used by [`encode`], [`decode`] and the codecs: the one set
+    /// by [`Kernel::set_preferred`], else the fastest supported one, capped
+    /// by the environment variable `WEIGHTZIP_KERNEL` (`scalar`, `avx2`,
+    /// `avx512`) when it is set.
+    pub fn best() -> Kernel {
+        match PREFERRED.load(Ordering::Relaxed) {
+            0 => detected(),
+            k => ALL_KERNELS[usize::from(k - 1)],
+        }
+    }
+
+    /// Makes [`Kernel::best`] return `kernel` (if supported) for the whole
+    /// process, or restores detection with `None`. For benchmarks.
+    pub fn set_preferred(kernel: Option<Kernel>) {
+        let v = match kernel {
+            Some(k) if k.is_supported() => k as u8 + 1,
+            _ => 0,
+        };
+        PREFERRED.store(v, Ordering::Relaxed);
+    }
+
+    /// This kernel if the CPU supports it, else the best supported one below it.
+    fn or_supported(self) -> Kernel {
+        let mut k = self;
+        while !k.is_supported() {
+            k = match k {
+                Kernel::Avx512 => Kernel::Avx2,
+                _ => Kernel::Scalar,
+            };
+        }
+        k
+    }
+}
+
+fn detected() -> Kernel {
+    static DETECTED: OnceLock<Kernel> = OnceLock::new();
+    *DETECTED.get_or_init(|| {
+        let cap = std::env::var("WEIGHTZIP_KERNEL")
+            .ok()
+            .and_then(|v| Kernel::from_name(v.trim()))
+            .unwrap_or(Kernel::Avx512);
+        cap.or_supported()
+    })
+}
 
 /// Appends the rANS payload of `symbols` coded with `table` to `out`.
 ///
-/// Fails if a symbol has frequency 0 in the table.
+/// Fails if a symbol has frequency 0 in the table (then `out` is unchanged).
 pub fn encode(symbols: &[u8], table: &EncodeTable, out: &mut Vec<u8>) -> Result<()> {
+    encode_with(symbols, table, out, Kernel::best())
+}
+
+thread_local! {
+    /// Word scratch of the encoder, reused across calls (no allocation or
+    /// zeroing per call once it has grown).
+    static ENCODE_WORDS: std::cell::RefCell<Vec<u16>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// [`encode`] with an explicit kernel (falls back to a supported one).
+pub fn encode_with(
+    symbols: &[u8],
+    table: &EncodeTable,
+    out: &mut Vec<u8>,
+    kernel: Kernel,
+) -> Result<()> {
+    let kernel = kernel.or_supported();
+    ENCODE_WORDS.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        // A symbol emits at most one word (the SIMD kernels rely on it too).
+        if scratch.len() < symbols.len() {
+            scratch.resize(symbols.len(), 0);
+        }
+        let mut states = [RANS_L; LANES];
+        let written = encode_words(symbols, table, &mut states, &mut scratch, kernel)?;
+        out.reserve(STATE_BYTES + written * 2);
+        for s in states {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+        // The words came out last-needed first.
+        let mut buf = [0u8; 256];
+        for block in scratch[..written].rchunks(128) {
+            let n = block.len();
+            for (o, w) in buf.chunks_exact_mut(2).zip(block.iter().rev()) {
+                o.copy_from_slice(&w.to_le_bytes());
+            }
+            out.extend_from_slice(&buf[..n * 2]);
+        }
+        Ok(())
+    })
+}
+
+/// Codes `symbols` from the last to the first, writing the flushed words to
+/// `words` (at least `symbols.len()` long) in the order they come out.
+/// Returns how many were written.
+fn encode_words(
+    symbols: &[u8],
+    table: &EncodeTable,
+    states: &mut [u32; LANES],
+    words: &mut [u16],
+    kernel: Kernel,
+) -> Result<usize> {
+    let fast = &table.fast;
     let bits = table.prob_bits;
-    let mut states = [RANS_L; LANES];
-    // Words come out last-needed first; they are reversed at the end.
-    let mut words: Vec<u16> = Vec::with_capacity(symbols.len() / 2 + LANES);
+    let mut wp = 0usize;
+    let mut absent = false;
     let n = symbols.len();
     let tail = n % LANES;
     let full = n - tail;
     // The partial last group first (it is the first one walking backwards).
     for i in (full..n).rev() {
-        encode_one(&mut states[i - full], symbols[i], table, bits, &mut words)?;
+        encode_step(
+            &mut states[i - full],
+            fast[symbols[i] as usize],
+            bits,
+            words,
+            &mut wp,
+            &mut absent,
+        );
     }
-    for group in symbols[..full].chunks_exact(LANES).rev() {
+    let mut scalar_groups = full / LANES;
+    #[cfg(target_arch = "x86_64")]
+    if kernel == Kernel::Avx512 && x86::ENCODE_MIN_BITS <= bits {
+        absent |= x86::encode_groups_avx512(&symbols[..full], table, states, words, &mut wp);
+        scalar_groups = 0;
+    }
+    let _ = kernel;
+    for group in symbols[..scalar_groups * LANES].chunks_exact(LANES).rev() {
         for lane in (0..LANES).rev() {
-            encode_one(&mut states[lane], group[lane], table, bits, &mut words)?;
+            encode_step(
+                &mut states[lane],
+                fast[group[lane] as usize],
+                bits,
+                words,
+                &mut wp,
+                &mut absent,
+            );
         }
     }
-    out.reserve(STATE_BYTES + words.len() * 2);
-    for s in states {
-        out.extend_from_slice(&s.to_le_bytes());
+    if absent {
+        let s = symbols
+            .iter()
+            .find(|&&s| table.syms[s as usize].freq == 0)
+            .copied()
+            .unwrap_or(0);
+        return Err(EntropyError::InvalidArgument(format!(
+            "symbol {s} has frequency 0 in the table"
+        )));
     }
-    for w in words.iter().rev() {
-        out.extend_from_slice(&w.to_le_bytes());
-    }
-    Ok(())
+    Ok(wp)
 }
 
 #[inline(always)]
-fn encode_one(
+fn encode_step(
     state: &mut u32,
-    symbol: u8,
-    table: &EncodeTable,
+    e: FastEncodeSymbol,
     bits: u32,
-    words: &mut Vec<u16>,
-) -> Result<()> {
-    let e = table.syms[symbol as usize];
-    if e.freq == 0 {
-        return Err(EntropyError::InvalidArgument(format!(
-            "symbol {symbol} has frequency 0 in the table"
-        )));
-    }
+    words: &mut [u16],
+    wp: &mut usize,
+    absent: &mut bool,
+) {
+    let freq = e.start_freq >> 16;
+    *absent |= freq == 0;
     let mut x = *state;
-    if u64::from(x) >= e.x_max {
-        words.push(x as u16);
+    // x >= freq << (32 - bits), without the 33-bit bound of a lone symbol.
+    let flush = (x >> (32 - bits)) >= freq;
+    // Always store, advance only on a flush: no branch to mispredict.
+    words[*wp] = x as u16;
+    *wp += usize::from(flush);
+    if flush {
         x >>= 16;
     }
-    *state = ((x / e.freq) << bits) + (x % e.freq) + e.start;
-    Ok(())
+    let q = ((u128::from(x) * u128::from(e.rcp)) >> RCP_SHIFT) as u32;
+    *state = x
+        .wrapping_add(e.start_freq & 0xffff)
+        .wrapping_add(q.wrapping_mul(e.cmpl_freq));
 }
 
 /// Decodes `out.len()` symbols from the payload `input` (exactly one
 /// payload: trailing bytes are an error) with `table`.
 pub fn decode(input: &[u8], table: &DecodeTable, out: &mut [u8]) -> Result<()> {
-    if input.len() < STATE_BYTES {
-        return Err(truncated("rANS states", 0, STATE_BYTES, input.len()));
-    }
-    let (state_bytes, words) = input.split_at(STATE_BYTES);
-    let mut states = [0u32; LANES];
-    for (lane, (s, b)) in states
-        .iter_mut()
-        .zip(state_bytes.chunks_exact(4))
-        .enumerate()
-    {
-        *s = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        if *s < RANS_L {
-            return Err(corrupt(
-                lane * 4,
-                format!("rANS lane {lane} state {s:#x} below 2^16"),
-            ));
-        }
-    }
-    if table.entries.len() != 1usize << table.prob_bits {
-        return Err(EntropyError::InvalidArgument(
-            "decode table is incomplete".into(),
-        ));
-    }
-    let bits = table.prob_bits;
-    let mask = (1u32 << bits) - 1;
-    let entries = &table.entries[..];
-    let syms = &table.syms[..];
-    let mut pos = 0usize;
-
-    let mut groups = out.chunks_exact_mut(LANES);
-    for group in &mut groups {
-        // A group reads at most one word per lane; with that many bytes left
-        // the reads below cannot run out, so the refill is a select, not a branch.
-        let window: Option<&[u8; LANES * 2]> = words
-            .get(pos..pos + LANES * 2)
-            .and_then(|w| w.try_into().ok());
-        if let Some(window) = window {
-            let mut used = 0usize;
-            for (lane, slot_out) in group.iter_mut().enumerate() {
-                let x = states[lane];
-                let slot = (x & mask) as usize;
-                let e = entries[slot];
-                *slot_out = syms[slot];
-                let x = (e >> 16).wrapping_mul(x >> bits).wrapping_add(e & 0xffff);
-                // Arithmetic select: a branch here mispredicts on every
-                // other symbol. `used` < 64 before the last lane, so the
-                // mask only tells the compiler the index is in bounds.
-                let refill = u32::from(x < RANS_L);
-                let at = used & (LANES * 2 - 2);
-                let w = u32::from(u16::from_le_bytes([window[at], window[at | 1]]));
-                states[lane] = (x << (refill << 4)) | (w & refill.wrapping_neg());
-                used += (refill as usize) << 1;
-            }
-            pos += used;
-        } else {
-            for (lane, slot_out) in group.iter_mut().enumerate() {
-                decode_checked(
-                    &mut states[lane],
-                    slot_out,
-                    entries,
-                    syms,
-                    bits,
-                    mask,
-                    words,
-                    &mut pos,
-                )?;
-            }
-        }
-    }
-    for (lane, slot_out) in groups.into_remainder().iter_mut().enumerate() {
-        decode_checked(
-            &mut states[lane],
-            slot_out,
-            entries,
-            syms,
-            bits,
-            mask,
-            words,
-            &mut pos,
-        )?;
-    }
-    if pos != words.len() {
-        return Err(corrupt(
-            STATE_BYTES + pos,
-            format!(
-                "{} bytes left over after the last rANS symbol",
-                words.len() - pos
-            ),
-        ));
-    }
-    if let Some(lane) = states.iter().position(|&s| s != RANS_L) {
-        return Err(corrupt(
-            0,
-            format!("rANS lane {lane} did not return to its initial state"),
-        ));
-    }
-    Ok(())
+    decode_with(input, table, out, Kernel::best())
 }
 
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn decode_checked(
-    state: &mut u32,
-    slot_out: &mut u8,
-    entries: &[u32],
-    syms: &[u8],
-    bits: u32,
-    mask: u32,
-    words: &[u8],
-    pos: &mut usize,
+/// [`decode`] with an explicit kernel (falls back to a supported one).
+pub fn decode_with(
+    input: &[u8],
+    table: &DecodeTable,
+    out: &mut [u8],
+    kernel: Kernel,
 ) -> Result<()> {
-    let x = *state;
-    let slot = (x & mask) as usize;
-    let e = entries[slot];
-    *slot_out = syms[slot];
-    let mut x = (e >> 16).wrapping_mul(x >> bits).wrapping_add(e & 0xffff);
-    if x < RANS_L {
-        let w = words
-            .get(*pos..*pos + 2)
-            .ok_or_else(|| truncated("rANS word", STATE_BYTES + *pos, 2, words.len() - *pos))?;
-        x = (x << 16) | u32::from(u16::from_le_bytes([w[0], w[1]]));
-        *pos += 2;
+    let mut d = Decoder::new(input, table, out.len())?;
+    d.decode_with(out, kernel)?;
+    d.finish()
+}
+
+/// A payload being decoded, block by block.
+///
+/// Each block passed to [`Decoder::decode`] must hold a multiple of
+/// [`LANES`] symbols, except the last one, which takes all that remain.
+/// [`Decoder::finish`] then checks that the payload was consumed exactly.
+pub struct Decoder<'a> {
+    states: [u32; LANES],
+    /// The words after the state header.
+    words: &'a [u8],
+    /// Next byte of `words` to read.
+    pos: usize,
+    table: &'a DecodeTable,
+    /// Symbols not decoded yet.
+    left: usize,
+}
+
+impl<'a> Decoder<'a> {
+    /// Starts decoding `n` symbols from `payload` with `table`.
+    pub fn new(payload: &'a [u8], table: &'a DecodeTable, n: usize) -> Result<Self> {
+        if payload.len() < STATE_BYTES {
+            return Err(truncated("rANS states", 0, STATE_BYTES, payload.len()));
+        }
+        let (state_bytes, words) = payload.split_at(STATE_BYTES);
+        let mut states = [0u32; LANES];
+        for (lane, (s, b)) in states
+            .iter_mut()
+            .zip(state_bytes.chunks_exact(4))
+            .enumerate()
+        {
+            *s = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            if *s < RANS_L {
+                return Err(corrupt(
+                    lane * 4,
+                    format!("rANS lane {lane} state {s:#x} below 2^16"),
+                ));
+            }
+        }
+        let slots = 1usize << table.prob_bits;
+        if table.entries.len() != slots
+            || table.syms.len() != slots
+            || !(table.packed.is_empty() || table.packed.len() == slots)
+        {
+            return Err(EntropyError::InvalidArgument(
+                "decode table is incomplete".into(),
+            ));
+        }
+        Ok(Self {
+            states,
+            words,
+            pos: 0,
+            table,
+            left: n,
+        })
     }
-    *state = x;
-    Ok(())
+
+    /// Symbols not decoded yet.
+    pub fn remaining(&self) -> usize {
+        self.left
+    }
+
+    /// Decodes the next `out.len()` symbols with the best kernel.
+    pub fn decode(&mut self, out: &mut [u8]) -> Result<()> {
+        self.decode_with(out, Kernel::best())
+    }
+
+    /// Decodes the next `out.len()` symbols with `kernel` (or the best
+    /// supported one below it).
+    pub fn decode_with(&mut self, out: &mut [u8], kernel: Kernel) -> Result<()> {
+        self.check_block(out.len())?;
+        let full = out.len() / LANES * LANES;
+        let done = match kernel.or_supported() {
+            Kernel::Scalar => 0,
+            #[cfg(target_arch = "x86_64")]
+            k => x86::decode_groups::<1>(k, [&mut *self], [&mut out[..full]]),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => 0,
+        };
+        self.left -= done;
+        self.decode_scalar(&mut out[done..])
+    }
+
+    fn check_block(&self, len: usize) -> Result<()> {
+        if len > self.left || (len != self.left && !len.is_multiple_of(LANES)) {
+            return Err(EntropyError::InvalidArgument(format!(
+                "block of {len} symbols with {} left: blocks must be whole groups of {LANES} or the rest",
+                self.left
+            )));
+        }
+        Ok(())
+    }
+
+    /// Decodes `out` (whole groups, then possibly the final partial group)
+    /// with scalar code.
+    fn decode_scalar(&mut self, out: &mut [u8]) -> Result<()> {
+        let bits = self.table.prob_bits;
+        let mut groups = out.chunks_exact_mut(LANES);
+        for group in &mut groups {
+            let group: &mut [u8; LANES] = group.try_into().expect("whole group");
+            let window: Option<&[u8; GROUP_WINDOW]> = self
+                .words
+                .get(self.pos..self.pos + GROUP_WINDOW)
+                .and_then(|w| w.try_into().ok());
+            match window {
+                Some(window) => {
+                    self.pos += if self.table.packed.is_empty() {
+                        group_fast(
+                            &mut self.states,
+                            &Split(&self.table.entries, &self.table.syms),
+                            bits,
+                            window,
+                            group,
+                        )
+                    } else {
+                        group_fast(
+                            &mut self.states,
+                            &Packed(&self.table.packed),
+                            bits,
+                            window,
+                            group,
+                        )
+                    };
+                }
+                None => {
+                    for (lane, slot_out) in group.iter_mut().enumerate() {
+                        self.step_checked(lane, slot_out)?;
+                    }
+                }
+            }
+        }
+        for (lane, slot_out) in groups.into_remainder().iter_mut().enumerate() {
+            self.step_checked(lane, slot_out)?;
+        }
+        self.left -= out.len();
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn step_checked(&mut self, lane: usize, slot_out: &mut u8) -> Result<()> {
+        let bits = self.table.prob_bits;
+        let x = self.states[lane];
+        let slot = (x & ((1 << bits) - 1)) as usize;
+        let e = self.table.entries[slot];
+        *slot_out = self.table.syms[slot];
+        let mut x = (e >> 16).wrapping_mul(x >> bits).wrapping_add(e & 0xffff);
+        if x < RANS_L {
+            let w = self.words.get(self.pos..self.pos + 2).ok_or_else(|| {
+                truncated(
+                    "rANS word",
+                    STATE_BYTES + self.pos,
+                    2,
+                    self.words.len() - self.pos,
+                )
+            })?;
+            x = (x << 16) | u32::from(u16::from_le_bytes([w[0], w[1]]));
+            self.pos += 2;
+        }
+        self.states[lane] = x;
+        Ok(())
+    }
+
+    /// Checks that every symbol was decoded, every word consumed, and every
+    /// lane is back at its initial state.
+    pub fn finish(self) -> Result<()> {
+        if self.left != 0 {
+            return Err(EntropyError::InvalidArgument(format!(
+                "{} symbols left undecoded",
+                self.left
+            )));
+        }
+        if self.pos != self.words.len() {
+            return Err(corrupt(
+                STATE_BYTES + self.pos,
+                format!(
+                    "{} bytes left over after the last rANS symbol",
+                    self.words.len() - self.pos
+                ),
+            ));
+        }
+        if let Some(lane) = self.states.iter().position(|&s| s != RANS_L) {
+            return Err(corrupt(
+                0,
+                format!("rANS lane {lane} did not return to its initial state"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Decodes the next `out_a.len()` symbols of `a` and the next `out_b.len()`
+/// of `b` (same block rules as [`Decoder::decode`]), the groups they have
+/// in common in lock step: twice the independent work per loop iteration,
+/// which hides the latency of the table lookups.
+pub fn decode_pair<'a>(
+    a: &mut Decoder<'a>,
+    out_a: &mut [u8],
+    b: &mut Decoder<'a>,
+    out_b: &mut [u8],
+    kernel: Kernel,
+) -> Result<()> {
+    a.check_block(out_a.len())?;
+    b.check_block(out_b.len())?;
+    let full = out_a.len().min(out_b.len()) / LANES * LANES;
+    let done = match kernel.or_supported() {
+        // Scalar code is bound by throughput, not latency; AVX2 has four
+        // registers per payload already, and two payloads would not fit
+        // its 16 registers.
+        Kernel::Scalar | Kernel::Avx2 => 0,
+        #[cfg(target_arch = "x86_64")]
+        k => x86::decode_groups::<2>(
+            k,
+            [&mut *a, &mut *b],
+            [&mut out_a[..full], &mut out_b[..full]],
+        ),
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => 0,
+    };
+    a.left -= done;
+    b.left -= done;
+    a.decode_with(&mut out_a[done..], kernel)?;
+    b.decode_with(&mut out_b[done..], kernel)
+}
+
+/// Slot lookup of the scalar decoder: (symbol, frequency, bias).
+trait Lookup {
+    fn get(&self, slot: usize) -> (u8, u32, u32);
+}
+
+/// The one-word form `bias << 20 | freq << 8 | sym`.
+struct Packed<'a>(&'a [u32]);
+
+impl Lookup for Packed<'_> {
+    #[inline(always)]
+    fn get(&self, slot: usize) -> (u8, u32, u32) {
+        let e = self.0[slot];
+        (e as u8, (e >> 8) & 0xfff, e >> 20)
+    }
+}
+
+/// The general form: `freq << 16 | bias` and the symbol apart.
+struct Split<'a>(&'a [u32], &'a [u8]);
+
+impl Lookup for Split<'_> {
+    #[inline(always)]
+    fn get(&self, slot: usize) -> (u8, u32, u32) {
+        let e = self.0[slot];
+        (self.1[slot], e >> 16, e & 0xffff)
+    }
+}
+
+/// One group of [`LANES`] symbols whose words are all in `window`: every
+/// lane's lookup first (independent work), then the refills, which only
+/// chain through the word position. Returns the bytes of words used.
+#[inline(always)]
+fn group_fast<L: Lookup>(
+    states: &mut [u32; LANES],
+    lookup: &L,
+    bits: u32,
+    window: &[u8; GROUP_WINDOW],
+    out: &mut [u8; LANES],
+) -> usize {
+    let mask = (1u32 << bits) - 1;
+    let mut next = [0u32; LANES];
+    for lane in 0..LANES {
+        let x = states[lane];
+        let (sym, freq, bias) = lookup.get((x & mask) as usize);
+        out[lane] = sym;
+        next[lane] = freq.wrapping_mul(x >> bits).wrapping_add(bias);
+    }
+    let mut used = 0usize;
+    for lane in 0..LANES {
+        let x = next[lane];
+        // Arithmetic select: a branch here mispredicts on every other symbol.
+        // `used` < 64 before the last lane; the mask only proves the bound.
+        let refill = u32::from(x < RANS_L);
+        let at = used & (GROUP_WINDOW - 2);
+        let w = u32::from(u16::from_le_bytes([window[at], window[at | 1]]));
+        states[lane] = (x << (refill << 4)) | (w & refill.wrapping_neg());
+        used += (refill as usize) << 1;
+    }
+    used
 }
 
 #[cfg(test)]
@@ -244,30 +619,96 @@ mod tests {
         out
     }
 
+    /// The textbook decoder, one symbol at a time, every read checked.
+    fn reference_decode(input: &[u8], t: &FreqTable, n: usize) -> Option<Vec<u8>> {
+        let bits = t.prob_bits();
+        let f = t.freqs();
+        let mut sym_of = Vec::new();
+        let mut cum = [0u32; 256];
+        for s in 0..256 {
+            cum[s] = sym_of.len() as u32;
+            sym_of.extend(std::iter::repeat_n(s as u8, f[s] as usize));
+        }
+        let mut states = [0u32; LANES];
+        for (lane, s) in states.iter_mut().enumerate() {
+            *s = u32::from_le_bytes(input.get(lane * 4..lane * 4 + 4)?.try_into().ok()?);
+            if *s < RANS_L {
+                return None;
+            }
+        }
+        let mut pos = STATE_BYTES;
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let x = &mut states[i % LANES];
+            let slot = *x & ((1 << bits) - 1);
+            let s = sym_of[slot as usize];
+            out.push(s);
+            *x = f[s as usize] * (*x >> bits) + slot - cum[s as usize];
+            if *x < RANS_L {
+                let w = input.get(pos..pos + 2)?;
+                *x = (*x << 16) | u32::from(u16::from_le_bytes([w[0], w[1]]));
+                pos += 2;
+            }
+        }
+        (pos == input.len() && states.iter().all(|&s| s == RANS_L)).then_some(out)
+    }
+
     fn round_trip(symbols: &[u8], bits: u32) {
         let t = FreqTable::from_counts(&histogram(symbols), bits).unwrap();
-        let mut payload = Vec::new();
-        encode(symbols, &EncodeTable::new(&t), &mut payload).unwrap();
-        assert_eq!(
-            payload,
-            reference_encode(symbols, &t),
-            "differs from the reference"
-        );
-        let mut back = vec![0u8; symbols.len()];
-        decode(&payload, &DecodeTable::new(&t), &mut back).unwrap();
-        assert_eq!(back, symbols);
+        let expected = reference_encode(symbols, &t);
+        for k in Kernel::supported() {
+            let mut payload = Vec::new();
+            encode_with(symbols, &EncodeTable::new(&t), &mut payload, k).unwrap();
+            assert_eq!(payload, expected, "{k:?} differs from the reference");
+            let mut back = vec![0u8; symbols.len()];
+            decode_with(&payload, &DecodeTable::new(&t), &mut back, k).unwrap();
+            assert_eq!(back, symbols, "{k:?}");
+        }
+    }
+
+    /// Small xorshift generator for reproducible test data.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
     }
 
     fn skewed(n: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed | 1;
+        let mut r = Rng(seed | 1);
         (0..n)
             .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
+                let x = r.next();
                 // Roughly geometric around 120: an exponent-like stream.
                 (120 + (x % 64).trailing_zeros() as u8 * if x & 64 == 0 { 1 } else { 0 })
                     .wrapping_sub((x >> 20 & 3) as u8)
+            })
+            .collect()
+    }
+
+    /// Symbols drawn from a random distribution over a random alphabet:
+    /// from one dominant symbol to near-uniform over all 256.
+    fn random_source(n: usize, seed: u64) -> Vec<u8> {
+        let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let alphabet = 1 + (r.next() % 256) as usize;
+        let skew = 1 + r.next() % 6;
+        let weights: Vec<u64> = (0..alphabet)
+            .map(|i| 1 + (r.next() % 1000) / (1 + (i as u64 >> skew)))
+            .collect();
+        let total: u64 = weights.iter().sum();
+        let base = (r.next() % 256) as u8;
+        (0..n)
+            .map(|_| {
+                let mut v = r.next() % total;
+                let mut s = 0;
+                while v >= weights[s] {
+                    v -= weights[s];
+                    s += 1;
+                }
+                base.wrapping_add((s * 37) as u8)
             })
             .collect()
     }
@@ -294,13 +735,110 @@ mod tests {
     fn lone_symbol_at_full_frequency() {
         round_trip(&[7u8; 1000], 15);
         round_trip(&[7u8; 1000], 12);
+        round_trip(&[7u8; 1000], 8);
+    }
+
+    #[test]
+    fn every_kernel_matches_the_reference_on_many_inputs() {
+        for seed in 0..40u64 {
+            for n in (0..200).step_by(7).chain([200, 1000, 3000 + seed as usize]) {
+                let bits = 8 + (seed as u32 + n as u32) % 8;
+                let symbols = random_source(n, seed * 1000 + n as u64);
+                if symbols.is_empty() {
+                    let t = FreqTable::from_counts(&histogram(&[1]), bits).unwrap();
+                    for k in Kernel::supported() {
+                        let mut p = Vec::new();
+                        encode_with(&[], &EncodeTable::new(&t), &mut p, k).unwrap();
+                        decode_with(&p, &DecodeTable::new(&t), &mut [], k).unwrap();
+                    }
+                    continue;
+                }
+                let t = FreqTable::from_counts(&histogram(&symbols), bits).unwrap();
+                let expected = reference_encode(&symbols, &t);
+                let dt = DecodeTable::new(&t);
+                for k in Kernel::supported() {
+                    let mut payload = Vec::new();
+                    encode_with(&symbols, &EncodeTable::new(&t), &mut payload, k).unwrap();
+                    assert_eq!(payload, expected, "{k:?} n={n} bits={bits}");
+                    let mut back = vec![0u8; n];
+                    decode_with(&payload, &dt, &mut back, k).unwrap();
+                    assert_eq!(back, symbols, "{k:?} n={n} bits={bits}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn kernels_agree_on_corrupt_and_truncated_payloads() {
+        let mut r = Rng(77);
+        for bits in 8..=15 {
+            for n in [33usize, 200, 1500] {
+                let symbols = random_source(n, bits as u64 * 31 + n as u64);
+                let t = FreqTable::from_counts(&histogram(&symbols), bits).unwrap();
+                let dt = DecodeTable::new(&t);
+                let mut payload = Vec::new();
+                encode(&symbols, &EncodeTable::new(&t), &mut payload).unwrap();
+                let mut cases: Vec<Vec<u8>> = Vec::new();
+                for cut in [0, STATE_BYTES - 1, STATE_BYTES, payload.len() / 2] {
+                    cases.push(payload[..cut.min(payload.len())].to_vec());
+                }
+                cases.push(payload[..payload.len().saturating_sub(1)].to_vec());
+                for _ in 0..12 {
+                    let mut bad = payload.clone();
+                    let i = (r.next() as usize) % bad.len();
+                    bad[i] ^= 1 << (r.next() % 8);
+                    cases.push(bad);
+                }
+                let mut longer = payload.clone();
+                longer.extend_from_slice(&[0, 0]);
+                cases.push(longer);
+                for case in &cases {
+                    let expected = reference_decode(case, &t, n);
+                    for k in Kernel::supported() {
+                        let mut back = vec![0u8; n];
+                        let got = decode_with(case, &dt, &mut back, k).ok().map(|_| back);
+                        assert_eq!(got, expected, "{k:?} bits={bits} n={n}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn block_by_block_and_pairs_match_whole_decodes() {
+        let a = random_source(5000, 1);
+        let b = skewed(5000, 2);
+        let ta = FreqTable::from_counts(&histogram(&a), 12).unwrap();
+        let tb = FreqTable::from_counts(&histogram(&b), 11).unwrap();
+        let (da, db) = (DecodeTable::new(&ta), DecodeTable::new(&tb));
+        let (mut pa, mut pb) = (Vec::new(), Vec::new());
+        encode(&a, &EncodeTable::new(&ta), &mut pa).unwrap();
+        encode(&b, &EncodeTable::new(&tb), &mut pb).unwrap();
+        for k in Kernel::supported() {
+            for block in [32usize, 64, 96, 2048] {
+                let mut da_ = Decoder::new(&pa, &da, a.len()).unwrap();
+                let mut db_ = Decoder::new(&pb, &db, b.len()).unwrap();
+                let (mut oa, mut ob) = (vec![0u8; a.len()], vec![0u8; b.len()]);
+                for (ca, cb) in oa.chunks_mut(block).zip(ob.chunks_mut(block)) {
+                    decode_pair(&mut da_, ca, &mut db_, cb, k).unwrap();
+                }
+                da_.finish().unwrap();
+                db_.finish().unwrap();
+                assert_eq!((oa, ob), (a.clone(), b.clone()), "{k:?} block {block}");
+            }
+            let mut d = Decoder::new(&pa, &da, a.len()).unwrap();
+            assert!(d.decode_with(&mut [0u8; 33], k).is_err());
+        }
     }
 
     #[test]
     fn rejects_a_symbol_missing_from_the_table() {
         let t = FreqTable::from_counts(&histogram(&[1, 2, 3]), 12).unwrap();
-        let mut out = Vec::new();
-        assert!(encode(&[1, 2, 4], &EncodeTable::new(&t), &mut out).is_err());
+        for k in Kernel::supported() {
+            let mut out = Vec::new();
+            assert!(encode_with(&[1, 2, 4], &EncodeTable::new(&t), &mut out, k).is_err());
+            assert!(out.is_empty());
+        }
     }
 
     #[test]

@@ -1,0 +1,356 @@
+//! x86-64 SIMD kernels of the rANS coder: decoders for AVX2 (four
+//! registers of 8 lanes per payload) and AVX-512 (two registers of 16
+//! lanes), and an AVX-512 encoder.
+//!
+//! One step for a register of lanes: `slot = x & mask`, gather the packed
+//! table entries (`bias << 20 | freq << 8 | sym`), store the symbol bytes,
+//! `x = freq * (x >> bits) + bias`, and refill the lanes that fell below
+//! 2^16 with the next words in lane order — `vpexpandd` does exactly that
+//! on AVX-512; AVX2 permutes the words with a 256-entry table indexed by the
+//! refill mask. The word position is the only dependency between registers.
+//!
+//! Safety contract, checked by [`decode_groups`] before any SIMD runs: the
+//! table is the packed one with `2^bits` entries (every gather index is
+//! `x & (2^bits - 1)`), and a group starts only if the 64 bytes it may read
+//! lie inside the payload (each register reads 16 or 32 bytes at a position
+//! at most 32 or 48 bytes past the group's start).
+
+use std::arch::x86_64::*;
+
+use super::{Decoder, Kernel, GROUP_WINDOW, LANES, RANS_L};
+use crate::table::EncodeTable;
+
+/// Decodes whole groups of `K` payloads in lock step with `kernel`, while
+/// every payload still holds a full group window. Returns the number of
+/// symbols decoded per payload (a multiple of [`LANES`]); the caller
+/// finishes the rest with the scalar code. Does nothing (returns 0) unless
+/// every table has the packed form.
+pub(super) fn decode_groups<const K: usize>(
+    kernel: Kernel,
+    decs: [&mut Decoder<'_>; K],
+    outs: [&mut [u8]; K],
+) -> usize {
+    let packed = decs
+        .iter()
+        .all(|d| d.table.packed.len() == 1 << d.table.prob_bits);
+    if !packed || !kernel.is_supported() {
+        return 0;
+    }
+    let groups = outs.iter().map(|o| o.len() / LANES).min().unwrap_or(0);
+    match kernel {
+        // SAFETY: the CPU supports AVX-512F (checked above); the tables are
+        // complete packed tables (checked above); `groups` whole groups fit
+        // in every output; the kernel checks the word window per group.
+        Kernel::Avx512 => unsafe { avx512::<K>(decs, outs, groups) },
+        // SAFETY: as above, with AVX2.
+        Kernel::Avx2 => unsafe { avx2::<K>(decs, outs, groups) },
+        Kernel::Scalar => 0,
+    }
+}
+
+/// # Safety
+/// AVX-512F must be available; every decoder's table must be packed with
+/// `2^prob_bits` entries; every output must hold `groups * LANES` bytes.
+#[target_feature(enable = "avx512f,popcnt")]
+unsafe fn avx512<const K: usize>(
+    decs: [&mut Decoder<'_>; K],
+    outs: [&mut [u8]; K],
+    groups: usize,
+) -> usize {
+    let lv = _mm512_set1_epi32(RANS_L as i32);
+    let m12 = _mm512_set1_epi32(0xfff);
+    let mut st = [[_mm512_setzero_si512(); 2]; K];
+    let mut mask = [_mm512_setzero_si512(); K];
+    let mut shift = [_mm_setzero_si128(); K];
+    let mut pos = [0usize; K];
+    let mut table = [std::ptr::null::<i32>(); K];
+    let mut words = [std::ptr::null::<u8>(); K];
+    let mut words_len = [0usize; K];
+    let mut out = [std::ptr::null_mut::<u8>(); K];
+    for k in 0..K {
+        let d = &decs[k];
+        // SAFETY: `states` holds 32 u32, two unaligned 64-byte loads.
+        unsafe {
+            st[k][0] = _mm512_loadu_si512(d.states.as_ptr().cast());
+            st[k][1] = _mm512_loadu_si512(d.states.as_ptr().add(16).cast());
+        }
+        mask[k] = _mm512_set1_epi32(((1u32 << d.table.prob_bits) - 1) as i32);
+        shift[k] = _mm_cvtsi32_si128(d.table.prob_bits as i32);
+        pos[k] = d.pos;
+        table[k] = d.table.packed.as_ptr().cast();
+        words[k] = d.words.as_ptr();
+        words_len[k] = d.words.len();
+        out[k] = outs[k].as_mut_ptr();
+    }
+    let mut g = 0;
+    'groups: while g < groups {
+        for k in 0..K {
+            if pos[k] + GROUP_WINDOW > words_len[k] {
+                break 'groups;
+            }
+        }
+        for k in 0..K {
+            for (h, state) in st[k].iter_mut().enumerate() {
+                let x = *state;
+                let slot = _mm512_and_si512(x, mask[k]);
+                // SAFETY: every index is `x & (2^bits - 1)`, inside the
+                // packed table of 2^bits entries.
+                let e = unsafe { _mm512_i32gather_epi32::<4>(slot, table[k]) };
+                // SAFETY: g < groups, so 16 bytes at g * 32 + h * 16 are in
+                // the output.
+                unsafe {
+                    _mm_storeu_si128(
+                        out[k].add(g * LANES + h * 16).cast(),
+                        _mm512_cvtepi32_epi8(e),
+                    );
+                }
+                let freq = _mm512_and_si512(_mm512_srli_epi32::<8>(e), m12);
+                let bias = _mm512_srli_epi32::<20>(e);
+                let xn = _mm512_add_epi32(
+                    _mm512_mullo_epi32(freq, _mm512_srl_epi32(x, shift[k])),
+                    bias,
+                );
+                let refill = _mm512_cmplt_epu32_mask(xn, lv);
+                // SAFETY: pos[k] is at most 32 bytes past the group's
+                // start, whose 64-byte window is inside the words.
+                let w = unsafe {
+                    _mm512_cvtepu16_epi32(_mm256_loadu_si256(words[k].add(pos[k]).cast()))
+                };
+                let w = _mm512_maskz_expand_epi32(refill, w);
+                *state = _mm512_or_si512(_mm512_mask_slli_epi32(xn, refill, xn, 16), w);
+                pos[k] += 2 * refill.count_ones() as usize;
+            }
+        }
+        g += 1;
+    }
+    for (k, d) in decs.into_iter().enumerate() {
+        // SAFETY: `states` holds 32 u32.
+        unsafe {
+            _mm512_storeu_si512(d.states.as_mut_ptr().cast(), st[k][0]);
+            _mm512_storeu_si512(d.states.as_mut_ptr().add(16).cast(), st[k][1]);
+        }
+        d.pos = pos[k];
+    }
+    g * LANES
+}
+
+/// For a refill mask of 8 lanes, where each lane finds its word among the
+/// next 8: lane `i` takes word `popcount(mask & ((1 << i) - 1))`.
+const fn refill_permutations() -> [[i32; 8]; 256] {
+    let mut t = [[0i32; 8]; 256];
+    let mut m = 0;
+    while m < 256 {
+        let mut used = 0;
+        let mut i = 0;
+        while i < 8 {
+            if (m >> i) & 1 == 1 {
+                t[m][i] = used;
+                used += 1;
+            }
+            i += 1;
+        }
+        m += 1;
+    }
+    t
+}
+
+static REFILL_PERMUTATIONS: [[i32; 8]; 256] = refill_permutations();
+
+/// # Safety
+/// AVX2 must be available; every decoder's table must be packed with
+/// `2^prob_bits` entries; every output must hold `groups * LANES` bytes.
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn avx2<const K: usize>(
+    decs: [&mut Decoder<'_>; K],
+    outs: [&mut [u8]; K],
+    groups: usize,
+) -> usize {
+    let zero = _mm256_setzero_si256();
+    let m12 = _mm256_set1_epi32(0xfff);
+    let mff = _mm256_set1_epi32(0xff);
+    let unshuffle = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    let mut st = [[zero; 4]; K];
+    let mut mask = [zero; K];
+    let mut shift = [_mm_setzero_si128(); K];
+    let mut pos = [0usize; K];
+    let mut table = [std::ptr::null::<i32>(); K];
+    let mut words = [std::ptr::null::<u8>(); K];
+    let mut words_len = [0usize; K];
+    let mut out = [std::ptr::null_mut::<u8>(); K];
+    for k in 0..K {
+        let d = &decs[k];
+        for (q, s) in st[k].iter_mut().enumerate() {
+            // SAFETY: `states` holds 32 u32, four unaligned 32-byte loads.
+            *s = unsafe { _mm256_loadu_si256(d.states.as_ptr().add(q * 8).cast()) };
+        }
+        mask[k] = _mm256_set1_epi32(((1u32 << d.table.prob_bits) - 1) as i32);
+        shift[k] = _mm_cvtsi32_si128(d.table.prob_bits as i32);
+        pos[k] = d.pos;
+        table[k] = d.table.packed.as_ptr().cast();
+        words[k] = d.words.as_ptr();
+        words_len[k] = d.words.len();
+        out[k] = outs[k].as_mut_ptr();
+    }
+    let mut g = 0;
+    'groups: while g < groups {
+        for k in 0..K {
+            if pos[k] + GROUP_WINDOW > words_len[k] {
+                break 'groups;
+            }
+        }
+        for k in 0..K {
+            let mut syms = [zero; 4];
+            for (q, state) in st[k].iter_mut().enumerate() {
+                let x = *state;
+                let slot = _mm256_and_si256(x, mask[k]);
+                // SAFETY: every index is `x & (2^bits - 1)`, inside the
+                // packed table of 2^bits entries.
+                let e = unsafe { _mm256_i32gather_epi32::<4>(table[k], slot) };
+                syms[q] = _mm256_and_si256(e, mff);
+                let freq = _mm256_and_si256(_mm256_srli_epi32::<8>(e), m12);
+                let bias = _mm256_srli_epi32::<20>(e);
+                let xn = _mm256_add_epi32(
+                    _mm256_mullo_epi32(freq, _mm256_srl_epi32(x, shift[k])),
+                    bias,
+                );
+                let refill = _mm256_cmpeq_epi32(_mm256_srli_epi32::<16>(xn), zero);
+                let m = _mm256_movemask_ps(_mm256_castsi256_ps(refill)) as usize & 0xff;
+                // SAFETY: pos[k] is at most 48 bytes past the group's start,
+                // whose 64-byte window is inside the words.
+                let w =
+                    unsafe { _mm256_cvtepu16_epi32(_mm_loadu_si128(words[k].add(pos[k]).cast())) };
+                // SAFETY: the table row holds 8 i32.
+                let perm = unsafe { _mm256_loadu_si256(REFILL_PERMUTATIONS[m].as_ptr().cast()) };
+                let w = _mm256_permutevar8x32_epi32(w, perm);
+                *state =
+                    _mm256_blendv_epi8(xn, _mm256_or_si256(_mm256_slli_epi32::<16>(xn), w), refill);
+                pos[k] += 2 * m.count_ones() as usize;
+            }
+            // 4 x 8 dwords -> 32 bytes in lane order.
+            let ab = _mm256_packus_epi32(syms[0], syms[1]);
+            let cd = _mm256_packus_epi32(syms[2], syms[3]);
+            let bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(ab, cd), unshuffle);
+            // SAFETY: g < groups, so 32 bytes at g * 32 are in the output.
+            unsafe { _mm256_storeu_si256(out[k].add(g * LANES).cast(), bytes) };
+        }
+        g += 1;
+    }
+    for (k, d) in decs.into_iter().enumerate() {
+        for (q, s) in st[k].iter().enumerate() {
+            // SAFETY: `states` holds 32 u32.
+            unsafe { _mm256_storeu_si256(d.states.as_mut_ptr().add(q * 8).cast(), *s) };
+        }
+        d.pos = pos[k];
+    }
+    g * LANES
+}
+
+/// Lowest precision the SIMD encoder handles: its f32 quotient is then
+/// within one of the exact one (see [`encode_groups_avx512`]).
+pub(super) const ENCODE_MIN_BITS: u32 = 10;
+
+/// Codes the whole groups `symbols` (a multiple of [`LANES`] long) from the
+/// last to the first with AVX-512, continuing `states` and the word
+/// scratch at `*wp` exactly as the scalar encoder would. `words` must have
+/// room for one word per symbol coded so far, these included. Returns
+/// whether a symbol with frequency 0 was met (the output is then garbage).
+///
+/// The quotient `x / freq` comes from an f32 division: after the flush,
+/// `x < freq * 2^(32 - bits)`, so the exact quotient is below
+/// `2^(32 - bits) <= 2^22`; two roundings of at most 2^-24 each leave the
+/// f32 result within `2^22 * 2^-23 = 0.5` of it, so the truncated quotient
+/// is off by at most one, and one correction step each way (on the
+/// remainder `x - q * freq`) makes it exact.
+pub(super) fn encode_groups_avx512(
+    symbols: &[u8],
+    table: &EncodeTable,
+    states: &mut [u32; LANES],
+    words: &mut [u16],
+    wp: &mut usize,
+) -> bool {
+    assert!(symbols.len().is_multiple_of(LANES) && *wp + symbols.len() <= words.len());
+    assert!(table.prob_bits >= ENCODE_MIN_BITS && Kernel::Avx512.is_supported());
+    // SAFETY: AVX-512F is available (asserted); the lengths are as the
+    // kernel needs (asserted).
+    unsafe { encode_avx512(symbols, table, states, words, wp) }
+}
+
+/// # Safety
+/// AVX-512F must be available; `symbols.len()` a multiple of 32 and
+/// `*wp + symbols.len() <= words.len()`.
+#[target_feature(enable = "avx512f,popcnt")]
+unsafe fn encode_avx512(
+    symbols: &[u8],
+    table: &EncodeTable,
+    states: &mut [u32; LANES],
+    words: &mut [u16],
+    wp: &mut usize,
+) -> bool {
+    let bits = table.prob_bits;
+    let zero = _mm512_setzero_si512();
+    let one = _mm512_set1_epi32(1);
+    let low16 = _mm512_set1_epi32(0xffff);
+    let flush_shift = _mm_cvtsi32_si128(32 - bits as i32);
+    let bits_shift = _mm_cvtsi32_si128(bits as i32);
+    // Registers hold lanes in descending order (element i = lane 15 - i of
+    // its half), so compressing the flushed words in element order yields
+    // them in the scalar encoder's order: lane 31 first.
+    let rev = _mm512_setr_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    let rev_bytes = _mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    // SAFETY: `states` holds 32 u32: two unaligned 64-byte loads.
+    let mut x = unsafe {
+        [
+            _mm512_permutexvar_epi32(rev, _mm512_loadu_si512(states.as_ptr().add(16).cast())),
+            _mm512_permutexvar_epi32(rev, _mm512_loadu_si512(states.as_ptr().cast())),
+        ]
+    };
+    let start_freq = table.start_freq.as_ptr().cast::<i32>();
+    let mut absent: __mmask16 = 0;
+    let mut w = *wp;
+    for g in (0..symbols.len() / LANES).rev() {
+        // x[0] holds lanes 31..16, x[1] lanes 15..0: the scalar order.
+        for (h, xh) in x.iter_mut().enumerate() {
+            let first = g * LANES + (1 - h) * 16;
+            // SAFETY: first + 16 <= symbols.len().
+            let sym = unsafe { _mm_loadu_si128(symbols.as_ptr().add(first).cast()) };
+            let idx = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(sym, rev_bytes));
+            // SAFETY: indices are bytes, the table has 256 entries.
+            let e = unsafe { _mm512_i32gather_epi32::<4>(idx, start_freq) };
+            let freq = _mm512_srli_epi32::<16>(e);
+            let start = _mm512_and_si512(e, low16);
+            absent |= _mm512_cmpeq_epi32_mask(freq, zero);
+            let xv = *xh;
+            let flush = _mm512_cmpge_epu32_mask(_mm512_srl_epi32(xv, flush_shift), freq);
+            let out = _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(flush, xv));
+            // SAFETY: w is at most the number of symbols coded before this
+            // register, so w + 16 <= words.len().
+            unsafe { _mm256_storeu_si256(words.as_mut_ptr().add(w).cast(), out) };
+            w += flush.count_ones() as usize;
+            let xs = _mm512_mask_srli_epi32(xv, flush, xv, 16);
+            let qf = _mm512_div_ps(_mm512_cvtepu32_ps(xs), _mm512_cvtepu32_ps(freq));
+            let mut q = _mm512_cvttps_epu32(qf);
+            let mut r = _mm512_sub_epi32(xs, _mm512_mullo_epi32(q, freq));
+            let over = _mm512_cmplt_epi32_mask(r, zero);
+            q = _mm512_mask_sub_epi32(q, over, q, one);
+            r = _mm512_mask_add_epi32(r, over, r, freq);
+            let under = _mm512_cmpge_epu32_mask(r, freq);
+            q = _mm512_mask_add_epi32(q, under, q, one);
+            r = _mm512_mask_sub_epi32(r, under, r, freq);
+            // (q << bits) + (x mod freq) + start, as the scalar encoder.
+            *xh = _mm512_add_epi32(_mm512_add_epi32(_mm512_sll_epi32(q, bits_shift), r), start);
+        }
+    }
+    *wp = w;
+    // SAFETY: `states` holds 32 u32.
+    unsafe {
+        _mm512_storeu_si512(
+            states.as_mut_ptr().add(16).cast(),
+            _mm512_permutexvar_epi32(rev, x[0]),
+        );
+        _mm512_storeu_si512(
+            states.as_mut_ptr().cast(),
+            _mm512_permutexvar_epi32(rev, x[1]),
+        );
+    }
+    absent != 0
+}
