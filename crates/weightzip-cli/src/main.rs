@@ -13,6 +13,7 @@ use weightzip::{
 };
 
 mod inspect;
+mod lab;
 mod speed;
 
 /// Exit code for a damaged, truncated or foreign `.wz` file (data integrity).
@@ -53,6 +54,16 @@ enum Command {
     Verify(VerifyArgs),
     /// Measure codec speed next to memcpy, lz4 and zstd on the same tensor bytes.
     Speed(speed::SpeedArgs),
+    /// Entropy atlas of a corpus: byte / nibble entropies, ceilings, layer pairs.
+    Atlas(lab::AtlasArgs),
+    /// Train the trained-profile methods on the corpus's train split.
+    Train(lab::TrainArgs),
+    /// Benchmark every method on the corpus's test split (byte-exact round trips).
+    Bench(lab::BenchArgs),
+    /// Merge sharded bench results.
+    Merge(lab::MergeArgs),
+    /// Tables from bench records: byte-weighted, geomean, median, CIs.
+    Report(lab::ReportArgs),
     /// Render the study's five figures (PDF and PNG) from lab records.
     Figures(FiguresArgs),
 }
@@ -169,6 +180,11 @@ fn main() -> ExitCode {
         Command::Inspect(a) => inspect::run(&a.input, a.json),
         Command::Verify(a) => verify(a),
         Command::Speed(a) => speed::run(a),
+        Command::Atlas(a) => lab::run_atlas(a),
+        Command::Train(a) => lab::run_train(a),
+        Command::Bench(a) => lab::run_bench(a),
+        Command::Merge(a) => lab::run_merge(a),
+        Command::Report(a) => lab::run_report(a),
         Command::Figures(a) => figures(a),
     };
     match result {
