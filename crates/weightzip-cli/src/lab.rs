@@ -65,7 +65,8 @@ pub struct BenchArgs {
     /// Results file (zstd-compressed JSON Lines). An existing file is resumed.
     #[arg(short, long, default_value = "results/results.jsonl.zst")]
     pub out: PathBuf,
-    /// Methods to run, comma-separated names or globs, e.g. `zstd*,bf16_split` (default: all).
+    /// Methods to run, comma-separated names or globs, e.g. `zstd*,bf16_split`;
+    /// `!glob` leaves methods out, e.g. `!xz9,!brotli_q9` (default: all).
     #[arg(long, value_delimiter = ',')]
     pub methods: Vec<String>,
     /// Corpora to run, comma-separated: bf16, fp16, fp32, q4k, gguf (default: all).

@@ -44,11 +44,18 @@ impl std::fmt::Debug for MethodSet {
 
 impl MethodSet {
     /// Every registry method whose name matches one of `patterns` (globs;
-    /// empty: all), bound to each corpus it applies to. A pattern that
-    /// matches no method is an error listing the known names.
+    /// none: all), minus those matching a pattern written `!glob`, bound to
+    /// each corpus it applies to. A pattern that matches no method is an
+    /// error listing the known names.
     pub fn registry(patterns: &[String]) -> Result<MethodSet> {
         let names = weightzip_methods::method_names();
-        for p in patterns {
+        let (exclude, include): (Vec<&str>, Vec<&str>) = patterns
+            .iter()
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty())
+            .partition(|p| p.starts_with('!'));
+        let exclude: Vec<&str> = exclude.iter().map(|p| &p[1..]).collect();
+        for p in include.iter().chain(&exclude) {
             if !names.iter().any(|n| glob_match(p, n)) {
                 return Err(LabError::Invalid(format!(
                     "--methods: no method matches {p:?}; known methods: {}",
@@ -56,10 +63,14 @@ impl MethodSet {
                 )));
             }
         }
+        let keep = |name: &str| {
+            (include.is_empty() || include.iter().any(|p| glob_match(p, name)))
+                && !exclude.iter().any(|p| glob_match(p, name))
+        };
         let mut entries = Vec::new();
         for kind in CorpusKind::ALL {
             for m in weightzip_methods::methods_for(method_corpus(kind)) {
-                if patterns.is_empty() || patterns.iter().any(|p| glob_match(p, m.name())) {
+                if keep(m.name()) {
                     entries.push((kind, Arc::from(m)));
                 }
             }

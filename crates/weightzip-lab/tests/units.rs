@@ -308,3 +308,23 @@ fn a_bad_line_names_the_file_and_line() {
     let msg = read_records(&path).unwrap_err().to_string();
     assert!(msg.contains("bad.jsonl:2"), "{msg}");
 }
+
+#[test]
+fn method_selection_by_globs_and_exclusions() {
+    use weightzip_lab::methods::MethodSet;
+    let names = |p: &[&str]| {
+        MethodSet::registry(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap()
+            .names()
+    };
+    let zstd = names(&["zstd*"]);
+    assert!(zstd.contains(&"zstd3_raw") && zstd.iter().all(|n| n.starts_with("zstd")));
+    let all = names(&[]);
+    let no_xz = names(&["!xz9", "!whole_xz6"]);
+    assert_eq!(no_xz.len() + 2, all.len());
+    assert!(!no_xz.contains(&"xz9"));
+    let err = MethodSet::registry(&["nosuch".to_string()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("nosuch") && err.contains("zstd3_raw"), "{err}");
+}
