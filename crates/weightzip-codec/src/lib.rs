@@ -14,6 +14,7 @@ pub mod ctx;
 pub mod error;
 pub mod float;
 pub mod generic;
+pub mod gguf;
 pub mod registry;
 
 pub use error::{CodecError, Result};

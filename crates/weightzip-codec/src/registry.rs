@@ -4,6 +4,7 @@
 use weightzip_format::{Dtype, GgmlType, TensorType};
 
 use crate::error::{CodecError, Result};
+use crate::gguf::{k_quants, legacy, q8_0};
 use crate::{ctx, float, generic};
 
 /// How hard to try when encoding.
@@ -43,22 +44,49 @@ pub enum CodecId {
     Fp32 = 4,
     /// [`float::bytes`].
     Bytes = 5,
+    /// [`k_quants::q4k`] (GGUF Q4_K blocks).
+    Q4K = 16,
+    /// [`k_quants::q6k`] (GGUF Q6_K blocks).
+    Q6K = 17,
+    /// [`q8_0`] (GGUF Q8_0 blocks).
+    Q8_0 = 18,
+    /// [`legacy::q5_0`] (GGUF Q5_0 blocks).
+    Q5_0 = 19,
+    /// [`legacy::q4_0`] (GGUF Q4_0 blocks).
+    Q4_0 = 20,
+    /// [`legacy::q4_1`] (GGUF Q4_1 blocks).
+    Q4_1 = 21,
+    /// [`legacy::q5_1`] (GGUF Q5_1 blocks).
+    Q5_1 = 22,
+    /// [`k_quants::q5k`] (GGUF Q5_K blocks).
+    Q5K = 23,
     /// [`ctx::bf16`]: bf16 with row-scale contexts (`--level max`).
     Bf16Ctx = 32,
     /// [`ctx::fp16`]: fp16 with row-scale contexts (`--level max`).
     Fp16Ctx = 33,
+    /// [`float::bf16j`]: bf16 as joint top-10-bit symbols + raw low bits.
+    Bf16Joint = 48,
 }
 
 /// Every codec, in id order.
-pub const ALL_CODECS: [CodecId; 8] = [
+pub const ALL_CODECS: [CodecId; 17] = [
     CodecId::Store,
     CodecId::Zstd,
     CodecId::Bf16,
     CodecId::Fp16,
     CodecId::Fp32,
     CodecId::Bytes,
+    CodecId::Q4K,
+    CodecId::Q6K,
+    CodecId::Q8_0,
+    CodecId::Q5_0,
+    CodecId::Q4_0,
+    CodecId::Q4_1,
+    CodecId::Q5_1,
+    CodecId::Q5K,
     CodecId::Bf16Ctx,
     CodecId::Fp16Ctx,
+    CodecId::Bf16Joint,
 ];
 
 impl CodecId {
@@ -76,6 +104,15 @@ impl CodecId {
             CodecId::Fp16 => "wz_fp16",
             CodecId::Fp32 => "wz_fp32",
             CodecId::Bytes => "wz_bytes",
+            CodecId::Q4K => "wz_q4k",
+            CodecId::Q6K => "wz_q6k",
+            CodecId::Q8_0 => "wz_q8_0",
+            CodecId::Q5_0 => "wz_q5_0",
+            CodecId::Q4_0 => "wz_q4_0",
+            CodecId::Q4_1 => "wz_q4_1",
+            CodecId::Q5_1 => "wz_q5_1",
+            CodecId::Q5K => "wz_q5k",
+            CodecId::Bf16Joint => "wz_bf16j",
             CodecId::Bf16Ctx => "wz_bf16_ctx",
             CodecId::Fp16Ctx => "wz_fp16_ctx",
         }
@@ -90,9 +127,18 @@ impl CodecId {
             }
             CodecId::Zstd => generic::encode(data, level.zstd_level(), out),
             CodecId::Bf16 => float::bf16::encode(data, out),
+            CodecId::Bf16Joint => float::bf16j::encode(data, out),
             CodecId::Fp16 => float::fp16::encode(data, out),
             CodecId::Fp32 => float::fp32::encode(data, out),
             CodecId::Bytes => float::bytes::encode(data, out),
+            CodecId::Q4K => k_quants::q4k::encode(data, out),
+            CodecId::Q6K => k_quants::q6k::encode(data, out),
+            CodecId::Q8_0 => q8_0::encode(data, out),
+            CodecId::Q5_0 => legacy::q5_0::encode(data, out),
+            CodecId::Q4_0 => legacy::q4_0::encode(data, out),
+            CodecId::Q4_1 => legacy::q4_1::encode(data, out),
+            CodecId::Q5_1 => legacy::q5_1::encode(data, out),
+            CodecId::Q5K => k_quants::q5k::encode(data, out),
             CodecId::Bf16Ctx => ctx::bf16::encode(data, None, out),
             CodecId::Fp16Ctx => ctx::fp16::encode(data, None, out),
         }
@@ -132,9 +178,18 @@ impl CodecId {
             }
             CodecId::Zstd => generic::decode(input, out),
             CodecId::Bf16 => float::bf16::decode(input, out),
+            CodecId::Bf16Joint => float::bf16j::decode(input, out),
             CodecId::Fp16 => float::fp16::decode(input, out),
             CodecId::Fp32 => float::fp32::decode(input, out),
             CodecId::Bytes => float::bytes::decode(input, out),
+            CodecId::Q4K => k_quants::q4k::decode(input, out),
+            CodecId::Q6K => k_quants::q6k::decode(input, out),
+            CodecId::Q8_0 => q8_0::decode(input, out),
+            CodecId::Q5_0 => legacy::q5_0::decode(input, out),
+            CodecId::Q4_0 => legacy::q4_0::decode(input, out),
+            CodecId::Q4_1 => legacy::q4_1::decode(input, out),
+            CodecId::Q5_1 => legacy::q5_1::decode(input, out),
+            CodecId::Q5K => k_quants::q5k::decode(input, out),
             CodecId::Bf16Ctx => ctx::bf16::decode(input, out),
             CodecId::Fp16Ctx => ctx::fp16::decode(input, out),
         }
@@ -167,6 +222,14 @@ pub fn choose_codec(ty: TensorType, level: Level) -> CodecId {
         TensorType::St(Dtype::F32) | TensorType::Ggml(GgmlType::F32) => CodecId::Fp32,
         TensorType::St(Dtype::U8 | Dtype::I8 | Dtype::Bool | Dtype::F8E4M3 | Dtype::F8E5M2)
         | TensorType::Ggml(GgmlType::I8) => CodecId::Bytes,
+        TensorType::Ggml(GgmlType::Q4_K) => CodecId::Q4K,
+        TensorType::Ggml(GgmlType::Q6_K) => CodecId::Q6K,
+        TensorType::Ggml(GgmlType::Q8_0) => CodecId::Q8_0,
+        TensorType::Ggml(GgmlType::Q5_0) => CodecId::Q5_0,
+        TensorType::Ggml(GgmlType::Q4_0) => CodecId::Q4_0,
+        TensorType::Ggml(GgmlType::Q4_1) => CodecId::Q4_1,
+        TensorType::Ggml(GgmlType::Q5_1) => CodecId::Q5_1,
+        TensorType::Ggml(GgmlType::Q5_K) => CodecId::Q5K,
         _ => CodecId::Zstd,
     }
 }

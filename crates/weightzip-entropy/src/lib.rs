@@ -12,6 +12,7 @@
 pub mod ctx;
 pub mod error;
 pub mod histogram;
+pub mod multi;
 pub mod rans;
 pub mod stream;
 pub mod table;
