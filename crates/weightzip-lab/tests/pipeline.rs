@@ -306,6 +306,11 @@ fn affine_residual_is_exactly_invertible() {
                 );
             }
         }
+        // A perfect prediction leaves an almost empty residual.
+        let r = affine_residual(ty, &x, &x, 1.0, 0.0, Residual::FloatDiff);
+        let coded = residual_coded_bytes(&r, ty.width(), Residual::FloatDiff).unwrap();
+        let alone = plane_coded_bytes(&x, ty.width()).unwrap();
+        assert!(coded * 5 < alone, "{ty:?} {coded} vs {alone}");
     }
 }
 
@@ -530,5 +535,39 @@ fn bench_resumes_and_shards() {
     assert_eq!(
         "1/4".parse::<Shard>().unwrap(),
         Shard { index: 1, count: 4 }
+    );
+}
+
+#[test]
+fn a_model_folder_takes_every_model_file_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("whisper");
+    std::fs::create_dir(&model).unwrap();
+    for f in [
+        "lab-whisper-small-layer0-selfattn-out.bf16.safetensors",
+        "lab-whisper-small-layer0.Q4_K.gguf",
+    ] {
+        std::fs::copy(fixtures().join(f), model.join(f)).unwrap();
+    }
+    std::fs::write(model.join("config.json"), "{}").unwrap();
+    let path = dir.path().join("corpus.toml");
+    std::fs::write(
+        &path,
+        "[[model]]\npath = \"whisper\"\nsplit = \"train\"\ncorpora = [\"bf16\", \"q4k\"]\nmin_bytes = 4096\n",
+    )
+    .unwrap();
+    let ds = Dataset::load(&path).unwrap();
+    let kinds: Vec<_> = ds
+        .items
+        .iter()
+        .map(|i| (i.kind, i.model.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (CorpusKind::Bf16, "whisper"),
+            (CorpusKind::Q4k, "whisper"),
+            (CorpusKind::Q4k, "whisper")
+        ]
     );
 }
