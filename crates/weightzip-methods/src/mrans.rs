@@ -43,25 +43,27 @@ impl EncTable {
     }
 }
 
-/// Decoder view of one table.
+/// Decoder view of one table: per slot, `freq << 16 | (slot - start)` and
+/// the symbol.
 pub(crate) struct DecTable {
     bits: u32,
-    freq: [u32; 256],
-    start: [u32; 256],
+    entries: Vec<u32>,
     sym: Vec<u8>,
 }
 
 impl DecTable {
     pub(crate) fn new(t: &FreqTable) -> Self {
-        let e = EncTable::new(t);
-        let mut sym = Vec::with_capacity(1 << e.bits);
+        let mut entries = Vec::with_capacity(1 << t.prob_bits());
+        let mut sym = Vec::with_capacity(1 << t.prob_bits());
         for (s, &f) in t.freqs().iter().enumerate() {
-            sym.extend(std::iter::repeat_n(s as u8, f as usize));
+            for bias in 0..f {
+                entries.push((f << 16) | bias);
+                sym.push(s as u8);
+            }
         }
         Self {
-            bits: e.bits,
-            freq: e.freq,
-            start: e.start,
+            bits: t.prob_bits(),
+            entries,
             sym,
         }
     }
@@ -123,7 +125,7 @@ pub(crate) fn decode(
         return Err("bad table pattern".into());
     }
     for t in tables {
-        if t.sym.len() != 1usize << t.bits {
+        if t.sym.len() != 1usize << t.bits || t.entries.len() != t.sym.len() {
             return Err("incomplete decode table".into());
         }
     }
@@ -141,17 +143,40 @@ pub(crate) fn decode(
             return Err("lane state below 2^16".into());
         }
     }
-    let mut pos = 0usize;
+    let n = out.len();
     let p = pattern.len();
+    let mut pos = 0usize;
     let mut j = 0usize;
-    let mut lane = 0usize;
-    for o in out.iter_mut() {
+    let mut i = 0usize;
+    // Fast path: a group of LANES symbols reads at most LANES words, so
+    // with that many left every read is in bounds and the refill is a select.
+    while i + LANES <= n && words.len() - pos >= 2 * LANES {
+        for (lane, state) in states.iter_mut().enumerate() {
+            let t = &tables[pattern[j]];
+            let x = *state;
+            let slot = (x & ((1u32 << t.bits) - 1)) as usize;
+            let e = t.entries[slot];
+            out[i + lane] = t.sym[slot];
+            let x = (e >> 16) * (x >> t.bits) + (e & 0xffff);
+            let w = u32::from(u16::from_le_bytes([words[pos], words[pos + 1]]));
+            let refill = x < RANS_L;
+            *state = if refill { (x << 16) | w } else { x };
+            pos += usize::from(refill) * 2;
+            j += 1;
+            if j == p {
+                j = 0;
+            }
+        }
+        i += LANES;
+    }
+    while i < n {
         let t = &tables[pattern[j]];
+        let lane = i % LANES;
         let x = states[lane];
-        let slot = x & ((1u32 << t.bits) - 1);
-        let s = t.sym[slot as usize];
-        *o = s;
-        let mut x = t.freq[s as usize] * (x >> t.bits) + slot - t.start[s as usize];
+        let slot = (x & ((1u32 << t.bits) - 1)) as usize;
+        let e = t.entries[slot];
+        out[i] = t.sym[slot];
+        let mut x = (e >> 16) * (x >> t.bits) + (e & 0xffff);
         if x < RANS_L {
             let w = words
                 .get(pos..pos + 2)
@@ -164,10 +189,7 @@ pub(crate) fn decode(
         if j == p {
             j = 0;
         }
-        lane += 1;
-        if lane == LANES {
-            lane = 0;
-        }
+        i += 1;
     }
     if pos != words.len() {
         return Err(format!(

@@ -130,16 +130,18 @@ pub(crate) fn split_planes(data: &[u8], width: usize) -> (Vec<Vec<u8>>, &[u8]) {
 pub(crate) fn merge_planes(planes: &[&[u8]], tail: &[u8], out: &mut Vec<u8>) {
     let width = planes.len();
     let n = planes.first().map_or(0, |p| p.len());
-    out.reserve(n * width + tail.len());
+    let start = out.len();
+    out.resize(start + n * width, 0);
+    let body = &mut out[start..];
     if width == 2 {
-        for (&a, &b) in planes[0].iter().zip(planes[1]) {
-            out.push(a);
-            out.push(b);
+        for ((o, &a), &b) in body.chunks_exact_mut(2).zip(planes[0]).zip(planes[1]) {
+            o[0] = a;
+            o[1] = b;
         }
     } else {
-        for i in 0..n {
-            for p in planes {
-                out.push(p[i]);
+        for (j, p) in planes.iter().enumerate() {
+            for (o, &b) in body.chunks_exact_mut(width).zip(p.iter()) {
+                o[j] = b;
             }
         }
     }
