@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use weightzip_codec::{choose_codec, CodecId, Level};
+use weightzip_codec::{choose_codec, codec_by_name, CodecId, Level};
 use weightzip_entropy::rans::Kernel;
 use weightzip_format::{layout_of, Dtype, GgmlType, TensorType};
 
@@ -40,9 +40,13 @@ pub struct SpeedArgs {
     #[arg(long, default_value = "fast")]
     level: String,
     /// Only these contenders (comma-separated: memcpy, lz4, zstd-1, zstd-3,
-    /// wz for weightzip's codec).
+    /// wz for weightzip's codecs, or a codec's row name such as wz_bf16j).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Also measure these weightzip codecs on the tensor types they code
+    /// (default: `wz_bf16j` on bf16 tensors).
+    #[arg(long = "codec", value_delimiter = ',')]
+    extra_codecs: Vec<String>,
     /// Also measure weightzip's codec with every SIMD kernel this CPU runs
     /// (scalar, avx2, avx512), each in its own row.
     #[arg(long)]
@@ -69,7 +73,7 @@ struct Contender {
     dec: Dec,
 }
 
-fn contenders(codec: CodecId, level: Level, kernels: bool) -> Vec<Contender> {
+fn contenders(codecs: &[CodecId], level: Level, kernels: bool) -> Vec<Contender> {
     let zstd_at = |lvl: i32, key| Contender {
         name: format!("zstd -{lvl}"),
         key,
@@ -86,7 +90,7 @@ fn contenders(codec: CodecId, level: Level, kernels: bool) -> Vec<Contender> {
             Ok(())
         }),
     };
-    let ours = |kernel: Option<Kernel>| Contender {
+    let ours = |codec: CodecId, kernel: Option<Kernel>| Contender {
         name: match kernel {
             None => codec.name().to_string(),
             Some(k) => format!("{}[{}]", codec.name(), k.name()),
@@ -128,10 +132,16 @@ fn contenders(codec: CodecId, level: Level, kernels: bool) -> Vec<Contender> {
         },
         zstd_at(1, "zstd-1"),
         zstd_at(3, "zstd-3"),
-        ours(None),
     ];
-    if kernels {
-        v.extend(Kernel::supported().into_iter().map(|k| ours(Some(k))));
+    for &codec in codecs {
+        v.push(ours(codec, None));
+        if kernels {
+            v.extend(
+                Kernel::supported()
+                    .into_iter()
+                    .map(|k| ours(codec, Some(k))),
+            );
+        }
     }
     v
 }
@@ -267,8 +277,22 @@ pub fn run(a: SpeedArgs) -> Result<()> {
             TensorType::St(d) => d.name().to_string(),
             TensorType::Ggml(g) => g.name().to_string(),
         };
-        for c in contenders(*codec, level, a.kernels) {
-            if !a.only.is_empty() && !a.only.iter().any(|o| o == c.key) {
+        let mut codecs = vec![*codec];
+        let extra = if !a.extra_codecs.is_empty() {
+            a.extra_codecs.clone()
+        } else if *ty == TensorType::St(Dtype::BF16) {
+            vec!["wz_bf16j".to_string()]
+        } else {
+            Vec::new()
+        };
+        for name in &extra {
+            let c = codec_by_name(name).with_context(|| format!("--codec {name}"))?;
+            if !codecs.contains(&c) {
+                codecs.push(c);
+            }
+        }
+        for c in contenders(&codecs, level, a.kernels) {
+            if !a.only.is_empty() && !a.only.iter().any(|o| *o == c.key || *o == c.name) {
                 continue;
             }
             Kernel::set_preferred(c.kernel);

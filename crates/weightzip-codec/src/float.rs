@@ -9,11 +9,17 @@
 use std::cell::RefCell;
 
 use weightzip_entropy::rans::{decode_pair, Decoder, Kernel};
-use weightzip_entropy::stream::{encode_stream_with, parse_stream, StreamView};
+use weightzip_entropy::stream::{
+    encode_stream_pair_with, encode_stream_with, parse_stream, StreamView,
+};
 use weightzip_entropy::table::DEFAULT_PROB_BITS;
 use weightzip_entropy::{histogram, varint, DecodeTable, FreqTable};
 
 use crate::error::{CodecError, EntropyContext, Result};
+
+#[cfg(target_arch = "x86_64")]
+#[path = "float_x86.rs"]
+mod x86;
 
 /// Symbols per plane decoded per step: a block of every plane stays in L1
 /// next to the decode tables, so the planes are interleaved into the output
@@ -35,11 +41,28 @@ fn encode_planes<const W: usize, const P: usize>(
     out: &mut Vec<u8>,
     split: impl Fn(&[u8; W]) -> [u8; P],
 ) -> Result<()> {
+    let n = write_header::<W>(data, out);
+    encode_plane_streams(codec, &data[..n * W], out, split)
+}
+
+/// Writes `n: varint` whole elements and the tail; returns `n`.
+fn write_header<const W: usize>(data: &[u8], out: &mut Vec<u8>) -> usize {
     let n = data.len() / W;
     let tail = &data[n * W..];
     varint::write_u64(out, n as u64);
     out.push(tail.len() as u8);
     out.extend_from_slice(tail);
+    n
+}
+
+/// Splits whole elements into `P` planes and appends one stream per plane.
+fn encode_plane_streams<const W: usize, const P: usize>(
+    codec: &'static str,
+    data: &[u8],
+    out: &mut Vec<u8>,
+    split: impl Fn(&[u8; W]) -> [u8; P],
+) -> Result<()> {
+    let n = data.len() / W;
     PLANES.with(|cell| {
         let mut scratch = cell.borrow_mut();
         if scratch.len() < n * P {
@@ -58,7 +81,14 @@ fn encode_planes<const W: usize, const P: usize>(
                 plane[i] = s;
             }
         }
-        for plane in &planes {
+        // Two planes at a time: the encoder codes a pair in lock step.
+        let mut pairs = planes.chunks_exact(2);
+        for pair in &mut pairs {
+            let (a, b) = (&*pair[0], &*pair[1]);
+            let (ha, hb) = (histogram(a), histogram(b));
+            encode_stream_pair_with(a, &ha, b, &hb, DEFAULT_PROB_BITS, out).in_codec(codec)?;
+        }
+        for plane in pairs.remainder() {
             encode_stream_with(plane, &histogram(plane), DEFAULT_PROB_BITS, out).in_codec(codec)?;
         }
         Ok(())
@@ -84,8 +114,20 @@ fn decode_planes<'a, const W: usize, const P: usize>(
     codec: &'static str,
     input: &'a [u8],
     out_len: usize,
-    mut combine: impl FnMut(usize, [&[u8]; P]),
+    combine: impl FnMut(usize, [&[u8]; P]),
 ) -> Result<&'a [u8]> {
+    let (n, tail, pos) = parse_header::<W>(codec, input, out_len)?;
+    decode_plane_streams(codec, input, pos, n, combine)?;
+    Ok(tail)
+}
+
+/// Parses `n` and the tail of an encoding that must decode to `out_len`
+/// bytes; returns them and the position after the header.
+fn parse_header<'a, const W: usize>(
+    codec: &'static str,
+    input: &'a [u8],
+    out_len: usize,
+) -> Result<(usize, &'a [u8], usize)> {
     let mut pos = 0;
     let n = varint::read_u64(input, &mut pos).in_codec(codec)?;
     let n_expected = out_len / W;
@@ -114,8 +156,19 @@ fn decode_planes<'a, const W: usize, const P: usize>(
             offset: pos,
             reason: "truncated tail".into(),
         })?;
-    pos += tail_len;
-    let mut views: [Option<StreamView<'a>>; P] = [const { None }; P];
+    Ok((n, tail, pos + tail_len))
+}
+
+/// Decodes the `P` plane streams of `n` symbols each that start at `pos`
+/// and end the input, block by block (see [`decode_planes`]).
+fn decode_plane_streams<const P: usize>(
+    codec: &'static str,
+    input: &[u8],
+    mut pos: usize,
+    n: usize,
+    mut combine: impl FnMut(usize, [&[u8]; P]),
+) -> Result<()> {
+    let mut views: [Option<StreamView<'_>>; P] = [const { None }; P];
     for view in views.iter_mut() {
         *view = Some(parse_stream(input, &mut pos, n).in_codec(codec)?);
     }
@@ -191,7 +244,7 @@ fn decode_planes<'a, const W: usize, const P: usize>(
             d.finish().in_codec(codec)?;
         }
     }
-    Ok(tail)
+    Ok(())
 }
 
 /// `wz_bf16`: bf16 split into the 8 exponent bits and sign + 7 mantissa
@@ -203,10 +256,22 @@ pub mod bf16 {
 
     /// Appends the encoding of `data` (little-endian bf16 values).
     pub fn encode(data: &[u8], out: &mut Vec<u8>) -> Result<()> {
-        encode_planes::<2, 2>(NAME, data, out, |e| {
-            let v = u16::from_le_bytes(*e);
-            [(v >> 7) as u8, ((v >> 8) as u8 & 0x80) | (v as u8 & 0x7f)]
-        })
+        encode_planes::<2, 2>(NAME, data, out, split)
+    }
+
+    /// One value to its exponent and sign + mantissa symbols.
+    #[inline(always)]
+    pub(super) fn split(e: &[u8; 2]) -> [u8; 2] {
+        let v = u16::from_le_bytes(*e);
+        [(v >> 7) as u8, ((v >> 8) as u8 & 0x80) | (v as u8 & 0x7f)]
+    }
+
+    /// Interleaves exponent and sign + mantissa symbols into values.
+    pub(super) fn merge(exp: &[u8], sm: &[u8], out: &mut [u8]) {
+        for ((o, &e), &s) in out.chunks_exact_mut(2).zip(exp).zip(sm) {
+            let v = (u16::from(s & 0x80) << 8) | (u16::from(e) << 7) | u16::from(s & 0x7f);
+            o.copy_from_slice(&v.to_le_bytes());
+        }
     }
 
     /// Decodes one encoding into `out`.
@@ -214,14 +279,358 @@ pub mod bf16 {
         let n = out.len() / 2;
         let (body, rest) = out.split_at_mut(n * 2);
         let tail = decode_planes::<2, 2>(NAME, input, n * 2 + rest.len(), |at, [exp, sm]| {
-            let o = &mut body[at * 2..(at + exp.len()) * 2];
-            for ((o, &e), &s) in o.chunks_exact_mut(2).zip(exp).zip(sm) {
-                let v = (u16::from(s & 0x80) << 8) | (u16::from(e) << 7) | u16::from(s & 0x7f);
-                o.copy_from_slice(&v.to_le_bytes());
-            }
+            merge(exp, sm, &mut body[at * 2..(at + exp.len()) * 2]);
         })?;
         rest.copy_from_slice(tail);
         Ok(())
+    }
+}
+
+/// `wz_bf16j`: bf16 as one entropy-coded symbol per value plus raw bits.
+///
+/// The top 10 bits of a value (sign, 8 exponent bits, the top mantissa
+/// bit) form a joint symbol, coded with order-0 rANS over the alphabet of
+/// the values present (at most 256); the low 6 mantissa bits are stored
+/// raw. Joint coding captures the dependence between sign, exponent and the
+/// leading mantissa bit (which the split into exponent and sign + mantissa
+/// planes of [`bf16`] loses), and decoding costs one table lookup per value
+/// instead of two, so it is both smaller and about twice as fast.
+///
+/// Layout after the common header (`n`, tail): `layout: u8`, then
+/// - `0` (split, used when more than 256 distinct top parts occur): the two
+///   plane streams of [`bf16`], exactly;
+/// - `1` (joint): `count - 1: u8`; the `count` distinct 10-bit top parts in
+///   ascending order as varints (the first, then each difference); `m:
+///   varint`, the values in the first half; the symbol stream (indices into
+///   the alphabet) of values `0..m`, then of values `m..n` (two independent
+///   streams, decoded in lock step); then the low bits, 6 per value in a
+///   little-endian bit stream (`ceil(6n / 8)` bytes, value `i` at bit
+///   `6i`).
+pub mod bf16j {
+    use super::*;
+    const NAME: &str = "wz_bf16j";
+    /// Layout byte: the plane streams of `wz_bf16` follow.
+    const SPLIT: u8 = 0;
+    /// Layout byte: joint symbols and raw low bits follow.
+    const JOINT: u8 = 1;
+    /// Raw low bits per value.
+    const LOW: u32 = 6;
+    /// Distinct top parts (2^(16 - LOW)).
+    const TOPS: usize = 1 << (16 - LOW);
+
+    /// Appends the encoding of `data` (little-endian bf16 values).
+    pub fn encode(data: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let n = write_header::<2>(data, out);
+        let values = &data[..n * 2];
+        // The first half is a whole number of rANS groups.
+        let m = n / 64 * 32;
+        let (ha, hb) = top_histograms(values, m);
+        let alphabet: Vec<u16> = (0..TOPS as u16)
+            .filter(|&t| ha[t as usize] + hb[t as usize] > 0)
+            .collect();
+        if alphabet.is_empty() || alphabet.len() > 256 {
+            out.push(SPLIT);
+            return encode_plane_streams::<2, 2>(NAME, values, out, super::bf16::split);
+        }
+        out.push(JOINT);
+        out.push((alphabet.len() - 1) as u8);
+        let mut prev = 0;
+        for &t in &alphabet {
+            varint::write_u64(out, u64::from(t - prev));
+            prev = t;
+        }
+        varint::write_u64(out, m as u64);
+        let mut index_of = [0u8; TOPS];
+        let (mut ca, mut cb) = ([0u64; 256], [0u64; 256]);
+        for (i, &t) in alphabet.iter().enumerate() {
+            index_of[t as usize] = i as u8;
+            ca[i] = ha[t as usize];
+            cb[i] = hb[t as usize];
+        }
+        PLANES.with(|cell| {
+            let mut scratch = cell.borrow_mut();
+            let low_len = (n * LOW as usize).div_ceil(8);
+            if scratch.len() < n + low_len {
+                scratch.resize(n + low_len, 0);
+            }
+            let (symbols, low) = scratch.split_at_mut(n);
+            let low = &mut low[..low_len];
+            split_joint(values, &index_of, symbols, low);
+            let (a, b) = symbols.split_at(m);
+            encode_stream_pair_with(a, &ca, b, &cb, DEFAULT_PROB_BITS, out).in_codec(NAME)?;
+            out.extend_from_slice(low);
+            Ok(())
+        })
+    }
+
+    /// Histograms of the top parts of the values `0..m` and `m..`.
+    fn top_histograms(values: &[u8], m: usize) -> ([u64; TOPS], [u64; TOPS]) {
+        let mut h = [[0u64; TOPS]; 2];
+        let (a, b) = values.split_at(m * 2);
+        for (half, hist) in [a, b].into_iter().zip(h.iter_mut()) {
+            // Four sub-histograms break the store-to-load chains of
+            // repeated values; u32 counts cannot overflow in 2^30 values.
+            let mut sub = vec![[0u32; TOPS]; 4];
+            for block in half.chunks(2 << 30) {
+                let mut quads = block.chunks_exact(8);
+                for q in &mut quads {
+                    let v = u64::from_le_bytes(q.try_into().expect("8 bytes"));
+                    sub[0][(v >> 6 & 0x3ff) as usize] += 1;
+                    sub[1][(v >> 22 & 0x3ff) as usize] += 1;
+                    sub[2][(v >> 38 & 0x3ff) as usize] += 1;
+                    sub[3][(v >> 54) as usize] += 1;
+                }
+                for v in quads.remainder().chunks_exact(2) {
+                    sub[0][(u16::from_le_bytes([v[0], v[1]]) >> 6) as usize] += 1;
+                }
+                for s in sub.iter_mut() {
+                    for (t, c) in hist.iter_mut().zip(s.iter_mut()) {
+                        *t += u64::from(*c);
+                        *c = 0;
+                    }
+                }
+            }
+        }
+        let [a, b] = h;
+        (a, b)
+    }
+
+    /// Writes each value's alphabet index to `symbols` and its low bits to
+    /// the bit stream `low`.
+    fn split_joint(values: &[u8], index_of: &[u8; TOPS], symbols: &mut [u8], low: &mut [u8]) {
+        let mut quads = values.chunks_exact(8);
+        let mut groups = symbols.chunks_exact_mut(4).zip(low.chunks_exact_mut(3));
+        for (q, (s, l)) in (&mut quads).zip(&mut groups) {
+            let v = u64::from_le_bytes(q.try_into().expect("8 bytes"));
+            let mut bits = 0u32;
+            for (k, s) in s.iter_mut().enumerate() {
+                let x = (v >> (16 * k)) as u16;
+                *s = index_of[usize::from(x >> 6)];
+                bits |= u32::from(x & 0x3f) << (6 * k);
+            }
+            l.copy_from_slice(&bits.to_le_bytes()[..3]);
+        }
+        // The last 1..3 values: their indices and a partial bit group.
+        let rest = quads.remainder();
+        if !rest.is_empty() {
+            let first = symbols.len() - rest.len() / 2;
+            let mut bits = 0u32;
+            for (k, x) in rest.chunks_exact(2).enumerate() {
+                let x = u16::from_le_bytes([x[0], x[1]]);
+                symbols[first + k] = index_of[usize::from(x >> 6)];
+                bits |= u32::from(x & 0x3f) << (6 * k);
+            }
+            let at = first / 4 * 3;
+            let len = low.len() - at;
+            low[at..].copy_from_slice(&bits.to_le_bytes()[..len]);
+        }
+    }
+
+    /// Decodes one encoding into `out`.
+    pub fn decode(input: &[u8], out: &mut [u8]) -> Result<()> {
+        decode_with(input, out, Kernel::best())
+    }
+
+    /// [`decode`] with an explicit kernel (tests run every one).
+    pub fn decode_with(input: &[u8], out: &mut [u8], kernel: Kernel) -> Result<()> {
+        let (n, tail, mut pos) = parse_header::<2>(NAME, input, out.len())?;
+        let (body, rest) = out.split_at_mut(n * 2);
+        let corrupt = |offset: usize, reason: String| CodecError::Corrupt {
+            codec: NAME,
+            offset,
+            reason,
+        };
+        let layout = *input
+            .get(pos)
+            .ok_or_else(|| corrupt(pos, "truncated layout byte".into()))?;
+        pos += 1;
+        match layout {
+            SPLIT => decode_plane_streams::<2>(NAME, input, pos, n, |at, [exp, sm]| {
+                super::bf16::merge(exp, sm, &mut body[at * 2..(at + exp.len()) * 2]);
+            })?,
+            JOINT => decode_joint(input, pos, n, body, kernel)?,
+            other => return Err(corrupt(pos - 1, format!("unknown layout {other}"))),
+        }
+        rest.copy_from_slice(tail);
+        Ok(())
+    }
+
+    fn decode_joint(
+        input: &[u8],
+        mut pos: usize,
+        n: usize,
+        body: &mut [u8],
+        kernel: Kernel,
+    ) -> Result<()> {
+        let corrupt = |offset: usize, reason: String| CodecError::Corrupt {
+            codec: NAME,
+            offset,
+            reason,
+        };
+        let count = usize::from(
+            *input
+                .get(pos)
+                .ok_or_else(|| corrupt(pos, "truncated alphabet".into()))?,
+        ) + 1;
+        pos += 1;
+        // Each index's top part, already shifted into place; indices past
+        // the alphabet never decode (checked below) and map to 0.
+        let mut tops = [0u16; 256];
+        let mut prev = 0u64;
+        for (i, top) in tops.iter_mut().take(count).enumerate() {
+            let at = pos;
+            let t = prev + varint::read_u64(input, &mut pos).in_codec(NAME)?;
+            if (i > 0 && t == prev) || t >= TOPS as u64 {
+                return Err(corrupt(
+                    at,
+                    format!("alphabet entry {t} out of order or range"),
+                ));
+            }
+            *top = (t as u16) << LOW;
+            prev = t;
+        }
+        let at = pos;
+        let m = varint::read_u64(input, &mut pos).in_codec(NAME)?;
+        // The encoder's first half is a whole number of 32-value groups
+        // (so the second half's bits start on a byte) and not the longer.
+        let m = usize::try_from(m)
+            .ok()
+            .filter(|&m| m <= n - m && m % 32 == 0)
+            .ok_or_else(|| corrupt(at, format!("first half of {m} values for {n}")))?;
+        let views = [
+            parse_stream(input, &mut pos, m).in_codec(NAME)?,
+            parse_stream(input, &mut pos, n - m).in_codec(NAME)?,
+        ];
+        let low_len = (n * LOW as usize).div_ceil(8);
+        if input.len() != pos + low_len {
+            return Err(corrupt(
+                pos,
+                format!(
+                    "{} bytes of low bits, expected {low_len}",
+                    input.len().saturating_sub(pos)
+                ),
+            ));
+        }
+        let low = &input[pos..];
+        for view in &views {
+            let fits = match view {
+                StreamView::Raw(bytes) => bytes.iter().all(|&b| usize::from(b) < count),
+                StreamView::Constant { symbol, .. } => usize::from(*symbol) < count,
+                StreamView::Rans { table, .. } => table.freqs()[count..].iter().all(|&f| f == 0),
+            };
+            if !fits {
+                return Err(corrupt(pos, "symbol outside the alphabet".into()));
+            }
+        }
+        let tables = views.clone().map(|v| match v {
+            StreamView::Rans { table, .. } => Some(DecodeTable::new(&table)),
+            _ => None,
+        });
+        let mut bufs = [[0u8; BLOCK]; 2];
+        let mut sources: [Option<Source<'_>>; 2] = [None, None];
+        for (p, view) in views.into_iter().enumerate() {
+            sources[p] = Some(match view {
+                StreamView::Raw(bytes) => Source::Raw(bytes),
+                StreamView::Constant { symbol, .. } => {
+                    bufs[p].fill(symbol);
+                    Source::Constant
+                }
+                StreamView::Rans { payload, n, .. } => Source::Rans(
+                    Decoder::new(payload, tables[p].as_ref().expect("built above"), n)
+                        .in_codec(NAME)?,
+                ),
+            });
+        }
+        let lens = [m, n - m];
+        let mut start = 0;
+        while start < lens[1] {
+            let len = [
+                BLOCK.min(lens[0].saturating_sub(start)),
+                BLOCK.min(lens[1] - start),
+            ];
+            let [ba, bb] = &mut bufs;
+            match &mut sources {
+                [Some(Source::Rans(da)), Some(Source::Rans(db))] => {
+                    decode_pair(da, &mut ba[..len[0]], db, &mut bb[..len[1]], kernel)
+                        .in_codec(NAME)?;
+                }
+                [a, b] => {
+                    if let Some(Source::Rans(d)) = a {
+                        d.decode_with(&mut ba[..len[0]], kernel).in_codec(NAME)?;
+                    }
+                    if let Some(Source::Rans(d)) = b {
+                        d.decode_with(&mut bb[..len[1]], kernel).in_codec(NAME)?;
+                    }
+                }
+            }
+            for (p, first) in [(0, start), (1, m + start)] {
+                if len[p] == 0 {
+                    continue;
+                }
+                let symbols = match &sources[p] {
+                    Some(Source::Raw(bytes)) => &bytes[start..start + len[p]],
+                    _ => &bufs[p][..len[p]],
+                };
+                // `first` is a multiple of 32, so its bits start a byte.
+                let bit_bytes = (len[p] * LOW as usize).div_ceil(8);
+                let bits = &low[first / 8 * LOW as usize..][..bit_bytes];
+                merge_joint(
+                    &tops,
+                    symbols,
+                    bits,
+                    &mut body[first * 2..(first + len[p]) * 2],
+                    kernel,
+                );
+            }
+            start += BLOCK;
+        }
+        for source in sources.into_iter().flatten() {
+            if let Source::Rans(d) = source {
+                d.finish().in_codec(NAME)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes value `i` = `tops[symbols[i]] | bits_i` for every symbol, the
+    /// low bits read from the bit stream `bits` (which starts at value 0).
+    fn merge_joint(tops: &[u16; 256], symbols: &[u8], bits: &[u8], out: &mut [u8], kernel: Kernel) {
+        let mut done = 0;
+        #[cfg(target_arch = "x86_64")]
+        if kernel == Kernel::Avx512 {
+            done = x86::merge_joint(tops, symbols, bits, out);
+        }
+        let _ = kernel;
+        let (symbols, bits, out) = (
+            &symbols[done..],
+            &bits[done / 8 * 6..],
+            &mut out[done * 2..],
+        );
+        let mut groups = symbols.chunks_exact(4);
+        let mut outs = out.chunks_exact_mut(8);
+        for ((s, b), o) in (&mut groups).zip(bits.chunks_exact(3)).zip(&mut outs) {
+            let w = u32::from_le_bytes([b[0], b[1], b[2], 0]);
+            for k in 0..4 {
+                let v = tops[usize::from(s[k])] | ((w >> (6 * k)) & 0x3f) as u16;
+                o[2 * k..2 * k + 2].copy_from_slice(&v.to_le_bytes());
+            }
+        }
+        let rest = groups.remainder();
+        if !rest.is_empty() {
+            let at = (symbols.len() - rest.len()) / 4 * 3;
+            let mut w = [0u8; 4];
+            let tail = &bits[at..];
+            w[..tail.len()].copy_from_slice(tail);
+            let w = u32::from_le_bytes(w);
+            for (k, (&s, o)) in rest
+                .iter()
+                .zip(outs.into_remainder().chunks_exact_mut(2))
+                .enumerate()
+            {
+                let v = tops[usize::from(s)] | ((w >> (6 * k)) & 0x3f) as u16;
+                o.copy_from_slice(&v.to_le_bytes());
+            }
+        }
     }
 }
 
@@ -324,8 +733,9 @@ mod tests {
         fn(&[u8], &mut Vec<u8>) -> Result<()>,
         fn(&[u8], &mut [u8]) -> Result<()>,
     );
-    const CODECS: [Pair; 4] = [
+    const CODECS: [Pair; 5] = [
         (bf16::encode, bf16::decode),
+        (bf16j::encode, bf16j::decode),
         (fp16::encode, fp16::decode),
         (fp32::encode, fp32::decode),
         (bytes::encode, bytes::decode),
@@ -374,6 +784,131 @@ mod tests {
             let mut longer = buf.clone();
             longer.push(0);
             assert!(dec(&longer, &mut back).is_err());
+        }
+    }
+
+    /// bf16 values of a Gaussian-like weight matrix: per-row scales, a
+    /// few exact zeros, the exponent skew of real weights.
+    fn gaussian_bf16(n: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        };
+        (0..n)
+            .flat_map(|i| {
+                let (u, v) = (next().max(1e-12), next());
+                let g = (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos();
+                let scale = 0.02 * (1.0 + (i / 384 % 7) as f64);
+                let f = if i % 997 == 0 {
+                    0.0
+                } else {
+                    (g * scale) as f32
+                };
+                // Round to nearest even, as checkpoints are cast.
+                let b = f.to_bits();
+                let r = ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16;
+                r.to_le_bytes()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bf16j_joint_layout_round_trips_with_every_kernel() {
+        let kernels = weightzip_entropy::rans::Kernel::supported();
+        for n in (0..200).chain([255, 256, 1000, 4096, 4097, 70_001]) {
+            let data = gaussian_bf16(n, n as u64 + 1);
+            for odd in [false, true] {
+                let data = if odd {
+                    &[data.as_slice(), &[7]].concat()[..]
+                } else {
+                    &data[..]
+                };
+                let mut buf = Vec::new();
+                bf16j::encode(data, &mut buf).unwrap();
+                if n >= 64 {
+                    let mut header = Vec::new();
+                    varint::write_u64(&mut header, n as u64);
+                    let at = header.len() + 1 + usize::from(odd);
+                    assert_eq!(buf[at], 1, "joint layout at n = {n}");
+                }
+                for &k in &kernels {
+                    let mut back = vec![0u8; data.len()];
+                    bf16j::decode_with(&buf, &mut back, k).unwrap();
+                    assert_eq!(back, data, "n = {n} {k:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bf16j_beats_the_plane_split_on_weights() {
+        let data = gaussian_bf16(1 << 20, 5);
+        let (mut joint, mut split) = (Vec::new(), Vec::new());
+        bf16j::encode(&data, &mut joint).unwrap();
+        bf16::encode(&data, &mut split).unwrap();
+        assert!(
+            joint.len() < split.len(),
+            "{} vs {}",
+            joint.len(),
+            split.len()
+        );
+    }
+
+    #[test]
+    fn bf16j_falls_back_to_planes_beyond_256_top_parts() {
+        // Every 16-bit value: 1024 distinct top parts.
+        let data: Vec<u8> = (0..=u16::MAX).flat_map(|v| v.to_le_bytes()).collect();
+        let mut buf = Vec::new();
+        bf16j::encode(&data, &mut buf).unwrap();
+        let mut back = vec![0u8; data.len()];
+        bf16j::decode(&buf, &mut back).unwrap();
+        assert_eq!(back, data);
+        // Exactly 256 top parts still take the joint layout.
+        let data: Vec<u8> = (0..256u16 * 64)
+            .map(|i| (i / 64) << 6 | (i * 37) & 63)
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let mut buf = Vec::new();
+        bf16j::encode(&data, &mut buf).unwrap();
+        let mut back = vec![0u8; data.len()];
+        bf16j::decode(&buf, &mut back).unwrap();
+        assert_eq!(back, data);
+    }
+
+    #[test]
+    fn bf16j_corrupt_encodings_error_or_differ_never_panic() {
+        let data = gaussian_bf16(3000, 9);
+        let mut buf = Vec::new();
+        bf16j::encode(&data, &mut buf).unwrap();
+        let kernels = weightzip_entropy::rans::Kernel::supported();
+        let mut back = vec![0u8; data.len()];
+        for cut in 0..buf.len() {
+            for &k in &kernels {
+                assert!(
+                    bf16j::decode_with(&buf[..cut], &mut back, k).is_err(),
+                    "cut {cut}"
+                );
+            }
+        }
+        let mut x = 1u64;
+        for _ in 0..2000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let mut bad = buf.clone();
+            let i = (x >> 33) as usize % bad.len();
+            bad[i] ^= 1 << (x >> 29 & 7);
+            let mut results = Vec::new();
+            for &k in &kernels {
+                let mut out = vec![0u8; data.len()];
+                let r = bf16j::decode_with(&bad, &mut out, k).map(|_| out);
+                results.push(r.ok());
+            }
+            // Every kernel reaches the same verdict and the same bytes.
+            assert!(results.windows(2).all(|w| w[0] == w[1]), "flip at {i}");
         }
     }
 

@@ -171,90 +171,196 @@ pub fn encode_with(
     out: &mut Vec<u8>,
     kernel: Kernel,
 ) -> Result<()> {
-    let kernel = kernel.or_supported();
+    encode_then(symbols, table, kernel, |payload| payload.write_to(out))
+}
+
+/// Codes `symbols` with `table` and hands the payload to `f` before it is
+/// copied anywhere (so a caller can write its length first).
+pub fn encode_then<R>(
+    symbols: &[u8],
+    table: &EncodeTable,
+    kernel: Kernel,
+    f: impl FnOnce(Payload<'_>) -> R,
+) -> Result<R> {
     ENCODE_WORDS.with(|cell| {
         let mut scratch = cell.borrow_mut();
         // A symbol emits at most one word (the SIMD kernels rely on it too).
         if scratch.len() < symbols.len() {
             scratch.resize(symbols.len(), 0);
         }
-        let mut states = [RANS_L; LANES];
-        let written = encode_words(symbols, table, &mut states, &mut scratch, kernel)?;
-        out.reserve(STATE_BYTES + written * 2);
-        for s in states {
+        let mut enc = EncodeState::new(symbols, table, &mut scratch);
+        let groups = enc.groups_left;
+        enc.groups(groups, kernel.or_supported());
+        Ok(f(enc.finish()?))
+    })
+}
+
+/// A coded payload held by the encoder, ready to be written out.
+pub struct Payload<'s> {
+    states: [u32; LANES],
+    /// The words in the order the encoder emitted them (last needed first).
+    words: &'s [u16],
+}
+
+impl Payload<'_> {
+    /// Size in bytes of the payload.
+    pub fn len(&self) -> usize {
+        STATE_BYTES + self.words.len() * 2
+    }
+
+    /// Always false: a payload holds at least the lane states.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Appends the payload (the bytes [`encode`] would append).
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.reserve(self.len());
+        for s in self.states {
             out.extend_from_slice(&s.to_le_bytes());
         }
-        // The words came out last-needed first.
         let mut buf = [0u8; 256];
-        for block in scratch[..written].rchunks(128) {
+        for block in self.words.rchunks(128) {
             let n = block.len();
             for (o, w) in buf.chunks_exact_mut(2).zip(block.iter().rev()) {
                 o.copy_from_slice(&w.to_le_bytes());
             }
             out.extend_from_slice(&buf[..n * 2]);
         }
-        Ok(())
+    }
+}
+
+/// Codes two symbol streams at once, in lock step where the kernel gains
+/// from it (twice the independent work per loop iteration), and hands both
+/// payloads to `f` — each identical to what [`encode`] makes of its stream.
+pub fn encode_pair<R>(
+    a: &[u8],
+    table_a: &EncodeTable,
+    b: &[u8],
+    table_b: &EncodeTable,
+    kernel: Kernel,
+    f: impl FnOnce(Payload<'_>, Payload<'_>) -> R,
+) -> Result<R> {
+    let kernel = kernel.or_supported();
+    ENCODE_WORDS.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        if scratch.len() < a.len() + b.len() {
+            scratch.resize(a.len() + b.len(), 0);
+        }
+        let (words_a, words_b) = scratch.split_at_mut(a.len());
+        let mut ea = EncodeState::new(a, table_a, words_a);
+        let mut eb = EncodeState::new(b, table_b, &mut words_b[..b.len()]);
+        #[cfg(target_arch = "x86_64")]
+        if kernel == Kernel::Avx512 && ea.simd_ok() && eb.simd_ok() {
+            // The extra groups of the longer stream alone, the rest together.
+            let common = ea.groups_left.min(eb.groups_left);
+            let (extra_a, extra_b) = (ea.groups_left - common, eb.groups_left - common);
+            ea.groups(extra_a, kernel);
+            eb.groups(extra_b, kernel);
+            x86::encode_groups_avx512::<2>([&mut ea, &mut eb], common);
+        }
+        let (ga, gb) = (ea.groups_left, eb.groups_left);
+        ea.groups(ga, kernel);
+        eb.groups(gb, kernel);
+        let (pa, pb) = (ea.finish()?, eb.finish()?);
+        Ok(f(pa, pb))
     })
 }
 
-/// Codes `symbols` from the last to the first, writing the flushed words to
-/// `words` (at least `symbols.len()` long) in the order they come out.
-/// Returns how many were written.
-fn encode_words(
-    symbols: &[u8],
-    table: &EncodeTable,
-    states: &mut [u32; LANES],
-    words: &mut [u16],
-    kernel: Kernel,
-) -> Result<usize> {
-    let fast = &table.fast;
-    let bits = table.prob_bits;
-    let mut wp = 0usize;
-    let mut absent = false;
-    let n = symbols.len();
-    let tail = n % LANES;
-    let full = n - tail;
-    // The partial last group first (it is the first one walking backwards).
-    for i in (full..n).rev() {
-        encode_step(
-            &mut states[i - full],
-            fast[symbols[i] as usize],
-            bits,
+/// One stream being coded from its last symbol to its first.
+pub(crate) struct EncodeState<'s> {
+    pub(crate) symbols: &'s [u8],
+    pub(crate) table: &'s EncodeTable,
+    pub(crate) states: [u32; LANES],
+    /// Room for one word per symbol.
+    pub(crate) words: &'s mut [u16],
+    /// Words written so far.
+    pub(crate) wp: usize,
+    /// Whether a symbol with frequency 0 was met.
+    pub(crate) absent: bool,
+    /// Whole groups not coded yet (the first `groups_left` of `symbols`).
+    pub(crate) groups_left: usize,
+}
+
+impl<'s> EncodeState<'s> {
+    /// Starts coding: the partial last group first (it is the first one
+    /// walking backwards). `words` must hold `symbols.len()` words.
+    fn new(symbols: &'s [u8], table: &'s EncodeTable, words: &'s mut [u16]) -> Self {
+        assert!(words.len() >= symbols.len());
+        let mut e = EncodeState {
+            symbols,
+            table,
+            states: [RANS_L; LANES],
             words,
-            &mut wp,
-            &mut absent,
-        );
-    }
-    let mut scalar_groups = full / LANES;
-    #[cfg(target_arch = "x86_64")]
-    if kernel == Kernel::Avx512 && x86::ENCODE_MIN_BITS <= bits {
-        absent |= x86::encode_groups_avx512(&symbols[..full], table, states, words, &mut wp);
-        scalar_groups = 0;
-    }
-    let _ = kernel;
-    for group in symbols[..scalar_groups * LANES].chunks_exact(LANES).rev() {
-        for lane in (0..LANES).rev() {
+            wp: 0,
+            absent: false,
+            groups_left: symbols.len() / LANES,
+        };
+        let full = e.groups_left * LANES;
+        for i in (full..symbols.len()).rev() {
             encode_step(
-                &mut states[lane],
-                fast[group[lane] as usize],
-                bits,
-                words,
-                &mut wp,
-                &mut absent,
+                &mut e.states[i - full],
+                table.fast[symbols[i] as usize],
+                table.prob_bits,
+                e.words,
+                &mut e.wp,
+                &mut e.absent,
             );
         }
+        e
     }
-    if absent {
-        let s = symbols
-            .iter()
-            .find(|&&s| table.syms[s as usize].freq == 0)
-            .copied()
-            .unwrap_or(0);
-        return Err(EntropyError::InvalidArgument(format!(
-            "symbol {s} has frequency 0 in the table"
-        )));
+
+    /// Whether the SIMD encoder handles this table's precision.
+    #[cfg(target_arch = "x86_64")]
+    fn simd_ok(&self) -> bool {
+        x86::ENCODE_MIN_BITS <= self.table.prob_bits
     }
-    Ok(wp)
+
+    /// Codes the last `count` of the groups left with `kernel`.
+    fn groups(&mut self, count: usize, kernel: Kernel) {
+        #[cfg(target_arch = "x86_64")]
+        if kernel == Kernel::Avx512 && self.simd_ok() {
+            x86::encode_groups_avx512::<1>([self], count);
+            return;
+        }
+        let _ = kernel;
+        let (fast, bits) = (&self.table.fast, self.table.prob_bits);
+        let first = self.groups_left - count;
+        let span = &self.symbols[first * LANES..self.groups_left * LANES];
+        for group in span.chunks_exact(LANES).rev() {
+            for lane in (0..LANES).rev() {
+                encode_step(
+                    &mut self.states[lane],
+                    fast[group[lane] as usize],
+                    bits,
+                    self.words,
+                    &mut self.wp,
+                    &mut self.absent,
+                );
+            }
+        }
+        self.groups_left = first;
+    }
+
+    /// The payload, or the error of a symbol missing from the table.
+    fn finish(self) -> Result<Payload<'s>> {
+        debug_assert_eq!(self.groups_left, 0);
+        if self.absent {
+            let s = self
+                .symbols
+                .iter()
+                .find(|&&s| self.table.syms[s as usize].freq == 0)
+                .copied()
+                .unwrap_or(0);
+            return Err(EntropyError::InvalidArgument(format!(
+                "symbol {s} has frequency 0 in the table"
+            )));
+        }
+        Ok(Payload {
+            states: self.states,
+            words: &self.words[..self.wp],
+        })
+    }
 }
 
 #[inline(always)]
@@ -828,6 +934,45 @@ mod tests {
             }
             let mut d = Decoder::new(&pa, &da, a.len()).unwrap();
             assert!(d.decode_with(&mut [0u8; 33], k).is_err());
+        }
+    }
+
+    #[test]
+    fn pair_encoding_matches_single_encodes() {
+        for (na, nb, bits_a, bits_b) in [
+            (0usize, 0usize, 12u32, 12u32),
+            (5, 0, 12, 12),
+            (1000, 1000, 12, 11),
+            (4096, 33, 10, 15),
+            (31, 5000, 9, 12),
+            (6400, 6431, 12, 12),
+        ] {
+            let a = random_source(na, na as u64 + 7);
+            let b = skewed(nb, nb as u64 + 9);
+            let ta =
+                FreqTable::from_counts(&histogram(&[a.as_slice(), &[3]].concat()), bits_a).unwrap();
+            let tb =
+                FreqTable::from_counts(&histogram(&[b.as_slice(), &[3]].concat()), bits_b).unwrap();
+            let (ea, eb) = (EncodeTable::new(&ta), EncodeTable::new(&tb));
+            let (mut sa, mut sb) = (Vec::new(), Vec::new());
+            encode(&a, &ea, &mut sa).unwrap();
+            encode(&b, &eb, &mut sb).unwrap();
+            for k in Kernel::supported() {
+                let (pa, pb) = encode_pair(&a, &ea, &b, &eb, k, |pa, pb| {
+                    let (mut va, mut vb) = (Vec::new(), Vec::new());
+                    pa.write_to(&mut va);
+                    pb.write_to(&mut vb);
+                    assert_eq!((pa.len(), pb.len()), (va.len(), vb.len()));
+                    (va, vb)
+                })
+                .unwrap();
+                assert_eq!(pa, sa, "{k:?} {na} {nb}");
+                assert_eq!(pb, sb, "{k:?} {na} {nb}");
+            }
+            assert!(
+                encode_pair(&[1, 2], &ea, &b, &eb, Kernel::best(), |_, _| ()).is_err()
+                    || ta.freqs()[1] > 0
+            );
         }
     }
 

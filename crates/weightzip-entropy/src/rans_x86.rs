@@ -17,8 +17,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{Decoder, Kernel, GROUP_WINDOW, LANES, RANS_L};
-use crate::table::EncodeTable;
+use super::{Decoder, EncodeState, Kernel, GROUP_WINDOW, LANES, RANS_L};
 
 /// Decodes whole groups of `K` payloads in lock step with `kernel`, while
 /// every payload still holds a full group window. Returns the number of
@@ -249,11 +248,9 @@ unsafe fn avx2<const K: usize>(
 /// within one of the exact one (see [`encode_groups_avx512`]).
 pub(super) const ENCODE_MIN_BITS: u32 = 10;
 
-/// Codes the whole groups `symbols` (a multiple of [`LANES`] long) from the
-/// last to the first with AVX-512, continuing `states` and the word
-/// scratch at `*wp` exactly as the scalar encoder would. `words` must have
-/// room for one word per symbol coded so far, these included. Returns
-/// whether a symbol with frequency 0 was met (the output is then garbage).
+/// Codes the last `count` groups left of `K` streams in lock step with
+/// AVX-512, continuing their states and word scratch exactly as the scalar
+/// encoder would.
 ///
 /// The quotient `x / freq` comes from an f32 division: after the flush,
 /// `x < freq * 2^(32 - bits)`, so the exact quotient is below
@@ -261,96 +258,108 @@ pub(super) const ENCODE_MIN_BITS: u32 = 10;
 /// f32 result within `2^22 * 2^-23 = 0.5` of it, so the truncated quotient
 /// is off by at most one, and one correction step each way (on the
 /// remainder `x - q * freq`) makes it exact.
-pub(super) fn encode_groups_avx512(
-    symbols: &[u8],
-    table: &EncodeTable,
-    states: &mut [u32; LANES],
-    words: &mut [u16],
-    wp: &mut usize,
-) -> bool {
-    assert!(symbols.len().is_multiple_of(LANES) && *wp + symbols.len() <= words.len());
-    assert!(table.prob_bits >= ENCODE_MIN_BITS && Kernel::Avx512.is_supported());
-    // SAFETY: AVX-512F is available (asserted); the lengths are as the
-    // kernel needs (asserted).
-    unsafe { encode_avx512(symbols, table, states, words, wp) }
+pub(super) fn encode_groups_avx512<const K: usize>(encs: [&mut EncodeState<'_>; K], count: usize) {
+    for e in &encs {
+        assert!(count <= e.groups_left && e.symbols.len() <= e.words.len());
+        assert!(e.table.prob_bits >= ENCODE_MIN_BITS);
+    }
+    assert!(Kernel::Avx512.is_supported());
+    // SAFETY: AVX-512F is available (asserted); each stream has `count`
+    // groups left and a word slot per symbol (asserted).
+    unsafe { encode_avx512::<K>(encs, count) }
 }
 
 /// # Safety
-/// AVX-512F must be available; `symbols.len()` a multiple of 32 and
-/// `*wp + symbols.len() <= words.len()`.
+/// AVX-512F must be available; every stream must have `count` groups left
+/// and `words.len() >= symbols.len()`.
 #[target_feature(enable = "avx512f,popcnt")]
-unsafe fn encode_avx512(
-    symbols: &[u8],
-    table: &EncodeTable,
-    states: &mut [u32; LANES],
-    words: &mut [u16],
-    wp: &mut usize,
-) -> bool {
-    let bits = table.prob_bits;
+unsafe fn encode_avx512<const K: usize>(mut encs: [&mut EncodeState<'_>; K], count: usize) {
     let zero = _mm512_setzero_si512();
     let one = _mm512_set1_epi32(1);
     let low16 = _mm512_set1_epi32(0xffff);
-    let flush_shift = _mm_cvtsi32_si128(32 - bits as i32);
-    let bits_shift = _mm_cvtsi32_si128(bits as i32);
     // Registers hold lanes in descending order (element i = lane 15 - i of
     // its half), so compressing the flushed words in element order yields
     // them in the scalar encoder's order: lane 31 first.
     let rev = _mm512_setr_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     let rev_bytes = _mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-    // SAFETY: `states` holds 32 u32: two unaligned 64-byte loads.
-    let mut x = unsafe {
-        [
-            _mm512_permutexvar_epi32(rev, _mm512_loadu_si512(states.as_ptr().add(16).cast())),
-            _mm512_permutexvar_epi32(rev, _mm512_loadu_si512(states.as_ptr().cast())),
-        ]
-    };
-    let start_freq = table.start_freq.as_ptr().cast::<i32>();
-    let mut absent: __mmask16 = 0;
-    let mut w = *wp;
-    for g in (0..symbols.len() / LANES).rev() {
-        // x[0] holds lanes 31..16, x[1] lanes 15..0: the scalar order.
-        for (h, xh) in x.iter_mut().enumerate() {
-            let first = g * LANES + (1 - h) * 16;
-            // SAFETY: first + 16 <= symbols.len().
-            let sym = unsafe { _mm_loadu_si128(symbols.as_ptr().add(first).cast()) };
-            let idx = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(sym, rev_bytes));
-            // SAFETY: indices are bytes, the table has 256 entries.
-            let e = unsafe { _mm512_i32gather_epi32::<4>(idx, start_freq) };
-            let freq = _mm512_srli_epi32::<16>(e);
-            let start = _mm512_and_si512(e, low16);
-            absent |= _mm512_cmpeq_epi32_mask(freq, zero);
-            let xv = *xh;
-            let flush = _mm512_cmpge_epu32_mask(_mm512_srl_epi32(xv, flush_shift), freq);
-            let out = _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(flush, xv));
-            // SAFETY: w is at most the number of symbols coded before this
-            // register, so w + 16 <= words.len().
-            unsafe { _mm256_storeu_si256(words.as_mut_ptr().add(w).cast(), out) };
-            w += flush.count_ones() as usize;
-            let xs = _mm512_mask_srli_epi32(xv, flush, xv, 16);
-            let qf = _mm512_div_ps(_mm512_cvtepu32_ps(xs), _mm512_cvtepu32_ps(freq));
-            let mut q = _mm512_cvttps_epu32(qf);
-            let mut r = _mm512_sub_epi32(xs, _mm512_mullo_epi32(q, freq));
-            let over = _mm512_cmplt_epi32_mask(r, zero);
-            q = _mm512_mask_sub_epi32(q, over, q, one);
-            r = _mm512_mask_add_epi32(r, over, r, freq);
-            let under = _mm512_cmpge_epu32_mask(r, freq);
-            q = _mm512_mask_add_epi32(q, under, q, one);
-            r = _mm512_mask_sub_epi32(r, under, r, freq);
-            // (q << bits) + (x mod freq) + start, as the scalar encoder.
-            *xh = _mm512_add_epi32(_mm512_add_epi32(_mm512_sll_epi32(q, bits_shift), r), start);
+    let mut x = [[zero; 2]; K];
+    let mut flush_shift = [_mm_setzero_si128(); K];
+    let mut bits_shift = [_mm_setzero_si128(); K];
+    let mut start_freq = [std::ptr::null::<i32>(); K];
+    let mut symbols = [std::ptr::null::<u8>(); K];
+    let mut words = [std::ptr::null_mut::<u16>(); K];
+    let mut wp = [0usize; K];
+    let mut first_group = [0usize; K];
+    let mut absent: [__mmask16; K] = [0; K];
+    for (k, e) in encs.iter_mut().enumerate() {
+        // SAFETY: `states` holds 32 u32: two unaligned 64-byte loads.
+        unsafe {
+            x[k][0] =
+                _mm512_permutexvar_epi32(rev, _mm512_loadu_si512(e.states.as_ptr().add(16).cast()));
+            x[k][1] = _mm512_permutexvar_epi32(rev, _mm512_loadu_si512(e.states.as_ptr().cast()));
+        }
+        let bits = e.table.prob_bits as i32;
+        flush_shift[k] = _mm_cvtsi32_si128(32 - bits);
+        bits_shift[k] = _mm_cvtsi32_si128(bits);
+        start_freq[k] = e.table.start_freq.as_ptr().cast();
+        symbols[k] = e.symbols.as_ptr();
+        words[k] = e.words.as_mut_ptr();
+        wp[k] = e.wp;
+        first_group[k] = e.groups_left - count;
+    }
+    for step in (0..count).rev() {
+        for k in 0..K {
+            let g = first_group[k] + step;
+            // x[k][0] holds lanes 31..16, x[k][1] lanes 15..0: the scalar order.
+            for (h, xh) in x[k].iter_mut().enumerate() {
+                let first = g * LANES + (1 - h) * 16;
+                // SAFETY: g < groups_left, so first + 16 <= symbols.len().
+                let sym = unsafe { _mm_loadu_si128(symbols[k].add(first).cast()) };
+                let idx = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(sym, rev_bytes));
+                // SAFETY: indices are bytes, the table has 256 entries.
+                let e = unsafe { _mm512_i32gather_epi32::<4>(idx, start_freq[k]) };
+                let freq = _mm512_srli_epi32::<16>(e);
+                let start = _mm512_and_si512(e, low16);
+                absent[k] |= _mm512_cmpeq_epi32_mask(freq, zero);
+                let xv = *xh;
+                let flush = _mm512_cmpge_epu32_mask(_mm512_srl_epi32(xv, flush_shift[k]), freq);
+                let out = _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(flush, xv));
+                // SAFETY: wp is at most the number of symbols coded before
+                // this register, so wp + 16 <= symbols.len() <= words.len().
+                unsafe { _mm256_storeu_si256(words[k].add(wp[k]).cast(), out) };
+                wp[k] += flush.count_ones() as usize;
+                let xs = _mm512_mask_srli_epi32(xv, flush, xv, 16);
+                let qf = _mm512_div_ps(_mm512_cvtepu32_ps(xs), _mm512_cvtepu32_ps(freq));
+                let mut q = _mm512_cvttps_epu32(qf);
+                let mut r = _mm512_sub_epi32(xs, _mm512_mullo_epi32(q, freq));
+                let over = _mm512_cmplt_epi32_mask(r, zero);
+                q = _mm512_mask_sub_epi32(q, over, q, one);
+                r = _mm512_mask_add_epi32(r, over, r, freq);
+                let under = _mm512_cmpge_epu32_mask(r, freq);
+                q = _mm512_mask_add_epi32(q, under, q, one);
+                r = _mm512_mask_sub_epi32(r, under, r, freq);
+                // (q << bits) + (x mod freq) + start, as the scalar encoder.
+                *xh = _mm512_add_epi32(
+                    _mm512_add_epi32(_mm512_sll_epi32(q, bits_shift[k]), r),
+                    start,
+                );
+            }
         }
     }
-    *wp = w;
-    // SAFETY: `states` holds 32 u32.
-    unsafe {
-        _mm512_storeu_si512(
-            states.as_mut_ptr().add(16).cast(),
-            _mm512_permutexvar_epi32(rev, x[0]),
-        );
-        _mm512_storeu_si512(
-            states.as_mut_ptr().cast(),
-            _mm512_permutexvar_epi32(rev, x[1]),
-        );
+    for (k, e) in encs.into_iter().enumerate() {
+        // SAFETY: `states` holds 32 u32.
+        unsafe {
+            _mm512_storeu_si512(
+                e.states.as_mut_ptr().add(16).cast(),
+                _mm512_permutexvar_epi32(rev, x[k][0]),
+            );
+            _mm512_storeu_si512(
+                e.states.as_mut_ptr().cast(),
+                _mm512_permutexvar_epi32(rev, x[k][1]),
+            );
+        }
+        e.wp = wp[k];
+        e.absent |= absent[k] != 0;
+        e.groups_left = first_group[k];
     }
-    absent != 0
 }

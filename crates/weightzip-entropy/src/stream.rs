@@ -8,7 +8,7 @@
 
 use crate::error::{corrupt, truncated, EntropyError, Result};
 use crate::histogram::{histogram, Histogram};
-use crate::rans;
+use crate::rans::{self, Kernel};
 use crate::table::{DecodeTable, EncodeTable, FreqTable, DEFAULT_PROB_BITS};
 use crate::varint;
 
@@ -87,13 +87,57 @@ pub fn encode_stream_with(
     prob_bits: u32,
     out: &mut Vec<u8>,
 ) -> Result<StreamMode> {
+    match plan(symbols, counts, prob_bits)? {
+        Plan::Constant => Ok(write_constant(symbols, out)),
+        Plan::Raw => Ok(write_raw(symbols, out)),
+        Plan::Rans(table) => {
+            let enc = EncodeTable::new(&table);
+            rans::encode_then(symbols, &enc, Kernel::best(), |payload| {
+                write_rans(symbols, &table, &payload, out)
+            })
+        }
+    }
+}
+
+/// Encodes two symbol planes as two consecutive streams (exactly the bytes
+/// of two [`encode_stream_with`] calls), coding both with rANS in lock step
+/// when both need it. `counts_*` must be the histograms of the planes.
+pub fn encode_stream_pair_with(
+    a: &[u8],
+    counts_a: &Histogram,
+    b: &[u8],
+    counts_b: &Histogram,
+    prob_bits: u32,
+    out: &mut Vec<u8>,
+) -> Result<(StreamMode, StreamMode)> {
+    let plan_a = plan(a, counts_a, prob_bits)?;
+    let plan_b = plan(b, counts_b, prob_bits)?;
+    let (Plan::Rans(ta), Plan::Rans(tb)) = (&plan_a, &plan_b) else {
+        let ma = encode_stream_with(a, counts_a, prob_bits, out)?;
+        let mb = encode_stream_with(b, counts_b, prob_bits, out)?;
+        return Ok((ma, mb));
+    };
+    let (ea, eb) = (EncodeTable::new(ta), EncodeTable::new(tb));
+    rans::encode_pair(a, &ea, b, &eb, Kernel::best(), |pa, pb| {
+        let ma = write_rans(a, ta, &pa, out);
+        let mb = write_rans(b, tb, &pb, out);
+        (ma, mb)
+    })
+}
+
+/// How a plane will be stored, decided from its histogram.
+enum Plan {
+    Constant,
+    Raw,
+    /// rANS with this table, if the payload turns out smaller than raw.
+    Rans(Box<FreqTable>),
+}
+
+fn plan(symbols: &[u8], counts: &Histogram, prob_bits: u32) -> Result<Plan> {
     let n = symbols.len();
     let present = counts.iter().filter(|&&c| c > 0).count();
-    if present == 1 {
-        out.push(StreamMode::Constant as u8);
-        varint::write_u64(out, n as u64);
-        out.push(symbols[0]);
-        return Ok(StreamMode::Constant);
+    if present == 1 && n > 0 {
+        return Ok(Plan::Constant);
     }
     if n > 0 {
         let table = FreqTable::from_counts(counts, prob_bits)?;
@@ -102,24 +146,43 @@ pub fn encode_stream_with(
         let estimate = table.cost_bits(counts) / 8.0
             + (rans::STATE_BYTES + table.serialized_len() + 16) as f64;
         if estimate < n as f64 {
-            let start = out.len();
-            out.push(StreamMode::Rans as u8);
-            varint::write_u64(out, n as u64);
-            table.write(out);
-            let mut payload = Vec::with_capacity(n);
-            rans::encode(symbols, &EncodeTable::new(&table), &mut payload)?;
-            if payload.len() < n {
-                varint::write_u64(out, payload.len() as u64);
-                out.extend_from_slice(&payload);
-                return Ok(StreamMode::Rans);
-            }
-            out.truncate(start);
+            return Ok(Plan::Rans(Box::new(table)));
         }
     }
+    Ok(Plan::Raw)
+}
+
+fn write_constant(symbols: &[u8], out: &mut Vec<u8>) -> StreamMode {
+    out.push(StreamMode::Constant as u8);
+    varint::write_u64(out, symbols.len() as u64);
+    out.push(symbols[0]);
+    StreamMode::Constant
+}
+
+fn write_raw(symbols: &[u8], out: &mut Vec<u8>) -> StreamMode {
     out.push(StreamMode::Raw as u8);
-    varint::write_u64(out, n as u64);
+    varint::write_u64(out, symbols.len() as u64);
     out.extend_from_slice(symbols);
-    Ok(StreamMode::Raw)
+    StreamMode::Raw
+}
+
+/// Writes the rANS stream if its payload is smaller than the symbols, else
+/// the raw stream.
+fn write_rans(
+    symbols: &[u8],
+    table: &FreqTable,
+    payload: &rans::Payload<'_>,
+    out: &mut Vec<u8>,
+) -> StreamMode {
+    if payload.len() >= symbols.len() {
+        return write_raw(symbols, out);
+    }
+    out.push(StreamMode::Rans as u8);
+    varint::write_u64(out, symbols.len() as u64);
+    table.write(out);
+    varint::write_u64(out, payload.len() as u64);
+    payload.write_to(out);
+    StreamMode::Rans
 }
 
 /// Parses one stream at `*pos` (advancing it) that must hold `expected`
@@ -162,8 +225,13 @@ pub fn parse_stream<'a>(
         }
         2 => {
             let table = FreqTable::read(input, pos)?;
-            let len = varint::read_len(input, pos, remaining(*pos), "rANS payload length")?;
-            let payload = &input[*pos..*pos + len];
+            let at = *pos;
+            let len = varint::read_len(input, pos, remaining(at), "rANS payload length")?;
+            // The limit was measured before the length's own bytes.
+            let payload = input
+                .get(*pos..)
+                .and_then(|rest| rest.get(..len))
+                .ok_or_else(|| truncated("rANS payload", *pos, len, remaining(*pos)))?;
             *pos += len;
             Ok(StreamView::Rans {
                 table: Box::new(table),
@@ -211,6 +279,20 @@ mod tests {
         assert_eq!(mode, StreamMode::Rans);
         assert!(len < 10_000 / 6, "len {len}");
         assert_eq!(round_trip(&[1, 2]).0, StreamMode::Raw);
+    }
+
+    #[test]
+    fn every_truncation_of_a_rans_stream_is_an_error() {
+        let symbols: Vec<u8> = (0..3000u32).map(|i| (i * i % 7) as u8).collect();
+        let mut buf = Vec::new();
+        assert_eq!(encode_stream(&symbols, &mut buf).unwrap(), StreamMode::Rans);
+        let mut out = vec![0u8; symbols.len()];
+        for cut in 0..buf.len() {
+            assert!(
+                decode_stream(&buf[..cut], &mut 0, &mut out).is_err(),
+                "cut {cut}"
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,114 @@
+//! x86-64 SIMD helpers of the float codecs.
+
+use std::arch::x86_64::*;
+
+/// Whether [`merge_joint`] can run its AVX-512 VBMI loop here.
+fn has_vbmi() -> bool {
+    use std::sync::OnceLock;
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| {
+        is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vbmi")
+    })
+}
+
+/// The AVX-512 VBMI part of `bf16j::merge_joint`: 64 values per step, the
+/// top parts looked up with byte permutes (two 128-byte halves of a
+/// 256-entry table per output byte), the 6-bit fields unpacked with
+/// `vpmultishiftqb`. Returns how many values it wrote (a multiple of 64);
+/// the caller finishes the rest.
+pub(super) fn merge_joint(tops: &[u16; 256], symbols: &[u8], bits: &[u8], out: &mut [u8]) -> usize {
+    let steps = (symbols.len() / 64)
+        .min(bits.len() / 48)
+        .min(out.len() / 128);
+    if steps == 0 || !has_vbmi() {
+        return 0;
+    }
+    // SAFETY: the CPU has AVX-512 F/BW/VBMI (checked); every slice holds
+    // `steps` whole steps (64 symbols, 48 bit bytes, 128 output bytes).
+    unsafe { merge_joint_vbmi(tops, symbols, bits, out, steps) };
+    steps * 64
+}
+
+/// # Safety
+/// AVX-512 F/BW/VBMI must be available; `symbols`, `bits` and `out` must
+/// hold at least `steps * 64`, `steps * 48` and `steps * 128` bytes.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+unsafe fn merge_joint_vbmi(
+    tops: &[u16; 256],
+    symbols: &[u8],
+    bits: &[u8],
+    out: &mut [u8],
+    steps: usize,
+) {
+    // Low and high bytes of the 256 top parts, as 4 + 4 registers.
+    let mut lo = [0u8; 256];
+    let mut hi = [0u8; 256];
+    for (i, t) in tops.iter().enumerate() {
+        lo[i] = *t as u8;
+        hi[i] = (*t >> 8) as u8;
+    }
+    // SAFETY: each array holds 256 bytes: four 64-byte loads.
+    let (lo, hi) = unsafe {
+        (
+            [0, 1, 2, 3].map(|q| _mm512_loadu_si512(lo.as_ptr().add(q * 64).cast())),
+            [0, 1, 2, 3].map(|q| _mm512_loadu_si512(hi.as_ptr().add(q * 64).cast())),
+        )
+    };
+    // Qword q of the spread bits holds bytes 6q..6q+6 of the 48: 8 fields.
+    let spread = _mm512_set_epi8(
+        47, 47, 47, 46, 45, 44, 43, 42, 41, 41, 41, 40, 39, 38, 37, 36, 35, 35, 35, 34, 33, 32, 31,
+        30, 29, 29, 29, 28, 27, 26, 25, 24, 23, 23, 23, 22, 21, 20, 19, 18, 17, 17, 17, 16, 15, 14,
+        13, 12, 11, 11, 11, 10, 9, 8, 7, 6, 5, 5, 5, 4, 3, 2, 1, 0,
+    );
+    let shifts = _mm512_set1_epi64(0x2a24_1e18_120c_0600);
+    let six = _mm512_set1_epi8(0x3f);
+    // Output byte 2i takes low byte i, byte 2i + 1 high byte i (index 64 + i).
+    let mut il = [[0i8; 64]; 2];
+    for (half, idx) in il.iter_mut().enumerate() {
+        for (j, v) in idx.iter_mut().enumerate() {
+            let i = (half * 32 + j / 2) as i8;
+            *v = if j % 2 == 0 { i } else { 64 + i };
+        }
+    }
+    // SAFETY: 64 bytes each.
+    let (il0, il1) = unsafe {
+        (
+            _mm512_loadu_si512(il[0].as_ptr().cast()),
+            _mm512_loadu_si512(il[1].as_ptr().cast()),
+        )
+    };
+    for s in 0..steps {
+        // SAFETY: s < steps: 64 symbols and 48 bit bytes are in bounds
+        // (the masked load touches only 48 bytes).
+        let (idx, packed) = unsafe {
+            (
+                _mm512_loadu_si512(symbols.as_ptr().add(s * 64).cast()),
+                _mm512_maskz_loadu_epi8(0xffff_ffff_ffff, bits.as_ptr().add(s * 48).cast()),
+            )
+        };
+        let upper = _mm512_movepi8_mask(idx);
+        let lo_b = _mm512_mask_blend_epi8(
+            upper,
+            _mm512_permutex2var_epi8(lo[0], idx, lo[1]),
+            _mm512_permutex2var_epi8(lo[2], idx, lo[3]),
+        );
+        let hi_b = _mm512_mask_blend_epi8(
+            upper,
+            _mm512_permutex2var_epi8(hi[0], idx, hi[1]),
+            _mm512_permutex2var_epi8(hi[2], idx, hi[3]),
+        );
+        let fields = _mm512_and_si512(
+            _mm512_multishift_epi64_epi8(shifts, _mm512_permutexvar_epi8(spread, packed)),
+            six,
+        );
+        let lo_b = _mm512_or_si512(lo_b, fields);
+        // SAFETY: s < steps: 128 output bytes are in bounds.
+        unsafe {
+            let o = out.as_mut_ptr().add(s * 128);
+            _mm512_storeu_si512(o.cast(), _mm512_permutex2var_epi8(lo_b, il0, hi_b));
+            _mm512_storeu_si512(o.add(64).cast(), _mm512_permutex2var_epi8(lo_b, il1, hi_b));
+        }
+    }
+}
