@@ -29,7 +29,9 @@
 //! - sign bits and low mantissa bits are stored raw (packed).
 //!
 //! Encoding layout: `n: varint` whole elements, `tail_len: u8` + tail bytes,
-//! `mode: u8` (0 = the `2n` element bytes verbatim, 1 = coded), and in mode 1:
+//! `mode: u8` (0 = the `2n` element bytes verbatim, 1 = coded, 2 = the fast
+//! codec's encoding (`wz_bf16` / `wz_fp16`) of the whole elements, chosen
+//! for small chunks where it is smaller), and in mode 1:
 //! `row_len: varint` (0 = no rows: one table), `phase: varint` (< row_len),
 //! `col_ref: varint` (0 = row statistics only, else the column reference +
 //! 1; rows of at most 2^16), `classes: u8` (1..=16) and `classes - 1` increasing thresholds (`varint`),
@@ -64,12 +66,15 @@ const JOINT_BITS: u32 = cx::CTX_PROB_BITS;
 const TOP_BITS_PREC: u32 = 8;
 
 /// Bit layout of one 16-bit float format.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 struct Layout {
     name: &'static str,
     e_shift: u32,
     e_mask: u16,
     low_bits: u32,
+    /// The fast codec of the same format (mode 2).
+    fast_encode: fn(&[u8], &mut Vec<u8>) -> Result<()>,
+    fast_decode: fn(&[u8], &mut [u8]) -> Result<()>,
 }
 
 impl Layout {
@@ -93,12 +98,16 @@ const BF16: Layout = Layout {
     e_shift: 7,
     e_mask: 0xff,
     low_bits: 4,
+    fast_encode: crate::float::bf16::encode,
+    fast_decode: crate::float::bf16::decode,
 };
 const FP16: Layout = Layout {
     name: "wz_fp16_ctx",
     e_shift: 10,
     e_mask: 0x1f,
     low_bits: 8,
+    fast_encode: crate::float::fp16::encode,
+    fast_decode: crate::float::fp16::decode,
 };
 
 /// `wz_bf16_ctx`: bf16 with exponent + top 3 mantissa bits coded in row
@@ -528,13 +537,27 @@ fn encode_with(l: Layout, data: &[u8], row_len: Option<usize>, out: &mut Vec<u8>
     out.extend_from_slice(tail);
     let start = out.len();
     out.push(1);
-    if encode_coded(l, &data[..n * 2], row_len, out).is_err() || out.len() - start > n * 2 + 1 {
+    let body = &data[..n * 2];
+    if encode_coded(l, body, row_len, out).is_err() || out.len() - start > n * 2 + 1 {
         out.truncate(start);
         out.push(0);
-        out.extend_from_slice(&data[..n * 2]);
+        out.extend_from_slice(body);
+    }
+    // Small chunks (norms, biases): the fast codec's planes may be smaller
+    // than contexts plus their tables; keep whichever is.
+    if n < FAST_CHECK_BELOW {
+        let mut fast = vec![2u8];
+        (l.fast_encode)(body, &mut fast)?;
+        if fast.len() < out.len() - start {
+            out.truncate(start);
+            out.extend_from_slice(&fast);
+        }
     }
     Ok(())
 }
+
+/// Chunks with fewer elements also try the fast codec (mode 2).
+const FAST_CHECK_BELOW: usize = 1 << 16;
 
 /// Estimated serialised size in bits of a 12-bit table for `h`.
 fn table_bits_estimate(h: &Histogram, total: u64) -> f64 {
@@ -797,14 +820,6 @@ fn row_candidates(e: &[u8], hint: Option<usize>) -> Vec<(usize, usize)> {
                 scored.push((0.0, d, 0));
             }
         }
-        _ if (2 * LANES..=16384.min(e.len() / 16)).any(|d| e.len().is_multiple_of(d)) => {
-            // A whole tensor: its row length divides the element count.
-            // Every divisor is a candidate (the cost fit decides).
-            for d in (2 * LANES..=16384.min(e.len() / 16)).filter(|&d| e.len().is_multiple_of(d)) {
-                scored.push((f64::INFINITY, d, 0));
-            }
-            return scored.iter().map(|s| (s.1, s.2)).collect();
-        }
         _ => {
             // At least 64 rows: with fewer, the best of many phases is noise.
             let mut d = 2 * LANES;
@@ -816,6 +831,16 @@ fn row_candidates(e: &[u8], hint: Option<usize>) -> Vec<(usize, usize)> {
         }
     }
     scored.sort_by(|x, y| y.0.total_cmp(&x.0));
+    // A whole tensor's row length divides its element count: every such
+    // divisor is a candidate too (the cost fit decides).
+    let divisors: Vec<(usize, usize)> = if hint.is_none() {
+        (2 * LANES..=16384.min(e.len() / 16))
+            .filter(|&d| e.len().is_multiple_of(d))
+            .map(|d| (d, 0))
+            .collect()
+    } else {
+        Vec::new()
+    };
     // F is flat over multiples of the true row length: keep the top few
     // and the smallest length near the top.
     let mut out: Vec<(usize, usize)> = scored.iter().take(3).map(|s| (s.1, s.2)).collect();
@@ -826,6 +851,11 @@ fn row_candidates(e: &[u8], hint: Option<usize>) -> Vec<(usize, usize)> {
             .min_by_key(|s| s.1)
         {
             out.push((s.1, s.2));
+        }
+    }
+    for d in divisors {
+        if !out.contains(&d) {
+            out.push(d);
         }
     }
     out.dedup();
@@ -1087,6 +1117,7 @@ fn decode_with(l: Layout, input: &[u8], out: &mut [u8]) -> Result<()> {
             Ok(())
         }
         1 => decode_coded(l, input, pos, &mut out[..n * 2]),
+        2 => (l.fast_decode)(&input[pos..], &mut out[..n * 2]),
         m => Err(corrupt(l, pos - 1, format!("unknown mode {m}"))),
     }
 }
