@@ -141,3 +141,25 @@ fn zstd19_bytegrouped_uses_the_corpus_width() {
     assert_ne!(z4, z2);
     assert_eq!(w4.decompress(&z4, fp32.len(), None).unwrap(), fp32);
 }
+
+#[test]
+fn gguf_decomposition_finds_every_tensor() {
+    use weightzip_methods::gguf::{q4k_tensors, segments, SegmentKind};
+    let file = common::fixture("gguf_minilm_small.gguf");
+    let segs = segments(&file);
+    assert_eq!(segs.iter().map(|s| s.1).sum::<usize>(), file.len());
+    let kinds: Vec<SegmentKind> = segs
+        .iter()
+        .map(|s| s.0)
+        .filter(|k| *k != SegmentKind::Meta)
+        .collect();
+    use SegmentKind::*;
+    assert_eq!(
+        kinds,
+        [Plain, OtherQuant, Q4k, Q4k, OtherQuant, OtherQuant, Plain]
+    );
+    let q4k: Vec<usize> = q4k_tensors(&file).iter().map(|t| t.len()).collect();
+    assert_eq!(q4k, [384 * 144, 192 * 144]);
+    assert_eq!(segments(b"not a gguf"), [(Meta, 10)]);
+    assert!(segments(&[]).is_empty());
+}

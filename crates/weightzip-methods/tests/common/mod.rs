@@ -54,7 +54,13 @@ pub fn splits() -> Vec<Split> {
         Split {
             corpus: Corpus::GgufFile,
             train: vec![fixture("gguf_whisper_small.gguf")],
-            test: vec![fixture("gguf_minilm_small.gguf")],
+            // A real GGUF, then a file that is not one (a single meta
+            // segment for the decomposition), then an empty file.
+            test: vec![
+                fixture("gguf_minilm_small.gguf"),
+                fixture("fp32_minilm_key_48rows.bin")[..5000].to_vec(),
+                Vec::new(),
+            ],
         },
     ]
 }
