@@ -347,12 +347,18 @@ fn decode_loop(which: &str, path: &str) {
     let file = SafetensorsFile::open(path).expect("open safetensors");
     let mut encoded = Vec::new();
     let mut bytes = 0usize;
+    let mut concat = Vec::new();
     for info in file.header().tensors.iter() {
         if !matches!(info.dtype, Dtype::BF16 | Dtype::F16) || info.len() < 100_000 {
             continue;
         }
         let data = file.tensor_bytes(&info.name).unwrap();
         let cols = *info.shape.last().unwrap() as usize;
+        if std::env::var("CTX_CONCAT").is_ok() {
+            // As `weightzip speed`: every tensor of the type end to end.
+            concat.extend_from_slice(data);
+            continue;
+        }
         let (fe, fd): (FastEnc, Dec) = match info.dtype {
             Dtype::BF16 => (float::bf16::encode, float::bf16::decode),
             _ => (float::fp16::encode, float::fp16::decode),
@@ -367,11 +373,23 @@ fn decode_loop(which: &str, path: &str) {
                 fe(chunk, &mut buf).unwrap();
                 encoded.push((buf, chunk.len(), fd));
             } else {
-                ce(chunk, Some(cols), &mut buf).unwrap();
+                let hint = std::env::var("CTX_NOHINT").is_err().then_some(cols);
+                ce(chunk, hint, &mut buf).unwrap();
                 encoded.push((buf, chunk.len(), cd));
             }
             bytes += chunk.len();
         }
+    }
+    for chunk in concat.chunks(CHUNK) {
+        let mut buf = Vec::new();
+        if which == "fast" {
+            float::bf16::encode(chunk, &mut buf).unwrap();
+            encoded.push((buf, chunk.len(), float::bf16::decode as Dec));
+        } else {
+            ctx::bf16::encode(chunk, None, &mut buf).unwrap();
+            encoded.push((buf, chunk.len(), ctx::bf16::decode as Dec));
+        }
+        bytes += chunk.len();
     }
     // CTX_REPS=0 encodes only: the task-clock difference of two runs under
     // `perf stat` is the decode CPU time, robust to a loaded machine.

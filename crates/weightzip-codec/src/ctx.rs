@@ -3,54 +3,66 @@
 //! Each value is cut into the exponent `e` (8 bits for bf16, 5 for fp16),
 //! the top `t` mantissa bits (3 for bf16, 2 for fp16), the sign, and the low
 //! mantissa bits (4 for bf16, 8 for fp16). Exponent and top mantissa bits
-//! are coded together as **one rANS symbol per element**, so decoding costs
-//! one table lookup per value, as the fast codec does:
+//! are coded together as **one rANS symbol per element**:
 //!
 //! - symbol `k * 2^t + top` for the `k`-th of `n_freq` consecutive frequent
 //!   exponents `e_lo + k`, and `ESC = n_freq * 2^t` for every other exponent
 //!   (its exponent and top bits then follow in two side streams);
-//! - the table is picked by a **scale class**: the running mean of the
-//!   exponents already decoded in the same tensor row (rows of `row_len`
-//!   elements, the first starting `phase` elements before the chunk; an
-//!   escaped element counts as `e_lo - 1`), in 1/16 exponent units,
-//!   optionally plus the element's **column** running mean over earlier rows
-//!   minus a reference (log-scale additive: `scale(i, j) = row(i) · col(j)`),
-//!   quantised by thresholds the encoder chooses per chunk (an optimal 1-D
-//!   partition of 64 quantile bins, table bytes counted). The encoder tries
-//!   row-only and row+column statistics for a few row lengths (the hint, or
-//!   the best by an ANOVA F statistic of the exponents) and keeps the
-//!   cheapest. Elements with no statistic yet use the `START` table. All
-//!   contexts are known before a group of 32 symbols is decoded, so decoding
-//!   is static rANS with a table switch ([`weightzip_entropy::ctx`]);
+//! - the table is picked by a **scale class**. The encoder stores, per row
+//!   of the chunk (rows of `row_len` elements, the chunk's first element at
+//!   column `phase`), the row's mean exponent (escapes count as `e_lo - 1`)
+//!   as `round(4 · mean) - min`, a byte, and optionally the same per column
+//!   (log-scale additive: `scale(i, j) = row(i) · col(j)`). An element's
+//!   statistic is its row byte plus its column byte; thresholds chosen per
+//!   chunk (an optimal 1-D partition of 64 quantile bins, the cost counting
+//!   coded bits, table bytes, thresholds and the stored row and column
+//!   bytes) map it to one of at most 16 classes. The encoder tries row-only
+//!   and row and column statistics for a few row lengths (the caller's, with
+//!   the chunk's phase found by an ANOVA F statistic; without one, the
+//!   divisors of the element count and the F-best lengths) and keeps the
+//!   cheapest, or one table;
 //! - each class's table is the **product** P(k | class) · P(top | k) of a
 //!   per-class exponent table and per-exponent mantissa tables shared by all
 //!   classes, rebuilt by encoder and decoder with the same integer
 //!   arithmetic: only the factors are stored, which keeps table bytes small;
-//! - sign bits and low mantissa bits are stored raw (packed).
+//! - sign bits: raw, or (when it saves ≥ 3 %) rANS with a table per
+//!   column class (the column's share of negative values in 16 bins, one
+//!   stored byte per column); low bits: raw, or (when it saves ≥ 3 %) rANS
+//!   with a table per exponent symbol.
+//!
+//! Every context is stored or derived from a plane decoded earlier, so the
+//! decoder builds each plane's context bytes first and decodes it with the
+//! SIMD multi-table rANS of [`weightzip_entropy::multi`]: a table switch per
+//! symbol, no model updates.
 //!
 //! Encoding layout: `n: varint` whole elements, `tail_len: u8` + tail bytes,
 //! `mode: u8` (0 = the `2n` element bytes verbatim, 1 = coded, 2 = the fast
 //! codec's encoding (`wz_bf16` / `wz_fp16`) of the whole elements, chosen
-//! for small chunks where it is smaller), and in mode 1:
-//! `row_len: varint` (0 = no rows: one table), `phase: varint` (< row_len),
-//! `col_ref: varint` (0 = row statistics only, else the column reference +
-//! 1; rows of at most 2^16), `classes: u8` (1..=16) and `classes - 1` increasing thresholds (`varint`),
-//! `e_lo: u8`, `n_freq: u8`, the exponent tables (`classes + 1` tables, or 1
-//! without rows, over `0..=n_freq`, 12 bits) and the `n_freq` mantissa
-//! tables (over `0..2^t`, 8 bits) as [`FreqTable`] serialisations, `len:
-//! varint` + the symbol payload, the escapes' exponents and top bits as two
-//! [`weightzip_entropy::stream`]s, the sign bits (`ceil(n / 8)` bytes, LSB
-//! first) and the low bits (bf16: two per byte, low nibble first; fp16: one
-//! byte each).
+//! for small chunks where it is smaller), and in mode 1: `row_len: varint`
+//! (0 = no rows: one table), `phase: varint` (< row_len); with rows
+//! `columns: u8` (0 / 1, rows of at most 2^16 for 1), the row bytes and
+//! (columns = 1) the column bytes as [`weightzip_entropy::stream`]s;
+//! `classes: u8` (1..=16) and `classes - 1` increasing thresholds
+//! (`varint`, ≤ 511), `e_lo: u8`, `n_freq: u8`, the `classes` exponent
+//! tables (over `0..=n_freq`, 12 bits) and the `n_freq` mantissa tables
+//! (over `0..2^t`, 8 bits) as [`FreqTable`] serialisations, `len: varint` +
+//! the symbol payload ([`weightzip_entropy::multi`]), the escapes' exponents
+//! and top bits as two streams; `low_mode: u8` (1: `n_freq + 1` tables +
+//! payload); `sign_mode: u8` (1: with rows the column classes as a stream,
+//! then 16 tables (1 without rows) + payload); then the raw planes: sign
+//! bits (`ceil(n / 8)` bytes, LSB first) if `sign_mode` is 0 and low bits
+//! (bf16: two per byte, low nibble first; fp16: one byte each) if
+//! `low_mode` is 0.
 
-use weightzip_entropy::ctx::{self as cx, CtxDecodeTables, LANES};
+use weightzip_entropy::ctx::{self as cx, LANES};
+use weightzip_entropy::multi::{self, Contexts, MultiDecoder, MultiEncoder};
 use weightzip_entropy::stream::{encode_stream, parse_stream};
-use weightzip_entropy::table::{EncodeTable, FreqTable};
+use weightzip_entropy::table::FreqTable;
 use weightzip_entropy::{entropy_bits, varint, Histogram};
 
 use crate::error::{CodecError, EntropyContext, Result};
 
-/// Most row scale classes (exponent tables besides `START`).
+/// Most scale classes (exponent tables).
 pub const MAX_CLASSES: usize = 16;
 /// Longest row the codec models.
 pub const MAX_ROW_LEN: usize = 1 << 24;
@@ -235,295 +247,136 @@ fn joint_tables(a: Alphabet, ef: &[FreqTable], tf: &[FreqTable]) -> Result<Vec<F
         .collect()
 }
 
-// ---------------------------------------------------------------- row contexts
+// ---------------------------------------------------------------- scale contexts
 
-/// No statistic: the element's row and column have nothing decoded yet.
-const NO_STAT: u16 = u16::MAX;
-
-/// Per-column running means in 1/16 units: `mean += (x - mean) >> shift`
-/// with `shift = min(ilog2(count + 1), COL_MEMORY)`, an integer running mean
-/// that forgets after about `2^COL_MEMORY` rows.
-struct Columns {
-    mean: Vec<i32>,
-    count: Vec<u8>,
-    reference: i32,
-    /// Rows completed; from [`STEADY_ROWS`] on every count is at least
-    /// `2^COL_MEMORY - 1`, so every shift is `COL_MEMORY` and counts can
-    /// stop (the fast path computes exactly what the general one would).
-    rows: usize,
-}
-
-/// Rows after which the column shifts are all [`COL_MEMORY`].
-const STEADY_ROWS: usize = (1 << COL_MEMORY) + 1;
-
-/// Longest memory of the column means (log2 rows).
-const COL_MEMORY: u32 = 5;
-
-fn col_shift(count: u8) -> u32 {
-    (u32::from(count) + 1).ilog2().min(COL_MEMORY)
-}
-
-/// The statistics both encoder and decoder compute before each group of
-/// [`LANES`] symbols: the running mean of the row so far and, optionally,
-/// the running mean of each column over earlier rows.
-struct RowStats {
+/// Rows of `row_len` elements, the chunk's first element at column `phase`.
+#[derive(Clone, Copy, Debug)]
+struct Grid {
     row_len: usize,
-    upto: usize,
-    col: usize,
-    sum: u64,
-    cnt: u64,
-    cols: Option<Columns>,
+    phase: usize,
 }
 
-impl RowStats {
-    /// `col_ref`: the reference the column means are taken relative to
-    /// (1/16 units), or None for row statistics only.
-    fn new(row_len: usize, phase: usize, col_ref: Option<u32>) -> Self {
-        debug_assert!(row_len > 0 && phase < row_len);
-        Self {
-            row_len,
-            upto: 0,
-            col: phase,
-            sum: 0,
-            cnt: 0,
-            cols: col_ref.map(|r| Columns {
-                mean: vec![0; row_len],
-                count: vec![0; row_len],
-                reference: r as i32,
-                rows: 0,
-            }),
-        }
+impl Grid {
+    /// Rows the chunk's `n` elements touch.
+    fn rows(self, n: usize) -> usize {
+        (n + self.phase).div_ceil(self.row_len)
     }
 
-    /// Adds `rep[done[self.upto..start]]`, then writes the statistic of each
-    /// element of the group starting at `start` (1/16 units, 0..=4095, or
-    /// [`NO_STAT`]) into `out[..len]`.
+    /// Calls `f(start, end, row, first_col)` for each row's part of `0..n`.
     #[inline(always)]
-    fn group(
-        &mut self,
-        start: usize,
-        len: usize,
-        done: &[u8],
-        rep: &[u8; 256],
-        out: &mut [u16; LANES],
-    ) {
-        let mut i = self.upto;
-        while i < start {
-            let end = start.min(i + (self.row_len - self.col));
-            let part = &done[i..end];
-            self.sum += part
-                .iter()
-                .map(|&s| u64::from(rep[s as usize]))
-                .sum::<u64>();
-            self.cnt += part.len() as u64;
-            if let Some(c) = &mut self.cols {
-                let cols = self.col..self.col + part.len();
-                if c.rows >= STEADY_ROWS {
-                    for (m, &s) in c.mean[cols].iter_mut().zip(part) {
-                        let x = i32::from(rep[s as usize]) << 4;
-                        *m += (x - *m) >> COL_MEMORY;
-                    }
-                } else {
-                    for ((m, k), &s) in c.mean[cols.clone()]
-                        .iter_mut()
-                        .zip(&mut c.count[cols])
-                        .zip(part)
-                    {
-                        let x = i32::from(rep[s as usize]) << 4;
-                        *m += (x - *m) >> col_shift(*k);
-                        *k = k.saturating_add(1);
-                    }
-                }
-            }
-            self.col += part.len();
-            if self.col == self.row_len {
-                self.col = 0;
-                self.sum = 0;
-                self.cnt = 0;
-                if let Some(c) = &mut self.cols {
-                    c.rows += 1;
-                }
-            }
+    fn segments(self, n: usize, mut f: impl FnMut(usize, usize, usize, usize)) {
+        let (mut i, mut r, mut c) = (0, 0, self.phase);
+        while i < n {
+            let end = n.min(i + self.row_len - c);
+            f(i, end, r, c);
             i = end;
-        }
-        self.upto = start;
-        let row_mean = (self.sum << 4)
-            .checked_div(self.cnt)
-            .map(|m| m.min(4095) as i32);
-        let in_row = (self.row_len - self.col).min(len);
-        match &self.cols {
-            None => {
-                let v = row_mean.map_or(NO_STAT, |m| m as u16);
-                out[..in_row].fill(v);
-                out[in_row..len].fill(NO_STAT);
-            }
-            Some(c) if c.rows >= STEADY_ROWS && in_row == len && row_mean.is_some() => {
-                let r = row_mean.unwrap_or(0) - c.reference;
-                for (o, &m) in out[..len].iter_mut().zip(&c.mean[self.col..self.col + len]) {
-                    *o = (r + m).clamp(0, 4095) as u16;
-                }
-            }
-            Some(c) => {
-                let mut col = self.col;
-                for (j, o) in out[..len].iter_mut().enumerate() {
-                    let r = if j < in_row { row_mean } else { None };
-                    let known = c.count[col] > 0;
-                    *o = match (r, known) {
-                        (Some(r), true) => (r + c.mean[col] - c.reference).clamp(0, 4095) as u16,
-                        (None, true) => c.mean[col].clamp(0, 4095) as u16,
-                        (Some(r), false) => r as u16,
-                        (None, false) => NO_STAT,
-                    };
-                    col += 1;
-                    if col == self.row_len {
-                        col = 0;
-                    }
-                }
-            }
+            r += 1;
+            c = 0;
         }
     }
 }
 
-/// Maps a statistic (1/16 units) to its class 1..=classes (0 is START).
-fn class_lut(thresholds: &[u32]) -> Box<[u8; 4096]> {
-    let mut lut = Box::new([0u8; 4096]);
+/// Quantised means of `vals` (a byte per element) per row and, with
+/// `cols`, per column: `round(4 · mean) - min`, clamped to a byte. These
+/// bytes are stored; both sides derive the contexts from them.
+fn grid_means(vals: &[u8], g: Grid, cols: bool) -> (Vec<u8>, Vec<u8>) {
+    let n = vals.len();
+    let mut rs = vec![(0u64, 0u64); g.rows(n)];
+    let mut cs = vec![(0u64, 0u64); if cols { g.row_len } else { 0 }];
+    g.segments(n, |a, b, r, c0| {
+        let seg = &vals[a..b];
+        rs[r].0 += seg.iter().map(|&v| u64::from(v)).sum::<u64>();
+        rs[r].1 += seg.len() as u64;
+        if cols {
+            for (acc, &v) in cs[c0..c0 + seg.len()].iter_mut().zip(seg) {
+                acc.0 += u64::from(v);
+                acc.1 += 1;
+            }
+        }
+    });
+    let quantise = |sums: &[(u64, u64)]| -> Vec<u8> {
+        let q: Vec<Option<u64>> = sums
+            .iter()
+            .map(|&(s, k)| (k > 0).then(|| (4 * s + k / 2) / k))
+            .collect();
+        let lo = q.iter().flatten().copied().min().unwrap_or(0);
+        q.iter()
+            .map(|v| v.map_or(0, |v| (v - lo).min(255) as u8))
+            .collect()
+    };
+    (quantise(&rs), quantise(&cs))
+}
+
+/// The statistic of every element: its row's byte plus its column's.
+fn element_stats(n: usize, g: Grid, rowq: &[u8], colq: &[u8]) -> Vec<u16> {
+    let mut out = vec![0u16; n];
+    g.segments(n, |a, b, r, c0| {
+        let rq = u16::from(rowq[r]);
+        if colq.is_empty() {
+            out[a..b].fill(rq);
+        } else {
+            for (o, &cq) in out[a..b].iter_mut().zip(&colq[c0..]) {
+                *o = rq + u16::from(cq);
+            }
+        }
+    });
+    out
+}
+
+/// Maps a statistic (0..=510) to its class.
+fn class_lut(thresholds: &[u32]) -> [u8; 512] {
+    let mut lut = [0u8; 512];
     for (m, c) in lut.iter_mut().enumerate() {
-        *c = 1 + thresholds.iter().filter(|&&t| t <= m as u32).count() as u8;
+        *c = thresholds.iter().filter(|&&t| t <= m as u32).count() as u8;
     }
     lut
 }
 
-#[inline(always)]
-fn fill_ctx(stats: &[u16; LANES], len: usize, lut: &[u8; 4096], ctx: &mut [u8; LANES]) {
-    for (c, &s) in ctx[..len].iter_mut().zip(stats) {
-        *c = if s == NO_STAT {
-            0
+/// The context byte of every element (decoder and encoder).
+fn scale_contexts(n: usize, g: Grid, rowq: &[u8], colq: &[u8], lut: &[u8; 512]) -> Vec<u8> {
+    let mut out = vec![0u8; n];
+    g.segments(n, |a, b, r, c0| {
+        let rq = usize::from(rowq[r]);
+        if colq.is_empty() {
+            out[a..b].fill(lut[rq]);
         } else {
-            lut[(s & 4095) as usize]
-        };
-    }
-}
-
-/// Every element's statistic.
-fn element_stats(
-    sym: &[u8],
-    rep: &[u8; 256],
-    row_len: usize,
-    phase: usize,
-    col_ref: Option<u32>,
-) -> Vec<u16> {
-    let n = sym.len();
-    let mut out = vec![NO_STAT; n];
-    let mut rs = RowStats::new(row_len, phase, col_ref);
-    let mut buf = [0u16; LANES];
-    let mut s = 0;
-    while s < n {
-        let len = (n - s).min(LANES);
-        rs.group(s, len, &sym[..s], rep, &mut buf);
-        out[s..s + len].copy_from_slice(&buf[..len]);
-        s += len;
-    }
+            for (o, &cq) in out[a..b].iter_mut().zip(&colq[c0..]) {
+                *o = lut[(rq + usize::from(cq)) & 511];
+            }
+        }
+    });
     out
 }
 
-/// Sign contexts: each column's running frequency of negative values over
-/// earlier rows (`p` in 1/4096, the same integer running mean as the
-/// column exponent means), in [`SIGN_CLASSES`] equal bins; context 0 when
-/// the column has no earlier row (or without rows: always 0).
-struct SignStats {
-    row_len: usize,
-    upto: usize,
-    col: usize,
-    p: Vec<i32>,
-    count: Vec<u8>,
-    /// Rows completed (from [`STEADY_ROWS`] on, counts no longer matter).
-    rows: usize,
-}
-
-/// Sign probability bins (plus context 0 for "no column history").
+/// Sign probability classes: a column's share of negative values in the
+/// chunk, in [`SIGN_CLASSES`] equal bins (stored, one byte per column).
 const SIGN_CLASSES: usize = 16;
 
-impl SignStats {
-    fn new(row_len: usize, phase: usize) -> Self {
-        Self {
-            row_len,
-            upto: 0,
-            col: phase,
-            p: vec![0; row_len.max(1)],
-            count: vec![0; row_len.max(1)],
-            rows: 0,
+fn sign_classes(signs: &[u8], g: Grid) -> Vec<u8> {
+    let mut cs = vec![(0u32, 0u32); g.row_len];
+    g.segments(signs.len(), |a, b, _, c0| {
+        for (acc, &s) in cs[c0..].iter_mut().zip(&signs[a..b]) {
+            acc.0 += u32::from(s);
+            acc.1 += 1;
         }
-    }
-
-    /// Adds the signs `done[self.upto..start]` (0 / 1 bytes) and writes the
-    /// contexts of the group at `start`.
-    #[inline(always)]
-    fn group(&mut self, start: usize, len: usize, done: &[u8], ctx: &mut [u8; LANES]) {
-        if self.row_len == 0 {
-            ctx[..len].fill(0);
-            return;
-        }
-        let mut i = self.upto;
-        while i < start {
-            let end = start.min(i + (self.row_len - self.col));
-            let cols = self.col..self.col + (end - i);
-            if self.rows >= STEADY_ROWS {
-                for (p, &sg) in self.p[cols].iter_mut().zip(&done[i..end]) {
-                    *p += ((i32::from(sg & 1) << 12) - *p) >> COL_MEMORY;
-                }
-            } else {
-                for ((p, k), &sg) in self.p[cols.clone()]
-                    .iter_mut()
-                    .zip(&mut self.count[cols])
-                    .zip(&done[i..end])
-                {
-                    *p += ((i32::from(sg & 1) << 12) - *p) >> col_shift(*k);
-                    *k = k.saturating_add(1);
-                }
-            }
-            self.col += end - i;
-            if self.col == self.row_len {
-                self.col = 0;
-                self.rows += 1;
-            }
-            i = end;
-        }
-        self.upto = start;
-        let class = |p: i32| 1 + ((p.clamp(0, 4095) as usize * SIGN_CLASSES) >> 12) as u8;
-        if self.rows >= STEADY_ROWS && self.col + len <= self.row_len {
-            for (c, &p) in ctx[..len].iter_mut().zip(&self.p[self.col..self.col + len]) {
-                *c = class(p);
-            }
-            return;
-        }
-        let mut col = self.col;
-        for c in ctx[..len].iter_mut() {
-            *c = if self.count[col] == 0 {
+    });
+    cs.iter()
+        .map(|&(neg, k)| {
+            if k == 0 {
                 0
             } else {
-                class(self.p[col])
-            };
-            col += 1;
-            if col == self.row_len {
-                col = 0;
+                ((u64::from(neg) * SIGN_CLASSES as u64 / u64::from(k)) as usize)
+                    .min(SIGN_CLASSES - 1) as u8
             }
-        }
-    }
+        })
+        .collect()
 }
 
-/// The sign context of every element.
-fn sign_contexts(signs: &[u8], row_len: usize, phase: usize) -> Vec<u8> {
-    let n = signs.len();
+fn sign_contexts(n: usize, g: Grid, classes: &[u8]) -> Vec<u8> {
     let mut out = vec![0u8; n];
-    let mut ss = SignStats::new(row_len, phase);
-    let mut buf = [0u8; LANES];
-    let mut s = 0;
-    while s < n {
-        let len = (n - s).min(LANES);
-        ss.group(s, len, &signs[..s], &mut buf);
-        out[s..s + len].copy_from_slice(&buf[..len]);
-        s += len;
-    }
+    g.segments(n, |a, b, _, c0| {
+        out[a..b].copy_from_slice(&classes[c0..c0 + (b - a)]);
+    });
     out
 }
 
@@ -596,32 +449,30 @@ fn add(a: &mut Histogram, b: &Histogram) {
 
 /// The exponent-class model for one (row_len, phase).
 struct ExpModel {
-    row_len: usize,
-    phase: usize,
-    col_ref: Option<u32>,
+    grid: Grid,
+    rowq: Vec<u8>,
+    colq: Vec<u8>,
     thresholds: Vec<u32>,
     cost: f64,
 }
 
-/// Chooses class thresholds for rows of `row_len` starting `phase` early
-/// (and column means relative to `col_ref`), over the exponent symbols `k`
-/// (`sym >> t_bits`).
-fn fit_exp_model(
-    sym: &[u8],
-    a: Alphabet,
-    rep: &[u8; 256],
-    row_len: usize,
-    phase: usize,
-    col_ref: Option<u32>,
-) -> ExpModel {
-    let stats = element_stats(sym, rep, row_len, phase, col_ref);
-    let mut mean_counts = vec![0u64; 4096];
-    for &st in &stats {
-        if st != NO_STAT {
-            mean_counts[st as usize] += 1;
-        }
+/// Fits the scale classes for rows `g` (with column means if `cols`) over
+/// the exponent symbols `k` (`sym >> t_bits`); the cost counts the coded
+/// symbols, the tables, the thresholds and the stored row / column bytes.
+fn fit_exp_model(sym: &[u8], a: Alphabet, rep: &[u8; 256], g: Grid, cols: bool) -> ExpModel {
+    let n = sym.len();
+    let vals: Vec<u8> = sym.iter().map(|&s| rep[s as usize]).collect();
+    let (rowq, colq) = grid_means(&vals, g, cols);
+    let stats = element_stats(n, g, &rowq, &colq);
+    let mut side = ideal_cost(&weightzip_entropy::histogram(&rowq));
+    if cols {
+        side += ideal_cost(&weightzip_entropy::histogram(&colq));
     }
-    let with_mean: u64 = mean_counts.iter().sum();
+    let mut mean_counts = vec![0u64; 512];
+    for &st in &stats {
+        mean_counts[st as usize & 511] += 1;
+    }
+    let total: u64 = mean_counts.iter().sum();
     let mut fine_lo: Vec<u32> = Vec::new();
     let mut acc = 0u64;
     let mut cur = usize::MAX;
@@ -629,7 +480,7 @@ fn fit_exp_model(
         if c == 0 {
             continue;
         }
-        let b = ((acc as u128 * FINE_BINS as u128) / with_mean as u128) as usize;
+        let b = ((acc as u128 * FINE_BINS as u128) / total.max(1) as u128) as usize;
         if cur == usize::MAX || b > cur {
             fine_lo.push(m as u32);
             cur = b;
@@ -639,14 +490,14 @@ fn fit_exp_model(
     let nf = fine_lo.len();
     if nf == 0 {
         return ExpModel {
-            row_len,
-            phase,
-            col_ref,
+            grid: g,
+            rowq,
+            colq,
             thresholds: Vec::new(),
             cost: f64::INFINITY,
         };
     }
-    let mut fine_of = vec![0u16; 4096];
+    let mut fine_of = vec![0u16; 512];
     let mut f = 0usize;
     for (m, slot) in fine_of.iter_mut().enumerate() {
         while f + 1 < nf && fine_lo[f + 1] <= m as u32 {
@@ -654,15 +505,9 @@ fn fit_exp_model(
         }
         *slot = f as u16;
     }
-    let mut start_h: Histogram = [0; 256];
     let mut fine_h: Vec<Histogram> = vec![[0; 256]; nf];
     for (&st, &v) in stats.iter().zip(sym) {
-        let k = (v >> a.t_bits) as usize;
-        if st == NO_STAT {
-            start_h[k] += 1;
-        } else {
-            fine_h[fine_of[st as usize] as usize][k] += 1;
-        }
+        fine_h[fine_of[st as usize & 511] as usize][(v >> a.t_bits) as usize] += 1;
     }
     let mut seg = vec![vec![f64::INFINITY; nf + 1]; nf + 1];
     for (i, row) in seg.iter_mut().enumerate().take(nf) {
@@ -706,13 +551,12 @@ fn fit_exp_model(
         j = i;
     }
     cuts.reverse();
-    cost += ideal_cost(&start_h);
     ExpModel {
-        row_len,
-        phase,
-        col_ref,
+        grid: g,
+        rowq,
+        colq,
         thresholds: cuts,
-        cost,
+        cost: cost + side,
     }
 }
 
@@ -902,7 +746,7 @@ fn encode_coded(l: Layout, data: &[u8], hint: Option<usize>, out: &mut Vec<u8>) 
         }
     }
     let rep = a.rep();
-    // Row model, if it beats one table.
+    // Scale model, if it beats one table.
     let mut khist: Histogram = [0; 256];
     for &s in &sym {
         khist[(s >> tb) as usize] += 1;
@@ -910,57 +754,48 @@ fn encode_coded(l: Layout, data: &[u8], hint: Option<usize>, out: &mut Vec<u8>) 
     let mut model: Option<ExpModel> = None;
     if n >= 4 * LANES {
         let sample = &sym[..n.min(SEARCH_SAMPLE)];
-        let col_ref = ((sym.iter().map(|&s| u64::from(rep[s as usize])).sum::<u64>() << 4)
-            / n as u64)
-            .min(4095) as u32;
         // Stage 1: many row lengths, rows only, on a small sample.
         let mut cands = row_candidates(&e, hint);
         if cands.len() > 3 {
             let small = &sym[..n.min(SEARCH_SAMPLE / 4)];
             let mut first: Vec<(f64, (usize, usize))> = cands
                 .iter()
-                .map(|&(d, ph)| (fit_exp_model(small, a, &rep, d, ph, None).cost, (d, ph)))
+                .map(|&(d, ph)| {
+                    let g = Grid {
+                        row_len: d,
+                        phase: ph,
+                    };
+                    (fit_exp_model(small, a, &rep, g, false).cost, (d, ph))
+                })
                 .collect();
             first.sort_by(|x, y| x.0.total_cmp(&y.0));
             cands = first.iter().take(3).map(|c| c.1).collect();
         }
         // Stage 2: the best few, with and without column statistics.
-        let mut scored: Vec<(f64, usize, usize, Option<u32>)> = Vec::new();
+        let mut scored: Vec<(f64, Grid, bool)> = Vec::new();
         for (d, ph) in cands {
-            scored.push((
-                fit_exp_model(sample, a, &rep, d, ph, None).cost,
-                d,
-                ph,
-                None,
-            ));
+            let g = Grid {
+                row_len: d,
+                phase: ph,
+            };
+            scored.push((fit_exp_model(sample, a, &rep, g, false).cost, g, false));
             if d <= MAX_COL_ROW_LEN {
-                let c = Some(col_ref);
-                scored.push((fit_exp_model(sample, a, &rep, d, ph, c).cost, d, ph, c));
+                scored.push((fit_exp_model(sample, a, &rep, g, true).cost, g, true));
             }
         }
         scored.sort_by(|x, y| x.0.total_cmp(&y.0));
-        if let Some(&(_, d, ph, c)) = scored.first() {
-            let m = fit_exp_model(&sym, a, &rep, d, ph, c);
+        if let Some(&(_, g, cols)) = scored.first() {
+            let m = fit_exp_model(&sym, a, &rep, g, cols);
             if m.cost < ideal_cost(&khist) {
                 model = Some(m);
             }
         }
     }
-    let (row_len, phase, col_ref, thresholds) = match model {
-        Some(m) => (m.row_len, m.phase, m.col_ref, m.thresholds),
-        None => (0, 0, None, Vec::new()),
+    let ctx = match &model {
+        Some(m) => scale_contexts(n, m.grid, &m.rowq, &m.colq, &class_lut(&m.thresholds)),
+        None => vec![0u8; n],
     };
-    let mut ctx = vec![0u8; n];
-    let n_ctx = if row_len > 0 { thresholds.len() + 2 } else { 1 };
-    if row_len > 0 {
-        let lut = class_lut(&thresholds);
-        for (c, &st) in ctx
-            .iter_mut()
-            .zip(&element_stats(&sym, &rep, row_len, phase, col_ref))
-        {
-            *c = if st == NO_STAT { 0 } else { lut[st as usize] };
-        }
-    }
+    let n_ctx = model.as_ref().map_or(1, |m| m.thresholds.len() + 1);
     let mut ch: Vec<Histogram> = vec![[0; 256]; n_ctx];
     let mut th: Vec<Histogram> = vec![[0; 256]; a.n_freq];
     for (&s, &c) in sym.iter().zip(&ctx) {
@@ -979,12 +814,19 @@ fn encode_coded(l: Layout, data: &[u8], hint: Option<usize>, out: &mut Vec<u8>) 
         .map(|h| table(h, TOP_BITS_PREC))
         .collect::<Result<_>>()?;
     let joint = joint_tables(a, &ef, &tf)?;
-    // Header, tables, payloads.
-    varint::write_u64(out, row_len as u64);
-    varint::write_u64(out, phase as u64);
-    varint::write_u64(out, col_ref.map_or(0, |r| u64::from(r) + 1));
-    out.push((thresholds.len() + 1) as u8);
-    for &t in &thresholds {
+    // Header, scale bytes, tables, payloads.
+    let grid = model.as_ref().map(|m| m.grid);
+    varint::write_u64(out, grid.map_or(0, |g| g.row_len) as u64);
+    varint::write_u64(out, grid.map_or(0, |g| g.phase) as u64);
+    if let Some(m) = &model {
+        out.push(u8::from(!m.colq.is_empty()));
+        encode_stream(&m.rowq, out).in_codec(l.name)?;
+        if !m.colq.is_empty() {
+            encode_stream(&m.colq, out).in_codec(l.name)?;
+        }
+    }
+    out.push(n_ctx as u8);
+    for &t in model.iter().flat_map(|m| &m.thresholds) {
         varint::write_u64(out, u64::from(t));
     }
     out.push(a.e_lo);
@@ -992,11 +834,7 @@ fn encode_coded(l: Layout, data: &[u8], hint: Option<usize>, out: &mut Vec<u8>) 
     for t in ef.iter().chain(&tf) {
         t.write(out);
     }
-    let enc: Vec<EncodeTable> = joint.iter().map(EncodeTable::new).collect();
-    let mut payload = Vec::with_capacity(n);
-    cx::encode(&sym, &ctx, &enc, &mut payload).in_codec(l.name)?;
-    varint::write_u64(out, payload.len() as u64);
-    out.extend_from_slice(&payload);
+    put_payload(l, &sym, &ctx, &joint, out)?;
     encode_stream(&esc_e, out).in_codec(l.name)?;
     encode_stream(&esc_t, out).in_codec(l.name)?;
     // Low bits: raw, unless their distribution given the exponent pays for
@@ -1016,28 +854,39 @@ fn encode_coded(l: Layout, data: &[u8], hint: Option<usize>, out: &mut Vec<u8>) 
         for t in &lt {
             t.write(out);
         }
-        let enc: Vec<EncodeTable> = lt.iter().map(EncodeTable::new).collect();
         let lctx: Vec<u8> = sym.iter().map(|&s| s >> tb).collect();
-        let mut payload = Vec::with_capacity(n / 2);
-        cx::encode(&lowv, &lctx, &enc, &mut payload).in_codec(l.name)?;
-        varint::write_u64(out, payload.len() as u64);
-        out.extend_from_slice(&payload);
+        put_payload(l, &lowv, &lctx, &lt, out)?;
         low.clear();
     } else {
         out.push(0);
     }
-    // Signs: raw bits, unless the columns' sign frequencies pay (embedding
-    // dimensions with a non-zero mean).
-    let sctx = sign_contexts(&signv, row_len, phase);
-    let mut sh: Vec<Histogram> = vec![[0; 256]; SIGN_CLASSES + 1];
+    // Signs: raw bits, unless the columns' shares of negative values pay
+    // (embedding dimensions with a non-zero mean): a second rANS pass in
+    // the decoder, so only where it saves 3 % of the sign bits or more.
+    let (sclass, sctx) = match grid {
+        Some(g) => {
+            let c = sign_classes(&signv, g);
+            let x = sign_contexts(n, g, &c);
+            (c, x)
+        }
+        None => (Vec::new(), vec![0u8; n]),
+    };
+    let n_sctx = if grid.is_some() { SIGN_CLASSES } else { 1 };
+    let mut sh: Vec<Histogram> = vec![[0; 256]; n_sctx];
     for (&sg, &c) in signv.iter().zip(&sctx) {
         sh[c as usize][sg as usize] += 1;
     }
-    let coded: f64 = sh.iter().map(ideal_cost).sum();
-    // A coded sign costs a second rANS pass in the decoder: only where it
-    // saves 3 % of the sign bits or more.
+    let side = if grid.is_some() {
+        ideal_cost(&weightzip_entropy::histogram(&sclass))
+    } else {
+        0.0
+    };
+    let coded: f64 = sh.iter().map(ideal_cost).sum::<f64>() + side;
     if coded < n as f64 * 0.97 - 1024.0 {
         out.push(1);
+        if grid.is_some() {
+            encode_stream(&sclass, out).in_codec(l.name)?;
+        }
         let st: Vec<FreqTable> = sh
             .iter()
             .map(|h| table(h, JOINT_BITS))
@@ -1045,16 +894,28 @@ fn encode_coded(l: Layout, data: &[u8], hint: Option<usize>, out: &mut Vec<u8>) 
         for t in &st {
             t.write(out);
         }
-        let enc: Vec<EncodeTable> = st.iter().map(EncodeTable::new).collect();
-        let mut payload = Vec::with_capacity(n / 8);
-        cx::encode(&signv, &sctx, &enc, &mut payload).in_codec(l.name)?;
-        varint::write_u64(out, payload.len() as u64);
-        out.extend_from_slice(&payload);
+        put_payload(l, &signv, &sctx, &st, out)?;
     } else {
         out.push(0);
         out.extend_from_slice(&sign);
     }
     out.extend_from_slice(&low);
+    Ok(())
+}
+
+/// Appends `len: varint` and the multi-table rANS payload of `symbols`.
+fn put_payload(
+    l: Layout,
+    symbols: &[u8],
+    ctx: &[u8],
+    tables: &[FreqTable],
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let enc = MultiEncoder::new(tables).in_codec(l.name)?;
+    let mut payload = Vec::with_capacity(symbols.len() / 2 + 256);
+    multi::encode(symbols, Contexts::per_symbol(ctx), &enc, &mut payload).in_codec(l.name)?;
+    varint::write_u64(out, payload.len() as u64);
+    out.extend_from_slice(&payload);
     Ok(())
 }
 
@@ -1122,6 +983,47 @@ fn decode_with(l: Layout, input: &[u8], out: &mut [u8]) -> Result<()> {
     }
 }
 
+/// Reads `len: varint` and that many payload bytes at `*pos`.
+fn get_payload<'a>(l: Layout, input: &'a [u8], pos: &mut usize) -> Result<&'a [u8]> {
+    let avail = input.len() - *pos;
+    let len = varint::read_len(input, pos, avail, "payload length").in_codec(l.name)?;
+    let p = input
+        .get(*pos..*pos + len)
+        .ok_or_else(|| corrupt(l, *pos, "truncated payload"))?;
+    *pos += len;
+    Ok(p)
+}
+
+/// Reads `count` tables of `bits` bits whose symbols are below `symbols`.
+fn read_tables(
+    l: Layout,
+    input: &[u8],
+    pos: &mut usize,
+    count: usize,
+    bits: u32,
+    symbols: usize,
+) -> Result<Vec<FreqTable>> {
+    (0..count)
+        .map(|_| {
+            let at = *pos;
+            let t = FreqTable::read(input, pos).in_codec(l.name)?;
+            if t.prob_bits() != bits || t.freqs()[symbols.min(256)..].iter().any(|&f| f > 0) {
+                return Err(corrupt(l, at, "table out of range"));
+            }
+            Ok(t)
+        })
+        .collect()
+}
+
+/// Reads a stream of exactly `n` bytes at `*pos`.
+fn read_bytes(l: Layout, input: &[u8], pos: &mut usize, n: usize) -> Result<Vec<u8>> {
+    check_stream(l, input, *pos)?;
+    let v = parse_stream(input, pos, n).in_codec(l.name)?;
+    let mut out = vec![0u8; n];
+    v.decode_into(&mut out).in_codec(l.name)?;
+    Ok(out)
+}
+
 fn decode_coded(l: Layout, input: &[u8], mut pos: usize, out: &mut [u8]) -> Result<()> {
     let n = out.len() / 2;
     let tb = l.t_bits();
@@ -1130,21 +1032,30 @@ fn decode_coded(l: Layout, input: &[u8], mut pos: usize, out: &mut [u8]) -> Resu
     if (row_len > 0 && phase >= row_len as u64) || (row_len == 0 && phase != 0) {
         return Err(corrupt(l, pos, "row phase out of range"));
     }
-    let phase = phase as usize;
-    let col_ref =
-        match varint::read_len(input, &mut pos, 4096, "column reference").in_codec(l.name)? {
-            0 => None,
-            r if row_len > 0 && row_len <= MAX_COL_ROW_LEN => Some(r as u32 - 1),
-            _ => return Err(corrupt(l, pos, "column statistics without rows")),
-        };
+    let grid = (row_len > 0).then_some(Grid {
+        row_len,
+        phase: phase as usize,
+    });
+    let (mut rowq, mut colq) = (Vec::new(), Vec::new());
+    if let Some(g) = grid {
+        let cols = *input.get(pos).ok_or_else(|| corrupt(l, pos, "truncated"))?;
+        pos += 1;
+        if cols > 1 || (cols == 1 && row_len > MAX_COL_ROW_LEN) {
+            return Err(corrupt(l, pos - 1, "bad column flag"));
+        }
+        rowq = read_bytes(l, input, &mut pos, g.rows(n))?;
+        if cols == 1 {
+            colq = read_bytes(l, input, &mut pos, row_len)?;
+        }
+    }
     let classes = *input.get(pos).ok_or_else(|| corrupt(l, pos, "truncated"))? as usize;
     pos += 1;
-    if !(1..=MAX_CLASSES).contains(&classes) || (row_len == 0 && classes != 1) {
+    if !(1..=MAX_CLASSES).contains(&classes) || (grid.is_none() && classes != 1) {
         return Err(corrupt(l, pos - 1, format!("{classes} classes")));
     }
     let mut thresholds = Vec::with_capacity(classes - 1);
     for _ in 1..classes {
-        let t = varint::read_len(input, &mut pos, 4095, "threshold").in_codec(l.name)? as u32;
+        let t = varint::read_len(input, &mut pos, 511, "threshold").in_codec(l.name)? as u32;
         if thresholds.last().is_some_and(|&p| p >= t) {
             return Err(corrupt(l, pos, "thresholds not increasing"));
         }
@@ -1165,49 +1076,17 @@ fn decode_coded(l: Layout, input: &[u8], mut pos: usize, out: &mut [u8]) -> Resu
     {
         return Err(corrupt(l, pos - 2, "exponent range out of bounds"));
     }
-    let n_ctx = if row_len > 0 { classes + 1 } else { 1 };
-    let mut ef = Vec::with_capacity(n_ctx);
-    for _ in 0..n_ctx {
-        let at = pos;
-        let t = FreqTable::read(input, &mut pos).in_codec(l.name)?;
-        if t.prob_bits() != JOINT_BITS || t.freqs()[a.n_freq + 1..].iter().any(|&f| f > 0) {
-            return Err(corrupt(l, at, "exponent table out of range"));
-        }
-        ef.push(t);
-    }
-    let mut tf = Vec::with_capacity(a.n_freq);
-    for _ in 0..a.n_freq {
-        let at = pos;
-        let t = FreqTable::read(input, &mut pos).in_codec(l.name)?;
-        if t.prob_bits() != TOP_BITS_PREC || t.freqs()[1 << tb..].iter().any(|&f| f > 0) {
-            return Err(corrupt(l, at, "mantissa table out of range"));
-        }
-        tf.push(t);
-    }
+    let ef = read_tables(l, input, &mut pos, classes, JOINT_BITS, a.n_freq + 1)?;
+    let tf = read_tables(l, input, &mut pos, a.n_freq, TOP_BITS_PREC, 1 << tb)?;
     let joint = joint_tables(a, &ef, &tf)?;
-    let dec = CtxDecodeTables::new(&joint).in_codec(l.name)?;
-    let avail = input.len() - pos;
-    let len = varint::read_len(input, &mut pos, avail, "payload length").in_codec(l.name)?;
-    let payload = input
-        .get(pos..pos + len)
-        .ok_or_else(|| corrupt(l, pos, "truncated symbol payload"))?;
-    pos += len;
-
+    let dec = MultiDecoder::new(&joint).in_codec(l.name)?;
+    let payload = get_payload(l, input, &mut pos)?;
+    let ctx = match grid {
+        Some(g) => scale_contexts(n, g, &rowq, &colq, &class_lut(&thresholds)),
+        None => vec![0u8; n],
+    };
     let mut sym = vec![0u8; n];
-    let rep = a.rep();
-    if row_len > 0 {
-        let lut = class_lut(&thresholds);
-        let mut rs = RowStats::new(row_len, phase, col_ref);
-        let mut stats = [0u16; LANES];
-        cx::decode(payload, &dec, &mut sym, |start, done, ctx| {
-            let len = (n - start).min(LANES);
-            rs.group(start, len, done, &rep, &mut stats);
-            fill_ctx(&stats, len, &lut, ctx)
-        })
-        .in_codec(l.name)?;
-    } else {
-        cx::decode(payload, &dec, &mut sym, |_, _, ctx| ctx.fill(0)).in_codec(l.name)?;
-    }
+    multi::decode(payload, &ctx, &dec, &mut sym).in_codec(l.name)?;
     let esc = a.esc();
     let n_esc = sym.iter().filter(|&&s| s == esc).count();
     check_stream(l, input, pos)?;
@@ -1220,33 +1099,19 @@ fn decode_coded(l: Layout, input: &[u8], mut pos: usize, out: &mut [u8]) -> Resu
     match low_mode {
         0 => {}
         1 => {
-            let mut lt = Vec::with_capacity(a.n_freq + 1);
-            for _ in 0..=a.n_freq {
-                let at = pos;
-                let t = FreqTable::read(input, &mut pos).in_codec(l.name)?;
-                if t.prob_bits() != JOINT_BITS
-                    || t.freqs()[1 << l.low_bits..].iter().any(|&f| f > 0)
-                {
-                    return Err(corrupt(l, at, "low-bit table out of range"));
-                }
-                lt.push(t);
-            }
-            let ldec = CtxDecodeTables::new(&lt).in_codec(l.name)?;
-            let avail = input.len() - pos;
-            let len =
-                varint::read_len(input, &mut pos, avail, "payload length").in_codec(l.name)?;
-            let lpay = input
-                .get(pos..pos + len)
-                .ok_or_else(|| corrupt(l, pos, "truncated low-bit payload"))?;
-            pos += len;
+            let lt = read_tables(
+                l,
+                input,
+                &mut pos,
+                a.n_freq + 1,
+                JOINT_BITS,
+                1 << l.low_bits,
+            )?;
+            let ldec = MultiDecoder::new(&lt).in_codec(l.name)?;
+            let lpay = get_payload(l, input, &mut pos)?;
+            let lctx: Vec<u8> = sym.iter().map(|&s| (s >> tb).min(a.n_freq as u8)).collect();
             low_coded = vec![0u8; n];
-            cx::decode(lpay, &ldec, &mut low_coded, |start, _, ctx| {
-                let len = (n - start).min(LANES);
-                for (c, &s) in ctx.iter_mut().zip(&sym[start..start + len]) {
-                    *c = s >> tb;
-                }
-            })
-            .in_codec(l.name)?;
+            multi::decode(lpay, &lctx, &ldec, &mut low_coded).in_codec(l.name)?;
         }
         m => return Err(corrupt(l, pos - 1, format!("unknown low-bit mode {m}"))),
     }
@@ -1256,35 +1121,30 @@ fn decode_coded(l: Layout, input: &[u8], mut pos: usize, out: &mut [u8]) -> Resu
     match sign_mode {
         0 => {}
         1 => {
-            let mut st = Vec::with_capacity(SIGN_CLASSES + 1);
-            for _ in 0..=SIGN_CLASSES {
-                let at = pos;
-                let t = FreqTable::read(input, &mut pos).in_codec(l.name)?;
-                if t.prob_bits() != JOINT_BITS || t.freqs()[2..].iter().any(|&f| f > 0) {
-                    return Err(corrupt(l, at, "sign table out of range"));
+            let sctx = match grid {
+                Some(g) => {
+                    let mut c = read_bytes(l, input, &mut pos, g.row_len)?;
+                    for x in c.iter_mut() {
+                        *x = (*x).min(SIGN_CLASSES as u8 - 1);
+                    }
+                    sign_contexts(n, g, &c)
                 }
-                st.push(t);
-            }
-            let sdec = CtxDecodeTables::new(&st).in_codec(l.name)?;
-            let avail = input.len() - pos;
-            let len =
-                varint::read_len(input, &mut pos, avail, "payload length").in_codec(l.name)?;
-            let spay = input
-                .get(pos..pos + len)
-                .ok_or_else(|| corrupt(l, pos, "truncated sign payload"))?;
-            pos += len;
-            sign_coded = vec![0u8; n];
-            let mut ss = SignStats::new(row_len, phase);
-            cx::decode(spay, &sdec, &mut sign_coded, |start, done, ctx| {
-                ss.group(start, (n - start).min(LANES), done, ctx)
-            })
-            .in_codec(l.name)?;
+                None => vec![0u8; n],
+            };
+            let count = if grid.is_some() { SIGN_CLASSES } else { 1 };
+            let st = read_tables(l, input, &mut pos, count, JOINT_BITS, 2)?;
+            let sdec = MultiDecoder::new(&st).in_codec(l.name)?;
+            let spay = get_payload(l, input, &mut pos)?;
+            let mut signs = vec![0u8; n];
+            multi::decode(spay, &sctx, &sdec, &mut signs).in_codec(l.name)?;
             // Pack into the raw layout the join reads.
-            let mut packed = vec![0u8; n.div_ceil(8)];
-            for (i, &sg) in sign_coded.iter().enumerate() {
-                packed[i / 8] |= (sg & 1) << (i % 8);
+            sign_coded = vec![0u8; n.div_ceil(8)];
+            for (b, s8) in sign_coded.iter_mut().zip(signs.chunks(8)) {
+                *b = s8
+                    .iter()
+                    .enumerate()
+                    .fold(0, |acc, (j, &s)| acc | ((s & 1) << j));
             }
-            sign_coded = packed;
         }
         m => return Err(corrupt(l, pos - 1, format!("unknown sign mode {m}"))),
     }
