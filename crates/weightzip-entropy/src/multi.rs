@@ -116,18 +116,33 @@ impl MultiDecoder {
     pub fn new(tables: &[FreqTable]) -> Result<Self> {
         let bits = shared_bits(tables)?;
         let slots = 1usize << bits;
-        let mut packed = vec![0u32; slots * tables.len()];
-        for (t, slab) in tables.iter().zip(packed.chunks_exact_mut(slots)) {
-            let mut start = 0usize;
+        // Each symbol's run of slots starts with an unconditional write of
+        // 8 entries (one or two vector stores); the next run overwrites what
+        // spilled past the run's end, the slack after the last table takes
+        // the last spill. Short runs (most of a product table's) then cost
+        // no loop remainder.
+        const SPILL: usize = 8;
+        let ramp: [u32; SPILL] = std::array::from_fn(|k| (k as u32) << 8);
+        let mut packed = vec![0u32; slots * tables.len() + SPILL];
+        let mut start = 0usize;
+        for t in tables {
             for (s, &f) in t.freqs().iter().enumerate() {
-                let base = (f.wrapping_sub(1) << 20) | s as u32;
+                if f == 0 {
+                    continue;
+                }
+                let base = ((f - 1) << 20) | s as u32;
+                let head = &mut packed[start..start + SPILL];
+                for (slot, &r) in head.iter_mut().zip(&ramp) {
+                    *slot = base | r;
+                }
                 let end = start + f as usize;
-                for (bias, slot) in slab[start..end].iter_mut().enumerate() {
+                for (bias, slot) in packed[start..end].iter_mut().enumerate().skip(SPILL) {
                     *slot = base | (bias as u32) << 8;
                 }
                 start = end;
             }
         }
+        packed.truncate(slots * tables.len());
         Ok(Self {
             bits,
             count: tables.len(),
@@ -879,8 +894,10 @@ mod x86 {
 /// Deterministic integer arithmetic (encoder and decoder build the same
 /// table): each present pair gets `max(1, round(f_lo * f_hi * 2^bits /
 /// 2^(b_lo + b_hi)))`, then the excess or shortfall is taken from or given
-/// to the pairs in order of decreasing frequency (ties by symbol), one unit
-/// each per pass, never taking a pair below 1.
+/// to the pairs one unit each per pass, never taking a pair below 1, in the
+/// order of the sum of the halves' frequency ranks (the 16 symbols of each
+/// half sorted by decreasing frequency, ties by symbol; cells of equal rank
+/// sum by the rank of the low half).
 pub fn product_table(lo: &FreqTable, hi: &FreqTable, bits: u32) -> Result<FreqTable> {
     if !(MIN_PROB_BITS..=MAX_BITS).contains(&bits) {
         return Err(EntropyError::InvalidArgument(format!(
@@ -915,8 +932,23 @@ pub fn product_table(lo: &FreqTable, hi: &FreqTable, bits: u32) -> Result<FreqTa
     let target = 1i64 << bits;
     let mut sum: i64 = f.iter().map(|&x| i64::from(x)).sum();
     if sum != target {
-        let mut order: Vec<usize> = (0..256).filter(|&s| f[s] > 0).collect();
-        order.sort_by(|&a, &b| f[b].cmp(&f[a]).then(a.cmp(&b)));
+        // Cells roughly from the most to the least probable: the halves'
+        // symbols sorted by frequency, cells by the sum of their ranks.
+        let rank = |t: &FreqTable| {
+            let mut r: Vec<usize> = (0..16).collect();
+            r.sort_by(|&a, &b| t.freqs()[b].cmp(&t.freqs()[a]).then(a.cmp(&b)));
+            r
+        };
+        let (rl, rh) = (rank(lo), rank(hi));
+        let mut order = Vec::with_capacity(256);
+        for diag in 0..31usize {
+            for i in diag.saturating_sub(15)..=diag.min(15) {
+                let s = rl[i] | rh[diag - i] << 4;
+                if f[s] > 0 {
+                    order.push(s);
+                }
+            }
+        }
         while sum != target {
             let before = sum;
             for &s in &order {
@@ -1217,7 +1249,11 @@ mod tests {
             let mut hh = [0u64; 256];
             for s in 0..16 {
                 hl[s] = if r().is_multiple_of(5) { 0 } else { r() % 1000 };
-                hh[s] = if r().is_multiple_of(7) { 0 } else { r() % 50 + 1 };
+                hh[s] = if r().is_multiple_of(7) {
+                    0
+                } else {
+                    r() % 50 + 1
+                };
             }
             hl[trial % 16] += 1;
             let lo = FreqTable::from_counts(&hl, 8 + (trial % 5) as u32).unwrap();

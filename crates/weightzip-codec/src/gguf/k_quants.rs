@@ -33,7 +33,10 @@ use weightzip_format::ggml::{pack_q4k_scales, unpack_q4k_scales};
 
 use weightzip_entropy::multi::{Contexts, Placement};
 
-use super::{cstream, decode_f16_field, encode_f16_field, f16_to_f32, write_header, Reader};
+use super::{
+    cstream, decode_f16_field, encode_f16_field, encode_field, f16_to_f32, raw_field,
+    round_context, write_header, Reader,
+};
 use crate::error::Result;
 
 /// Pair streams have up to 16 contexts: 11-bit tables (8 KiB each) keep
@@ -80,9 +83,9 @@ fn min_contexts(sc: &[u8]) -> Vec<u8> {
 
 /// The context of every pair symbol: its sub-block's zero point
 /// `dmin * mn / (d * sc)` in units of `unit` quants, computed as
-/// `(dmin / (d * unit)) * (mn / sc)` in f32, rounded and clamped to
-/// `0..=15` (NaN gives 0), one per sub-block (the context of its 16
-/// symbols). Written as two flat loops so that both vectorise.
+/// `(dmin / (d * unit)) * (mn / sc)` in f32, as a context in `0..=15`
+/// ([`round_context`]), one per sub-block (the context of its 16 symbols).
+/// Written as two flat loops so that both vectorise.
 fn pair_contexts(d: &[u16], dmin: &[u16], sc: &[u8], mn: &[u8], unit: f32) -> Vec<u8> {
     let ratio: Vec<f32> = d
         .iter()
@@ -97,9 +100,7 @@ fn pair_contexts(d: &[u16], dmin: &[u16], sc: &[u8], mn: &[u8], unit: f32) -> Ve
         .zip(&ratio)
     {
         for j in 0..8 {
-            let v = r * (f32::from(m[j]) / f32::from(s[j]));
-            // `as` maps NaN to 0.
-            z[j] = (v + 0.5).clamp(0.0, 15.0) as i32 as u8;
+            z[j] = round_context(r * (f32::from(m[j]) / f32::from(s[j])), 15);
         }
     }
     z
@@ -114,12 +115,22 @@ fn encode_k_header(
     unit: f32,
     out: &mut Vec<u8>,
 ) -> Result<Vec<u8>> {
-    encode_f16_field(codec, blocks, block, 0, out)?;
-    encode_f16_field(codec, blocks, block, 2, out)?;
+    encode_f16_field(codec, ["d.hi", "d.lo"], blocks, block, 0, out)?;
+    encode_f16_field(codec, ["dmin.hi", "dmin.lo"], blocks, block, 2, out)?;
     let (sc, mn) = unpack_all(blocks, block);
-    cstream::encode(codec, &sc, Contexts::constant(), 1, SCALES, out)?;
+    encode_field(
+        codec,
+        "scales",
+        6,
+        &sc,
+        Contexts::constant(),
+        1,
+        SCALES,
+        out,
+    )?;
     let mctx = min_contexts(&sc);
-    cstream::encode(codec, &mn, Contexts::per_symbol(&mctx), MIN_CTX, MINS, out)?;
+    let mctx = Contexts::per_symbol(&mctx);
+    encode_field(codec, "mins | scale", 6, &mn, mctx, MIN_CTX, MINS, out)?;
     let d: Vec<u16> = blocks
         .chunks_exact(block)
         .map(|b| u16::from_le_bytes([b[0], b[1]]))
@@ -145,13 +156,13 @@ impl KHeader {
         let dmin = decode_f16_field(r, n)?;
         let mut sc = vec![0u8; 8 * n];
         cstream::decode(r, Contexts::constant(), 1, &mut sc)?;
-        if sc.iter().any(|&s| s > 63) {
+        if sc.iter().fold(0, |m, &s| m | s) > 63 {
             return Err(r.corrupt("sub-block scale above 63"));
         }
         let mut mn = vec![0u8; 8 * n];
         let mctx = min_contexts(&sc);
         cstream::decode(r, Contexts::per_symbol(&mctx), MIN_CTX, &mut mn)?;
-        if mn.iter().any(|&m| m > 63) {
+        if mn.iter().fold(0, |a, &m| a | m) > 63 {
             return Err(r.corrupt("sub-block min above 63"));
         }
         Ok(Self { d, dmin, sc, mn })
@@ -213,7 +224,17 @@ pub mod q4k {
         for (b, s) in blocks.chunks_exact(BLOCK).zip(sym.chunks_exact_mut(128)) {
             split(&b[16..], s);
         }
-        cstream::encode(NAME, &sym, Contexts::runs(&ctx, 4), PAIR_CTX, PAIRS, out)
+        let ctx = Contexts::runs(&ctx, 4);
+        encode_field(
+            NAME,
+            "nibble pairs | zero point",
+            8,
+            &sym,
+            ctx,
+            PAIR_CTX,
+            PAIRS,
+            out,
+        )
     }
 
     /// Decodes one encoding into `out`.
@@ -309,8 +330,18 @@ pub mod q5k {
         {
             split(&b[16..48], &b[48..], s, l);
         }
-        cstream::encode(NAME, &sym, Contexts::runs(&ctx, 4), PAIR_CTX, PAIRS, out)?;
-        out.extend_from_slice(&low);
+        let ctx = Contexts::runs(&ctx, 4);
+        encode_field(
+            NAME,
+            "top-4 pairs | zero point",
+            8,
+            &sym,
+            ctx,
+            PAIR_CTX,
+            PAIRS,
+            out,
+        )?;
+        raw_field("low bits", &low, out);
         Ok(())
     }
 
@@ -435,12 +466,21 @@ pub mod q6k {
     pub fn encode(data: &[u8], out: &mut Vec<u8>) -> Result<()> {
         let blocks = write_header(data, BLOCK, out);
         let n = blocks.len() / BLOCK;
-        encode_f16_field(NAME, blocks, BLOCK, 208, out)?;
+        encode_f16_field(NAME, ["d.hi", "d.lo"], blocks, BLOCK, 208, out)?;
         let mut scales = Vec::with_capacity(16 * n);
         for b in blocks.chunks_exact(BLOCK) {
             scales.extend_from_slice(&b[192..208]);
         }
-        cstream::encode(NAME, &scales, Contexts::constant(), 1, SCALES, out)?;
+        encode_field(
+            NAME,
+            "scales",
+            8,
+            &scales,
+            Contexts::constant(),
+            1,
+            SCALES,
+            out,
+        )?;
         let mut sym = vec![0u8; 128 * n];
         let mut low = vec![0u8; 64 * n];
         let mut t = [0u8; 256];
@@ -459,8 +499,18 @@ pub mod q6k {
             }
         }
         let ctx: Vec<u8> = scales.iter().map(|&s| scale_ctx(s)).collect();
-        cstream::encode(NAME, &sym, Contexts::runs(&ctx, 3), PAIR_CTX, PAIRS, out)?;
-        out.extend_from_slice(&low);
+        let ctx = Contexts::runs(&ctx, 3);
+        encode_field(
+            NAME,
+            "top-4 pairs | scale",
+            8,
+            &sym,
+            ctx,
+            PAIR_CTX,
+            PAIRS,
+            out,
+        )?;
+        raw_field("low bits", &low, out);
         Ok(())
     }
 

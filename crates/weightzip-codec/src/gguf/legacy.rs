@@ -21,7 +21,8 @@
 use weightzip_entropy::multi::{Contexts, Placement};
 
 use super::{
-    cstream, decode_f16_field, encode_f16_field, f16_to_f32, write_header, zero_point, Reader,
+    cstream, decode_f16_field, encode_f16_field, encode_field, f16_to_f32, raw_field, write_header,
+    zero_point, Reader,
 };
 use crate::error::Result;
 
@@ -78,9 +79,9 @@ impl Layout {
     fn encode(self, data: &[u8], out: &mut Vec<u8>) -> Result<()> {
         let blocks = write_header(data, self.block, out);
         let n = blocks.len() / self.block;
-        encode_f16_field(self.name, blocks, self.block, 0, out)?;
+        encode_f16_field(self.name, ["d.hi", "d.lo"], blocks, self.block, 0, out)?;
         if self.m {
-            encode_f16_field(self.name, blocks, self.block, 2, out)?;
+            encode_f16_field(self.name, ["m.hi", "m.lo"], blocks, self.block, 2, out)?;
         }
         let f16_at = |b: &[u8], o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
         let d: Vec<u16> = blocks
@@ -116,8 +117,17 @@ impl Layout {
         }
         let ctx = self.contexts(&d, &m);
         let opts = if self.m { OPTS } else { OPTS_ONE };
-        cstream::encode(self.name, &sym, Contexts::runs(&ctx, 4), CTX, opts, out)?;
-        out.extend_from_slice(&low);
+        let field = match (self.m, self.qh) {
+            (false, false) => "nibble pairs",
+            (true, false) => "nibble pairs | zero point",
+            (false, true) => "top-4 pairs",
+            (true, true) => "top-4 pairs | zero point",
+        };
+        let ctx = Contexts::runs(&ctx, 4);
+        encode_field(self.name, field, 8, &sym, ctx, CTX, opts, out)?;
+        if self.qh {
+            raw_field("low bits", &low, out);
+        }
         Ok(())
     }
 

@@ -26,10 +26,110 @@ pub mod k_quants;
 pub mod legacy;
 pub mod q8_0;
 
+use std::cell::RefCell;
+
+use weightzip_entropy::multi::Contexts;
 use weightzip_entropy::stream::{encode_stream, parse_stream, StreamView};
-use weightzip_entropy::varint;
+use weightzip_entropy::{entropy_bits, histogram, varint};
 
 use crate::error::{CodecError, EntropyContext, Result};
+use crate::registry::CodecId;
+
+/// What one field of a chunk became, for reports (`gguf_fields` example,
+/// GGUF.md): its symbols' order-0 entropy, their entropy given the
+/// context the codec uses, and the bytes its stream took.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldStat {
+    /// Field name (`d.hi`, `scales`, `quant pairs`, ...).
+    pub field: &'static str,
+    /// Bits of the original block that the field's symbols carry, per symbol.
+    pub input_bits_per_symbol: u32,
+    /// Symbols coded.
+    pub symbols: usize,
+    /// Order-0 entropy, bits per symbol.
+    pub h0: f64,
+    /// Entropy given the context (= `h0` without one), bits per symbol.
+    pub h_ctx: f64,
+    /// Bytes of the field's stream in the encoding (tables and lane
+    /// states included).
+    pub coded_bytes: usize,
+}
+
+thread_local! {
+    static REPORT: RefCell<Option<Vec<FieldStat>>> = const { RefCell::new(None) };
+}
+
+/// Encodes `data` with `codec` and returns what each field became (empty
+/// for codecs outside this module).
+pub fn field_report(codec: CodecId, data: &[u8]) -> Result<Vec<FieldStat>> {
+    REPORT.with(|r| *r.borrow_mut() = Some(Vec::new()));
+    let mut out = Vec::new();
+    let res = codec.encode(data, crate::Level::Max, &mut out);
+    let stats = REPORT.with(|r| r.borrow_mut().take()).unwrap_or_default();
+    res.map(|()| stats)
+}
+
+/// Records a field when a report is being made (a no-op otherwise).
+pub(crate) fn note(
+    field: &'static str,
+    input_bits_per_symbol: u32,
+    symbols: &[u8],
+    ctx: Option<Contexts<'_>>,
+    coded_bytes: usize,
+) {
+    REPORT.with(|r| {
+        let mut r = r.borrow_mut();
+        let Some(list) = r.as_mut() else { return };
+        let h0 = entropy_bits(&histogram(symbols));
+        let h_ctx = match ctx {
+            None => h0,
+            Some(ctx) => {
+                let mut joint = vec![[0u64; 256]; 256];
+                for (i, &s) in symbols.iter().enumerate() {
+                    joint[usize::from(ctx.get(i))][usize::from(s)] += 1;
+                }
+                let n = symbols.len().max(1) as f64;
+                joint
+                    .iter()
+                    .map(|h| h.iter().sum::<u64>() as f64 / n * entropy_bits(h))
+                    .sum()
+            }
+        };
+        list.push(FieldStat {
+            field,
+            input_bits_per_symbol,
+            symbols: symbols.len(),
+            h0,
+            h_ctx,
+            coded_bytes,
+        });
+    });
+}
+
+/// [`cstream::encode`] and a [`note`] of the field.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn encode_field(
+    codec: &'static str,
+    field: &'static str,
+    input_bits_per_symbol: u32,
+    symbols: &[u8],
+    ctx: Contexts<'_>,
+    n_ctx: usize,
+    opts: cstream::Options,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let at = out.len();
+    cstream::encode(codec, symbols, ctx, n_ctx, opts, out)?;
+    let ctx = (n_ctx > 1).then_some(ctx);
+    note(field, input_bits_per_symbol, symbols, ctx, out.len() - at);
+    Ok(())
+}
+
+/// Appends bytes stored raw, with a [`note`] of the field.
+pub(crate) fn raw_field(field: &'static str, bytes: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(bytes);
+    note(field, 8, bytes, None, bytes.len());
+}
 
 /// Writes the block count and the tail of a chunk of `block`-byte blocks;
 /// returns the whole blocks.
@@ -111,6 +211,7 @@ impl<'a> Reader<'a> {
 /// each `block`-byte block) as its high-byte and low-byte planes.
 pub(crate) fn encode_f16_field(
     codec: &'static str,
+    field: [&'static str; 2],
     blocks: &[u8],
     block: usize,
     offset: usize,
@@ -123,8 +224,12 @@ pub(crate) fn encode_f16_field(
         lo.push(b[offset]);
         hi.push(b[offset + 1]);
     }
+    let at = out.len();
     encode_stream(&hi, out).in_codec(codec)?;
+    note(field[0], 8, &hi, None, out.len() - at);
+    let at = out.len();
     encode_stream(&lo, out).in_codec(codec)?;
+    note(field[1], 8, &lo, None, out.len() - at);
     Ok(())
 }
 
@@ -150,14 +255,26 @@ pub(crate) fn f16_to_f32(h: u16) -> f32 {
     f32::from_bits(mag.to_bits() | (u32::from(h & 0x8000) << 16))
 }
 
-/// The zero point `m / d` of an asymmetric block (`x = d * q - m`) rounded
-/// and clamped to `0..=max` (0 when it is NaN or negative). Encoder and
-/// decoder call this with the same bits, and IEEE f32 arithmetic is
-/// deterministic, so the context agrees on both sides.
+/// The zero point `m / d` of an asymmetric block (`x = d * q - m`) as a
+/// context, see [`round_context`].
 #[inline]
 pub(crate) fn zero_point(m: f32, d: f32, max: u8) -> u8 {
-    // `as u8` saturates and maps NaN to 0.
-    (m / d + 0.5).clamp(0.0, f32::from(max)) as u8
+    round_context(m / d, max)
+}
+
+/// `v` clamped to `0..=max` and rounded to the nearest integer (ties to
+/// even), NaN giving 0: branch-free (the loops over sub-blocks vectorise)
+/// and the same on every platform, since no NaN reaches the rounding (its
+/// bits differ between CPUs) and IEEE f32 arithmetic is deterministic, so
+/// encoder and decoder agree on every context.
+#[inline]
+pub(crate) fn round_context(v: f32, max: u8) -> u8 {
+    // `v == v` is false only for NaN; the select compiles to a mask.
+    #[allow(clippy::eq_op)]
+    let v = if v == v { v } else { 0.0 };
+    let v = v.clamp(0.0, f32::from(max));
+    // Adding 2^23 leaves the rounded integer in the low mantissa bits.
+    ((v + 8_388_608.0).to_bits() & 0xff) as u8
 }
 
 #[cfg(test)]
@@ -173,10 +290,18 @@ mod tests {
             }
         }
         assert_eq!(zero_point(f32::NAN, 1.0, 15), 0);
+        assert_eq!(zero_point(0.0, 0.0, 15), 0);
         assert_eq!(zero_point(1.0, 0.0, 15), 15);
         assert_eq!(zero_point(-3.0, 1.0, 15), 0);
         assert_eq!(zero_point(7.4, 1.0, 15), 7);
         assert_eq!(zero_point(7.5, 1.0, 15), 8);
+        assert_eq!(zero_point(6.5, 1.0, 15), 6);
+        assert_eq!(round_context(f32::INFINITY, 15), 15);
+        assert_eq!(round_context(f32::NEG_INFINITY, 15), 0);
+        for i in 0..=1500 {
+            let v = i as f32 / 100.0;
+            assert_eq!(round_context(v, 15), v.round_ties_even() as u8);
+        }
     }
 }
 

@@ -11,7 +11,7 @@
 
 use weightzip_entropy::multi::{Contexts, Placement};
 
-use super::{cstream, decode_f16_field, encode_f16_field, write_header, Reader};
+use super::{cstream, decode_f16_field, encode_f16_field, encode_field, write_header, Reader};
 use crate::error::Result;
 
 const NAME: &str = "wz_q8_0";
@@ -29,12 +29,12 @@ const OPTS: cstream::Options = cstream::Options {
 pub fn encode(data: &[u8], out: &mut Vec<u8>) -> Result<()> {
     let blocks = write_header(data, BLOCK, out);
     let n = blocks.len() / BLOCK;
-    encode_f16_field(NAME, blocks, BLOCK, 0, out)?;
+    encode_f16_field(NAME, ["d.hi", "d.lo"], blocks, BLOCK, 0, out)?;
     let mut qs = Vec::with_capacity(n * QS);
     for b in blocks.chunks_exact(BLOCK) {
         qs.extend_from_slice(&b[2..]);
     }
-    cstream::encode(NAME, &qs, Contexts::constant(), 1, OPTS, out)
+    encode_field(NAME, "quants", 8, &qs, Contexts::constant(), 1, OPTS, out)
 }
 
 /// Decodes one encoding into `out`.
