@@ -697,12 +697,62 @@ fn row_candidates(e: &[u8], hint: Option<usize>) -> Vec<(usize, usize)> {
             out.push((s.1, s.2));
         }
     }
+    // Column structure (outlier channels, embedding dimensions) is phase
+    // free and does not grow with the length like the row F: the lengths
+    // with the highest column F join, at their best row phase.
+    if hint.is_none() {
+        let mut by_col: Vec<(f64, usize)> = col_f_stats(&e[..e.len().min(SEARCH_SAMPLE / 2)]);
+        by_col.sort_by(|x, y| y.0.total_cmp(&x.0));
+        for &(_, d) in by_col.iter().take(3) {
+            let ph = scored.iter().find(|s| s.1 == d).map_or(0, |s| s.2);
+            out.push((d, ph));
+        }
+    }
     for d in divisors {
         if !out.contains(&d) {
             out.push(d);
         }
     }
+    out.sort_unstable();
     out.dedup();
+    out
+}
+
+/// One-way ANOVA F statistic of the exponents grouped by column, for row
+/// lengths that are multiples of 64 with at least 16 rows in `e`.
+fn col_f_stats(e: &[u8]) -> Vec<(f64, usize)> {
+    let mut out = Vec::new();
+    let total: f64 = e.iter().map(|&x| f64::from(x)).sum();
+    let total2: f64 = e.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+    let mut d = 64;
+    while d <= 8192 && 16 * d <= e.len() {
+        let rows = e.len() / d;
+        let used = &e[..rows * d];
+        let mut sums = vec![0u32; d];
+        for row in used.chunks_exact(d) {
+            for (s, &x) in sums.iter_mut().zip(row) {
+                *s += u32::from(x);
+            }
+        }
+        let nn = used.len() as f64;
+        let (t, t2) = if used.len() == e.len() {
+            (total, total2)
+        } else {
+            (
+                used.iter().map(|&x| f64::from(x)).sum(),
+                used.iter().map(|&x| f64::from(x) * f64::from(x)).sum(),
+            )
+        };
+        let ssb: f64 = sums
+            .iter()
+            .map(|&s| f64::from(s) * f64::from(s))
+            .sum::<f64>()
+            / rows as f64
+            - t * t / nn;
+        let ssw = (t2 - t * t / nn - ssb).max(1e-9);
+        out.push(((ssb / (d - 1) as f64) / (ssw / (nn - d as f64)), d));
+        d += 64;
+    }
     out
 }
 
