@@ -171,17 +171,27 @@ pub struct Contexts<'a> {
     pub bytes: &'a [u8],
     /// log2 of the symbols per context byte.
     pub shift: u32,
+    /// Marks instead of contexts, see [`Contexts::marks`].
+    pub marks: bool,
 }
 
 impl<'a> Contexts<'a> {
     /// One context byte per symbol.
     pub fn per_symbol(bytes: &'a [u8]) -> Self {
-        Self { bytes, shift: 0 }
+        Self {
+            bytes,
+            shift: 0,
+            marks: false,
+        }
     }
 
     /// One context byte per run of `2^shift` symbols.
     pub fn runs(bytes: &'a [u8], shift: u32) -> Self {
-        Self { bytes, shift }
+        Self {
+            bytes,
+            shift,
+            marks: false,
+        }
     }
 
     /// Context 0 for every symbol.
@@ -189,22 +199,56 @@ impl<'a> Contexts<'a> {
         Contexts {
             bytes: &[0],
             shift: usize::BITS - 1,
+            marks: false,
+        }
+    }
+
+    /// One mark byte `m` per group of [`LANES`] symbols: if `m < 64`, the
+    /// symbol at position `m & 31` of the group has context `1 + (m >> 5)`
+    /// (1 or 2), every other symbol context 0; a mark of 64 or more marks
+    /// nothing. For one distinguished symbol per group (the ±127 quant of a
+    /// Q8_0 block) without a context byte per symbol.
+    pub fn marks(bytes: &'a [u8]) -> Self {
+        Self {
+            bytes,
+            shift: 5,
+            marks: true,
         }
     }
 
     /// The context of symbol `i` (panics if it has none).
     #[inline]
     pub fn get(&self, i: usize) -> u8 {
-        self.bytes[i >> self.shift]
+        let b = self.bytes[i >> self.shift];
+        if self.marks {
+            u8::from(b < 64 && usize::from(b & 31) == i % LANES) * (1 + (b >> 5))
+        } else {
+            b
+        }
     }
 
     /// Checks that `n` symbols have contexts, all below `count`.
     fn check(&self, n: usize, count: usize) -> Result<()> {
-        if self.shift >= usize::BITS {
+        if self.shift >= usize::BITS || (self.marks && self.shift != 5) {
             return Err(EntropyError::InvalidArgument(format!(
                 "context run of 2^{} symbols",
                 self.shift
             )));
+        }
+        if self.marks {
+            let needed = n.div_ceil(LANES);
+            if self.bytes.len() < needed {
+                return Err(EntropyError::LengthMismatch {
+                    expected: needed,
+                    found: self.bytes.len(),
+                });
+            }
+            if count < 3 {
+                return Err(EntropyError::InvalidArgument(format!(
+                    "marks need 3 tables, only {count}"
+                )));
+            }
+            return Ok(());
         }
         let needed = n.div_ceil(1 << self.shift);
         let used = self
@@ -627,11 +671,10 @@ mod x86 {
 
     use super::{Contexts, MultiDecoder, Part, Placement, GROUP_WINDOW, LANES, RANS_L};
 
-    /// Contexts of the lanes from symbol `at` (a multiple of the lane
-    /// count `L`), each shifted left by `bits`, as 32-bit lanes of the
-    /// low `L * 4` bytes: one byte per lane (`shift = 0`), two bytes for
-    /// the two halves of 16 lanes (`shift = 3`), one byte for all lanes
-    /// (`shift >= log2 L`).
+    /// Contexts of the 16 lanes from symbol `at` (a multiple of 16), each
+    /// shifted left by `bits`: one byte per lane (`shift = 0`), two bytes
+    /// for the two halves (`shift = 3`), one byte for all lanes (`shift >=
+    /// 4`), or a mark byte (see [`Contexts::marks`]).
     ///
     /// # Safety
     /// AVX-512F; `ctx` covers symbols `at..at + 16`; `shift` is not 1 or 2.
@@ -648,6 +691,13 @@ mod x86 {
                 let lo = _mm256_set1_epi32(i32::from(c0));
                 let hi = _mm256_set1_epi32(i32::from(c1));
                 _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
+            }
+            // SAFETY: mark byte at >> 5 covers the 16 symbols.
+            5 if ctx.marks => {
+                let m = unsafe { *p.add(at >> 5) };
+                let hit = m < 64 && usize::from((m & 31) >> 4) == (at >> 4) & 1;
+                let lane = u16::from(hit) << (m & 15);
+                _mm512_maskz_set1_epi32(lane, i32::from(1 + (m >> 5)))
             }
             // SAFETY: byte at >> shift covers the 16 symbols (shift >= 4).
             s => _mm512_set1_epi32(i32::from(unsafe { *p.add(at >> s) })),
@@ -800,6 +850,7 @@ mod x86 {
         );
         let table: *const i32 = dec.packed.as_ptr().cast();
         let cp = ctx.bytes.as_ptr();
+        let iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         let groups = parts.iter().map(|p| p.groups()).min().unwrap_or(0);
         let mut s = [[_mm256_setzero_si256(); 4]; K];
         let mut pos = [0usize; K];
@@ -831,6 +882,13 @@ mod x86 {
                     let c = if ctx.shift == 0 {
                         // SAFETY: symbols at..at + 8 are in this part's range.
                         _mm256_cvtepu8_epi32(unsafe { _mm_loadl_epi64(cp.add(at[k]).cast()) })
+                    } else if ctx.marks {
+                        // SAFETY: mark byte at >> 5 covers the 8 symbols.
+                        let m = unsafe { *cp.add(at[k] >> 5) };
+                        let hit = m < 64 && usize::from((m & 31) >> 3) == (at[k] >> 3) & 3;
+                        let lane = _mm256_set1_epi32(if hit { i32::from(m & 7) } else { -1 });
+                        let eq = _mm256_cmpeq_epi32(lane, iota);
+                        _mm256_and_si256(eq, _mm256_set1_epi32(i32::from(1 + (m >> 5))))
                     } else {
                         // SAFETY: byte at >> shift covers the 8 symbols (shift >= 3).
                         _mm256_set1_epi32(i32::from(unsafe { *cp.add(at[k] >> ctx.shift) }))
@@ -1137,6 +1195,39 @@ mod tests {
                     )
                     .is_err());
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn marks_match_per_symbol_contexts() {
+        for n in [0usize, 31, 32, 33, 32 * 77 + 5, 32 * 300] {
+            let marks: Vec<u8> = (0..n.div_ceil(32)).map(|g| (g * 37 % 80) as u8).collect();
+            let ctx = Contexts::marks(&marks);
+            let per: Vec<u8> = (0..n).map(|i| ctx.get(i)).collect();
+            let (sym, _, tables) = sample(n, 3, 12, n as u64 + 3);
+            let sym: Vec<u8> = sym
+                .iter()
+                .zip(&per)
+                .map(|(&s, &c)| {
+                    if tables[usize::from(c)].freqs()[usize::from(s)] > 0 {
+                        s
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            let enc = MultiEncoder::new(&tables).unwrap();
+            let mut a = Vec::new();
+            encode(&sym, ctx, &enc, &mut a).unwrap();
+            let mut b = Vec::new();
+            encode(&sym, Contexts::per_symbol(&per), &enc, &mut b).unwrap();
+            assert_eq!(a, b);
+            let dec = MultiDecoder::new(&tables).unwrap();
+            for k in ALL_KERNELS {
+                let mut out = vec![0u8; n];
+                decode_placed(&a, n, ctx, &dec, &mut out, Placement::CONTIGUOUS, k).unwrap();
+                assert_eq!(out, sym, "n {n} kernel {}", k.name());
             }
         }
     }

@@ -90,10 +90,16 @@ pub fn encode(
 ) -> Result<()> {
     let n = symbols.len();
     let mut pair = vec![[0u64; 256]; n_ctx];
-    for (run, &c) in symbols.chunks(1 << ctx.shift).zip(ctx.bytes) {
-        let h = &mut pair[usize::from(c)];
-        for &s in run {
-            h[usize::from(s)] += 1;
+    if ctx.marks {
+        for (i, &s) in symbols.iter().enumerate() {
+            pair[usize::from(ctx.get(i))][usize::from(s)] += 1;
+        }
+    } else {
+        for (run, &c) in symbols.chunks(1 << ctx.shift).zip(ctx.bytes) {
+            let h = &mut pair[usize::from(c)];
+            for &s in run {
+                h[usize::from(s)] += 1;
+            }
         }
     }
     let present: Vec<bool> = pair.iter().map(|h| h.iter().any(|&c| c > 0)).collect();
