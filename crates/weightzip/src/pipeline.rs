@@ -1,9 +1,51 @@
 //! An ordered parallel map with a bounded window: workers compute jobs in
 //! any order, the caller's sink consumes results strictly in job order, and
 //! at most `window` jobs are in flight or waiting, which bounds memory.
+//! [`BufferPool`] recycles the chunk buffers between the sink and the
+//! workers.
 
 use std::collections::BTreeMap;
 use std::sync::{Condvar, Mutex};
+
+/// Byte buffers handed back by the sink for the workers to reuse: once the
+/// pool is warm, a chunk costs no allocation, no page faults (fresh
+/// multi-MiB allocations are new mappings, faulted in page by page) and
+/// no zeroing. Holds at most `max` buffers, so memory stays bounded.
+pub(crate) struct BufferPool {
+    free: Mutex<Vec<Vec<u8>>>,
+    max: usize,
+}
+
+impl BufferPool {
+    /// A pool keeping at most `max` buffers.
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
+            free: Mutex::new(Vec::new()),
+            max,
+        }
+    }
+
+    /// A buffer of exactly `len` bytes with unspecified contents (zeroed
+    /// only where it grew).
+    pub(crate) fn take(&self, len: usize) -> Vec<u8> {
+        let mut v = self
+            .free
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .unwrap_or_default();
+        v.resize(len, 0);
+        v
+    }
+
+    /// Returns a buffer for reuse.
+    pub(crate) fn give(&self, v: Vec<u8>) {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        if free.len() < self.max {
+            free.push(v);
+        }
+    }
+}
 
 use crate::error::Result;
 
@@ -122,6 +164,22 @@ mod tests {
             .unwrap();
             assert_eq!(seen, (0..100).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn buffer_pool_recycles_and_stays_bounded() {
+        let pool = BufferPool::new(2);
+        let a = pool.take(1000);
+        assert_eq!(a.len(), 1000);
+        let ptr = a.as_ptr();
+        pool.give(a);
+        let b = pool.take(10);
+        assert_eq!((b.len(), b.as_ptr()), (10, ptr), "the same allocation comes back");
+        pool.give(b);
+        for _ in 0..5 {
+            pool.give(vec![1; 8]);
+        }
+        assert_eq!(pool.free.lock().unwrap().len(), 2);
     }
 
     #[test]

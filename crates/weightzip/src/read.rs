@@ -13,8 +13,8 @@ use crate::error::{Result, WzError};
 use crate::index::{
     self, ChunkRef, Entry, Footer, Index, RootKind, SegmentKind, FOOTER_LEN, HEADER_LEN,
 };
-use crate::pipeline::ordered_map;
-use crate::source::{read_range, FileSource, ReadAt};
+use crate::pipeline::{ordered_map, BufferPool};
+use crate::source::{range_in, read_range, FileSource, ReadAt};
 use crate::write::{effective_threads, temp_path_for, write_atomically, Progress};
 
 /// How to extract.
@@ -236,30 +236,45 @@ impl<'a> Archive<'a> {
         mut sink: impl FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
         let threads = effective_threads(opts.threads);
+        let pool = BufferPool::new(threads * 4);
         ordered_map(
             chunks.len(),
             threads,
             threads * 2,
-            |i| self.decode_chunk(&chunks[i], &format!("{place}, chunk {i}")),
-            |_, bytes| sink(&bytes),
+            |i| self.decode_chunk(&chunks[i], &format!("{place}, chunk {i}"), &pool),
+            |_, bytes| {
+                sink(&bytes)?;
+                pool.give(bytes);
+                Ok(())
+            },
         )
     }
 
-    fn decode_chunk(&self, c: &ChunkRef, place: &str) -> Result<Vec<u8>> {
-        let stored = read_range(self.src.as_ref(), c.offset, c.stored_len as usize)
-            .map_err(|e| WzError::io("cannot read", &self.name, e))?;
+    /// Decodes one chunk into a buffer from `pool` (stored bytes borrowed
+    /// from an in-memory archive, else read into another pooled buffer).
+    fn decode_chunk(&self, c: &ChunkRef, place: &str, pool: &BufferPool) -> Result<Vec<u8>> {
+        let mut stored_buf = pool.take(0);
+        let stored = range_in(
+            self.src.as_ref(),
+            c.offset,
+            c.stored_len as usize,
+            &mut stored_buf,
+        )
+        .map_err(|e| WzError::io("cannot read", &self.name, e))?;
         let codec = codec_by_id(c.codec).map_err(|source| WzError::Codec {
             place: place.to_string(),
             source,
         })?;
         // raw_len was bounded by MAX_CHUNK_RAW when the index was parsed.
-        let mut raw = vec![0u8; c.raw_len as usize];
+        // A recycled buffer of the same size is neither zeroed nor faulted in.
+        let mut raw = pool.take(c.raw_len as usize);
         codec
-            .decode(&stored, &mut raw)
+            .decode(stored, &mut raw)
             .map_err(|source| WzError::Codec {
                 place: place.to_string(),
                 source,
             })?;
+        pool.give(stored_buf);
         let actual = xxh3_64(&raw);
         if actual != c.checksum {
             return Err(WzError::Checksum {
@@ -339,11 +354,12 @@ impl<'a> Archive<'a> {
             Ok(())
         };
         let threads = effective_threads(opts.threads);
+        let pool = BufferPool::new(threads * 4);
         ordered_map(
             jobs.len(),
             threads,
             threads * 2,
-            |i| self.decode_chunk(jobs[i].chunk, &jobs[i].place),
+            |i| self.decode_chunk(jobs[i].chunk, &jobs[i].place, &pool),
             |i, bytes| {
                 if let Some(p) = &opts.progress {
                     p(bytes.len() as u64);
@@ -368,6 +384,7 @@ impl<'a> Archive<'a> {
                 } else {
                     pending.extend(bytes.iter());
                 }
+                pool.give(bytes);
                 flush_pass(&mut pending, &mut seg_i, emit)
             },
         )?;

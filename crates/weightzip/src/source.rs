@@ -9,6 +9,11 @@ pub trait ReadAt: Sync {
     fn size(&self) -> u64;
     /// Fills `buf` from `offset`, or fails (also when the data ends first).
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    /// All the bytes, when they are in memory: readers then borrow ranges
+    /// instead of copying them.
+    fn bytes(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// A file and its length at open time.
@@ -59,6 +64,10 @@ impl ReadAt for &[u8] {
         self.len() as u64
     }
 
+    fn bytes(&self) -> Option<&[u8]> {
+        Some(self)
+    }
+
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         let start =
             usize::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::UnexpectedEof))?;
@@ -75,6 +84,25 @@ impl ReadAt for &[u8] {
 pub(crate) fn read_range(src: &dyn ReadAt, offset: u64, len: usize) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; len];
     src.read_exact_at(&mut buf, offset)?;
+    Ok(buf)
+}
+
+/// The bytes at `offset..offset + len`: borrowed from an in-memory source,
+/// else read into `buf` (resized to `len`).
+pub(crate) fn range_in<'s>(
+    src: &'s dyn ReadAt,
+    offset: u64,
+    len: usize,
+    buf: &'s mut Vec<u8>,
+) -> io::Result<&'s [u8]> {
+    if let Some(all) = src.bytes() {
+        return usize::try_from(offset)
+            .ok()
+            .and_then(|start| all.get(start..start.checked_add(len)?))
+            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof));
+    }
+    buf.resize(len, 0);
+    src.read_exact_at(buf, offset)?;
     Ok(buf)
 }
 

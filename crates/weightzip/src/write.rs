@@ -12,8 +12,8 @@ use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 use crate::error::{Result, WzError};
 use crate::index::{self, ChunkRef, Entry, Footer, Index, RootKind, Segment, SegmentKind};
-use crate::pipeline::ordered_map;
-use crate::source::{read_range, Cursor, FileSource, ReadAt};
+use crate::pipeline::{ordered_map, BufferPool};
+use crate::source::{range_in, Cursor, FileSource, ReadAt};
 
 /// Called from worker threads with the number of input bytes just processed.
 pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
@@ -282,12 +282,13 @@ pub fn compress_to_writer<W: Write>(
         let (mut entry, jobs, warning) = plan_entry(&input.path, src, opts)?;
         summary.warnings.extend(warning);
         summary.tensors += entry.tensors().count();
+        let pool = BufferPool::new(threads * 4);
         ordered_map(
             jobs.len(),
             threads,
             threads * 2,
             |i| {
-                encode_job(&jobs[i], src, opts)
+                encode_job(&jobs[i], src, opts, &pool)
                     .map_err(|e| name_place(e, &input.path, &jobs[i].place))
             },
             |i, enc| {
@@ -299,6 +300,7 @@ pub fn compress_to_writer<W: Write>(
                     checksum: enc.checksum,
                 };
                 out.put(&enc.payload)?;
+                pool.give(enc.payload);
                 match jobs[i].segment {
                     Some(s) => entry.segments[s].chunks.push(chunk),
                     None => entry.passthrough.push(chunk),
@@ -354,35 +356,53 @@ fn name_place(e: WzError, path: &str, place: &str) -> WzError {
     }
 }
 
-fn encode_job(job: &Job, src: &dyn ReadAt, opts: &CompressOptions) -> Result<Encoded> {
+fn encode_job(
+    job: &Job,
+    src: &dyn ReadAt,
+    opts: &CompressOptions,
+    pool: &BufferPool,
+) -> Result<Encoded> {
     let total: u64 = job.ranges.iter().map(|r| r.1).sum();
-    let mut raw = Vec::with_capacity(total as usize);
-    for &(off, len) in &job.ranges {
-        raw.extend_from_slice(
-            &read_range(src, off, len as usize)
-                .map_err(|e| WzError::io("cannot read", "input", e))?,
-        );
-    }
-    let checksum = xxh3_64(&raw);
-    let mut payload = Vec::with_capacity(raw.len() / 2 + 64);
+    let read_err = |e| WzError::io("cannot read", "input", e);
+    // One range of an in-memory source is borrowed; else the ranges are
+    // read into a recycled buffer.
+    let mut owned = pool.take(0);
+    let raw: &[u8] = match job.ranges.as_slice() {
+        &[(off, len)] => range_in(src, off, len as usize, &mut owned).map_err(read_err)?,
+        ranges => {
+            owned.resize(total as usize, 0);
+            let mut at = 0;
+            for &(off, len) in ranges {
+                let len = len as usize;
+                src.read_exact_at(&mut owned[at..at + len], off)
+                    .map_err(read_err)?;
+                at += len;
+            }
+            &owned
+        }
+    };
+    let checksum = xxh3_64(raw);
+    let mut payload = pool.take(0);
     let mut codec = job.codec;
     codec
-        .encode(&raw, opts.level, &mut payload)
+        .encode(raw, opts.level, &mut payload)
         .map_err(|source| WzError::Codec {
             place: String::new(),
             source,
         })?;
     if job.small && codec != CodecId::Zstd {
         let mut alt = Vec::new();
-        if CodecId::Zstd.encode(&raw, opts.level, &mut alt).is_ok() && alt.len() < payload.len() {
+        if CodecId::Zstd.encode(raw, opts.level, &mut alt).is_ok() && alt.len() < payload.len() {
             payload = alt;
             codec = CodecId::Zstd;
         }
     }
     if payload.len() >= raw.len() {
-        payload = raw;
+        payload.clear();
+        payload.extend_from_slice(raw);
         codec = CodecId::Store;
     }
+    pool.give(owned);
     if let Some(p) = &opts.progress {
         p(total);
     }
