@@ -27,7 +27,8 @@
 //!   arithmetic: only the factors are stored, which keeps table bytes small;
 //! - sign bits: raw, or (when it saves ≥ 3 %) rANS with a table per
 //!   column class (the column's share of negative values in 16 bins, one
-//!   stored byte per column); low bits: raw, or (when it saves ≥ 3 %) rANS
+//!   stored byte per column and block of rows: the whole chunk or 4096 /
+//!   1024 / 256 rows, whichever costs least); low bits: raw, or (when it saves ≥ 3 %) rANS
 //!   with a table per exponent symbol.
 //!
 //! Every context is stored or derived from a plane decoded earlier, so the
@@ -48,8 +49,8 @@
 //! (over `0..2^t`, 8 bits) as [`FreqTable`] serialisations, `len: varint` +
 //! the symbol payload ([`weightzip_entropy::multi`]), the escapes' exponents
 //! and top bits as two streams; `low_mode: u8` (1: `n_freq + 1` tables +
-//! payload); `sign_mode: u8` (1: with rows the column classes as a stream,
-//! then 16 tables (1 without rows) + payload); then the raw planes: sign
+//! payload); `sign_mode: u8` (1: with rows `block_rows: varint` (0 = one
+//! block) and the column classes of every block as a stream, then 16 tables (1 without rows) + payload); then the raw planes: sign
 //! bits (`ceil(n / 8)` bytes, LSB first) if `sign_mode` is 0 and low bits
 //! (bf16: two per byte, low nibble first; fp16: one byte each) if
 //! `low_mode` is 0.
@@ -352,10 +353,22 @@ fn scale_contexts(n: usize, g: Grid, rowq: &[u8], colq: &[u8], lut: &[u8; 512]) 
 /// chunk, in [`SIGN_CLASSES`] equal bins (stored, one byte per column).
 const SIGN_CLASSES: usize = 16;
 
-fn sign_classes(signs: &[u8], g: Grid) -> Vec<u8> {
-    let mut cs = vec![(0u32, 0u32); g.row_len];
-    g.segments(signs.len(), |a, b, _, c0| {
-        for (acc, &s) in cs[c0..].iter_mut().zip(&signs[a..b]) {
+/// Blocks of `block_rows` rows (0: one block) the chunk's rows fall into.
+fn sign_blocks(n: usize, g: Grid, block_rows: usize) -> usize {
+    if block_rows == 0 {
+        1
+    } else {
+        g.rows(n).div_ceil(block_rows)
+    }
+}
+
+/// Per block of rows and column: the share of negative values, binned.
+fn sign_classes(signs: &[u8], g: Grid, block_rows: usize) -> Vec<u8> {
+    let nb = sign_blocks(signs.len(), g, block_rows);
+    let mut cs = vec![(0u32, 0u32); g.row_len * nb];
+    g.segments(signs.len(), |a, b, r, c0| {
+        let base = if block_rows == 0 { 0 } else { r / block_rows } * g.row_len;
+        for (acc, &s) in cs[base + c0..].iter_mut().zip(&signs[a..b]) {
             acc.0 += u32::from(s);
             acc.1 += 1;
         }
@@ -372,10 +385,11 @@ fn sign_classes(signs: &[u8], g: Grid) -> Vec<u8> {
         .collect()
 }
 
-fn sign_contexts(n: usize, g: Grid, classes: &[u8]) -> Vec<u8> {
+fn sign_contexts(n: usize, g: Grid, classes: &[u8], block_rows: usize) -> Vec<u8> {
     let mut out = vec![0u8; n];
-    g.segments(n, |a, b, _, c0| {
-        out[a..b].copy_from_slice(&classes[c0..c0 + (b - a)]);
+    g.segments(n, |a, b, r, c0| {
+        let base = if block_rows == 0 { 0 } else { r / block_rows } * g.row_len;
+        out[a..b].copy_from_slice(&classes[base + c0..base + c0 + (b - a)]);
     });
     out
 }
@@ -913,28 +927,41 @@ fn encode_coded(l: Layout, data: &[u8], hint: Option<usize>, out: &mut Vec<u8>) 
     // Signs: raw bits, unless the columns' shares of negative values pay
     // (embedding dimensions with a non-zero mean): a second rANS pass in
     // the decoder, so only where it saves 3 % of the sign bits or more.
-    let (sclass, sctx) = match grid {
-        Some(g) => {
-            let c = sign_classes(&signv, g);
-            let x = sign_contexts(n, g, &c);
-            (c, x)
-        }
-        None => (Vec::new(), vec![0u8; n]),
-    };
+    // Column classes per block of rows: the whole chunk, or blocks of
+    // 4096 / 1024 / 256 rows where the signs drift (token embeddings).
     let n_sctx = if grid.is_some() { SIGN_CLASSES } else { 1 };
-    let mut sh: Vec<Histogram> = vec![[0; 256]; n_sctx];
-    for (&sg, &c) in signv.iter().zip(&sctx) {
-        sh[c as usize][sg as usize] += 1;
+    let mut best: Option<(f64, usize, Vec<u8>, Vec<u8>, Vec<Histogram>)> = None;
+    for block_rows in [0usize, 4096, 1024, 256] {
+        let (sclass, sctx) = match grid {
+            Some(g) if block_rows == 0 || g.rows(n) > block_rows => {
+                let c = sign_classes(&signv, g, block_rows);
+                let x = sign_contexts(n, g, &c, block_rows);
+                (c, x)
+            }
+            Some(_) => continue,
+            None if block_rows == 0 => (Vec::new(), vec![0u8; n]),
+            None => continue,
+        };
+        let mut sh: Vec<Histogram> = vec![[0; 256]; n_sctx];
+        for (&sg, &c) in signv.iter().zip(&sctx) {
+            sh[c as usize][sg as usize] += 1;
+        }
+        let side = if grid.is_some() {
+            ideal_cost(&weightzip_entropy::histogram(&sclass))
+        } else {
+            0.0
+        };
+        let coded: f64 = sh.iter().map(ideal_cost).sum::<f64>() + side;
+        if best.as_ref().is_none_or(|b| coded < b.0) {
+            best = Some((coded, block_rows, sclass, sctx, sh));
+        }
     }
-    let side = if grid.is_some() {
-        ideal_cost(&weightzip_entropy::histogram(&sclass))
-    } else {
-        0.0
-    };
-    let coded: f64 = sh.iter().map(ideal_cost).sum::<f64>() + side;
+    let (coded, block_rows, sclass, sctx, sh) =
+        best.ok_or_else(|| corrupt(l, 0, "no sign model"))?;
     if coded < n as f64 * 0.97 - 1024.0 {
         out.push(1);
         if grid.is_some() {
+            varint::write_u64(out, block_rows as u64);
             encode_stream(&sclass, out).in_codec(l.name)?;
         }
         let st: Vec<FreqTable> = sh
@@ -1173,11 +1200,14 @@ fn decode_coded(l: Layout, input: &[u8], mut pos: usize, out: &mut [u8]) -> Resu
         1 => {
             let sctx = match grid {
                 Some(g) => {
-                    let mut c = read_bytes(l, input, &mut pos, g.row_len)?;
+                    let block_rows = varint::read_len(input, &mut pos, g.rows(n), "sign block")
+                        .in_codec(l.name)?;
+                    let count = g.row_len * sign_blocks(n, g, block_rows);
+                    let mut c = read_bytes(l, input, &mut pos, count)?;
                     for x in c.iter_mut() {
                         *x = (*x).min(SIGN_CLASSES as u8 - 1);
                     }
-                    sign_contexts(n, g, &c)
+                    sign_contexts(n, g, &c, block_rows)
                 }
                 None => vec![0u8; n],
             };
