@@ -367,7 +367,7 @@ fn sign_classes(signs: &[u8], g: Grid, block_rows: usize) -> Vec<u8> {
     let nb = sign_blocks(signs.len(), g, block_rows);
     let mut cs = vec![(0u32, 0u32); g.row_len * nb];
     g.segments(signs.len(), |a, b, r, c0| {
-        let base = if block_rows == 0 { 0 } else { r / block_rows } * g.row_len;
+        let base = r.checked_div(block_rows).unwrap_or(0) * g.row_len;
         for (acc, &s) in cs[base + c0..].iter_mut().zip(&signs[a..b]) {
             acc.0 += u32::from(s);
             acc.1 += 1;
@@ -388,7 +388,7 @@ fn sign_classes(signs: &[u8], g: Grid, block_rows: usize) -> Vec<u8> {
 fn sign_contexts(n: usize, g: Grid, classes: &[u8], block_rows: usize) -> Vec<u8> {
     let mut out = vec![0u8; n];
     g.segments(n, |a, b, r, c0| {
-        let base = if block_rows == 0 { 0 } else { r / block_rows } * g.row_len;
+        let base = r.checked_div(block_rows).unwrap_or(0) * g.row_len;
         out[a..b].copy_from_slice(&classes[base + c0..base + c0 + (b - a)]);
     });
     out
