@@ -930,7 +930,9 @@ fn encode_coded(l: Layout, data: &[u8], hint: Option<usize>, out: &mut Vec<u8>) 
     // Column classes per block of rows: the whole chunk, or blocks of
     // 4096 / 1024 / 256 rows where the signs drift (token embeddings).
     let n_sctx = if grid.is_some() { SIGN_CLASSES } else { 1 };
-    let mut best: Option<(f64, usize, Vec<u8>, Vec<u8>, Vec<Histogram>)> = None;
+    // (cost, block rows, stored classes, contexts, histograms)
+    type SignModel = (f64, usize, Vec<u8>, Vec<u8>, Vec<Histogram>);
+    let mut best: Option<SignModel> = None;
     for block_rows in [0usize, 4096, 1024, 256] {
         let (sclass, sctx) = match grid {
             Some(g) if block_rows == 0 || g.rows(n) > block_rows => {
