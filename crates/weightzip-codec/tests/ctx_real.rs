@@ -89,9 +89,14 @@ fn beats_the_fast_codecs_on_real_slices() {
             _ => float::fp16::encode(s.bytes, &mut fast).unwrap(),
         }
         let gain = fast.len() as f64 / ctx_len as f64;
-        // Measured: key 1.0044, intermediate 1.0041, whisper fp16 1.0147
-        // (table bytes of a 147 k-element slice included).
-        let need = if s.dtype == Dtype::BF16 { 1.003 } else { 1.0 };
+        eprintln!(
+            "{}: ctx {ctx_len} B, fast {} B, gain {gain:.4}",
+            s.name,
+            fast.len()
+        );
+        // Measured: key 1.0076, intermediate 1.0063, whisper fp16 1.0033
+        // (147 k values each; row bytes and tables included).
+        let need = if s.dtype == Dtype::BF16 { 1.005 } else { 1.002 };
         assert!(
             gain > need,
             "{}: ctx {ctx_len} vs fast {} bytes (gain {gain:.4})",
