@@ -174,7 +174,11 @@ mod tests {
         let ptr = a.as_ptr();
         pool.give(a);
         let b = pool.take(10);
-        assert_eq!((b.len(), b.as_ptr()), (10, ptr), "the same allocation comes back");
+        assert_eq!(
+            (b.len(), b.as_ptr()),
+            (10, ptr),
+            "the same allocation comes back"
+        );
         pool.give(b);
         for _ in 0..5 {
             pool.give(vec![1; 8]);

@@ -275,6 +275,7 @@ impl<'a> Archive<'a> {
                 source,
             })?;
         pool.give(stored_buf);
+        self.src.release(c.offset, c.stored_len);
         let actual = xxh3_64(&raw);
         if actual != c.checksum {
             return Err(WzError::Checksum {

@@ -403,6 +403,9 @@ fn encode_job(
         codec = CodecId::Store;
     }
     pool.give(owned);
+    for &(off, len) in &job.ranges {
+        src.release(off, len);
+    }
     if let Some(p) = &opts.progress {
         p(total);
     }
@@ -414,9 +417,19 @@ fn encode_job(
     })
 }
 
-/// Whole-file xxh3, read sequentially in 1 MiB blocks.
+/// Whole-file xxh3, read sequentially in 1 MiB blocks (in place, and
+/// released behind, when the source is mapped).
 fn hash_source(src: &dyn ReadAt, path: &str) -> Result<u64> {
     let mut h = Xxh3::new();
+    if let Some(all) = src.bytes() {
+        let mut off = 0;
+        for block in all.chunks(16 << 20) {
+            h.update(block);
+            src.release(off, block.len() as u64);
+            off += block.len() as u64;
+        }
+        return Ok(h.digest());
+    }
     let mut buf = vec![0u8; 1 << 20];
     let size = src.size();
     let mut off = 0u64;
