@@ -3,7 +3,8 @@
 //! exponent bytes of real bf16 weights). Without files, synthetic
 //! exponent-like and mantissa-like planes are used. Prints million symbols
 //! per second (median of `WZ_REPEATS`, default 9) for encode, decode, and
-//! for two planes decoded in lock step. `WZ_KERNEL=avx2` and
+//! for two planes decoded in lock step (`WZ_QUAD=1`: the two twice, four
+//! payloads in lock step). `WZ_KERNEL=avx2` and
 //! `WZ_WHAT=encode|decode|pair` restrict the run (for `perf stat`).
 
 use weightzip_entropy::rans::{self, Decoder, Kernel};
@@ -165,9 +166,17 @@ fn main() {
     }
     if want("pair") && planes.len() >= 2 && planes[0].chunks.len() == planes[1].chunks.len() {
         let (a, b) = (&planes[0], &planes[1]);
-        let n: usize = a.chunks.iter().map(|c| c.0.len()).sum::<usize>() * 2;
+        let n: usize = a.chunks.iter().map(|c| c.0.len()).sum::<usize>()
+            * 2
+            * if std::env::var_os("WZ_QUAD").is_some() {
+                2
+            } else {
+                1
+            };
         let mut oa = vec![0u8; CHUNK];
         let mut ob = vec![0u8; CHUNK];
+        let mut oc = vec![0u8; CHUNK];
+        let mut od = vec![0u8; CHUNK];
         println!("{} + {} in lock step:", a.name, b.name);
         for &k in &kernels {
             let dec = time(repeats, n, || {
@@ -176,8 +185,29 @@ fn main() {
                     let len = ca.0.len();
                     let mut da = Decoder::new(&ca.2, &ta, len).unwrap();
                     let mut db = Decoder::new(&cb.2, &tb, len).unwrap();
-                    for (xa, xb) in oa[..len].chunks_mut(4096).zip(ob[..len].chunks_mut(4096)) {
-                        rans::decode_pair(&mut da, xa, &mut db, xb, k).unwrap();
+                    if std::env::var_os("WZ_QUAD").is_some() {
+                        // The same two payloads twice more: 4 in lock step.
+                        let mut dc = Decoder::new(&ca.2, &ta, len).unwrap();
+                        let mut dd = Decoder::new(&cb.2, &tb, len).unwrap();
+                        for (((xa, xb), xc), xd) in oa[..len]
+                            .chunks_mut(4096)
+                            .zip(ob[..len].chunks_mut(4096))
+                            .zip(oc[..len].chunks_mut(4096))
+                            .zip(od[..len].chunks_mut(4096))
+                        {
+                            rans::decode_many(
+                                [&mut da, &mut db, &mut dc, &mut dd],
+                                [xa, xb, xc, xd],
+                                k,
+                            )
+                            .unwrap();
+                        }
+                        dc.finish().unwrap();
+                        dd.finish().unwrap();
+                    } else {
+                        for (xa, xb) in oa[..len].chunks_mut(4096).zip(ob[..len].chunks_mut(4096)) {
+                            rans::decode_pair(&mut da, xa, &mut db, xb, k).unwrap();
+                        }
                     }
                     da.finish().unwrap();
                     db.finish().unwrap();

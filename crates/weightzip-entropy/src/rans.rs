@@ -629,6 +629,46 @@ pub fn decode_pair<'a>(
     b.decode_with(&mut out_b[done..], kernel)
 }
 
+/// [`decode_pair`] for `K` payloads: decodes the next `outs[k].len()`
+/// symbols of every decoder, their common groups in lock step.
+pub fn decode_many<'a, const K: usize>(
+    decs: [&mut Decoder<'a>; K],
+    outs: [&mut [u8]; K],
+    kernel: Kernel,
+) -> Result<()> {
+    for (d, o) in decs.iter().zip(&outs) {
+        d.check_block(o.len())?;
+    }
+    let full = outs.iter().map(|o| o.len()).min().unwrap_or(0) / LANES * LANES;
+    let mut decs = decs;
+    let mut outs = outs;
+    let done = match kernel.or_supported() {
+        Kernel::Scalar | Kernel::Avx2 => 0,
+        #[cfg(target_arch = "x86_64")]
+        k => {
+            let views: [&mut [u8]; K] = {
+                let mut it = outs.iter_mut();
+                std::array::from_fn(|_| {
+                    let o = it.next().expect("K outputs");
+                    &mut o[..full]
+                })
+            };
+            let ds: [&mut Decoder<'a>; K] = {
+                let mut it = decs.iter_mut();
+                std::array::from_fn(|_| &mut **it.next().expect("K decoders"))
+            };
+            x86::decode_groups::<K>(k, ds, views)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => 0,
+    };
+    for (d, o) in decs.iter_mut().zip(outs.iter_mut()) {
+        d.left -= done;
+        d.decode_with(&mut o[done..], kernel)?;
+    }
+    Ok(())
+}
+
 /// Slot lookup of the scalar decoder: (symbol, frequency, bias).
 trait Lookup {
     fn get(&self, slot: usize) -> (u8, u32, u32);
@@ -932,6 +972,21 @@ mod tests {
                 db_.finish().unwrap();
                 assert_eq!((oa, ob), (a.clone(), b.clone()), "{k:?} block {block}");
             }
+            // Three payloads of different lengths in lock step.
+            let mut d1 = Decoder::new(&pa, &da, a.len()).unwrap();
+            let mut d2 = Decoder::new(&pb, &db, b.len()).unwrap();
+            let mut d3 = Decoder::new(&pa, &da, a.len()).unwrap();
+            let (mut o1, mut o2, mut o3) =
+                (vec![0u8; a.len()], vec![0u8; b.len()], vec![0u8; a.len()]);
+            let (h1, t1) = o1.split_at_mut(4096);
+            let (h2, t2) = o2.split_at_mut(1024);
+            let (h3, t3) = o3.split_at_mut(2048);
+            decode_many([&mut d1, &mut d2, &mut d3], [h1, h2, h3], k).unwrap();
+            decode_many([&mut d1, &mut d2, &mut d3], [t1, t2, t3], k).unwrap();
+            for d in [d1, d2, d3] {
+                d.finish().unwrap();
+            }
+            assert_eq!((&o1, &o2, &o3), (&a, &b, &a), "{k:?} many");
             let mut d = Decoder::new(&pa, &da, a.len()).unwrap();
             assert!(d.decode_with(&mut [0u8; 33], k).is_err());
         }
