@@ -21,12 +21,14 @@ struct Acc {
     coded: usize,
 }
 
+/// Bytes, field order and per-field sums of one block type.
+type PerType = (usize, Vec<&'static str>, BTreeMap<&'static str, Acc>);
+
 fn main() {
     for path in std::env::args().skip(1) {
         let bytes = std::fs::read(&path).expect("read");
         let layout = layout_of(&bytes).expect("layout");
-        let mut types: BTreeMap<String, (usize, Vec<&'static str>, BTreeMap<&'static str, Acc>)> =
-            BTreeMap::new();
+        let mut types: BTreeMap<String, PerType> = BTreeMap::new();
         for t in &layout.tensors {
             let TensorType::Ggml(g) = t.ty else { continue };
             let codec = choose_codec(t.ty, Level::Max);
@@ -35,7 +37,9 @@ fn main() {
             }
             let data = &bytes[t.offset as usize..(t.offset + t.len) as usize];
             let step = (4 << 20) / g.type_size() * g.type_size();
-            let entry = types.entry(format!("{} ({})", g.name(), codec.name())).or_default();
+            let entry = types
+                .entry(format!("{} ({})", g.name(), codec.name()))
+                .or_default();
             for chunk in data.chunks(step) {
                 entry.0 += chunk.len();
                 for f in field_report(codec, chunk).expect("encode") {
