@@ -10,7 +10,7 @@ use std::cell::RefCell;
 
 use weightzip_entropy::rans::{decode_pair, Decoder, Kernel};
 use weightzip_entropy::stream::{
-    encode_stream_pair_with, encode_stream_with, parse_stream, StreamView,
+    encode_stream_pair_keyed, encode_stream_pair_with, encode_stream_with, parse_stream, StreamView,
 };
 use weightzip_entropy::table::DEFAULT_PROB_BITS;
 use weightzip_entropy::{histogram, varint, DecodeTable, FreqTable};
@@ -340,27 +340,23 @@ pub mod bf16j {
             prev = t;
         }
         varint::write_u64(out, m as u64);
-        let mut index_of = [0u8; TOPS];
+        // Symbols are the alphabet indices of the top parts; the encoder
+        // looks them up by top part straight from the values.
+        let mut symbol_of = [u16::MAX; TOPS];
         let (mut ca, mut cb) = ([0u64; 256], [0u64; 256]);
         for (i, &t) in alphabet.iter().enumerate() {
-            index_of[t as usize] = i as u8;
+            symbol_of[t as usize] = i as u16;
             ca[i] = ha[t as usize];
             cb[i] = hb[t as usize];
         }
-        PLANES.with(|cell| {
-            let mut scratch = cell.borrow_mut();
-            let low_len = (n * LOW as usize).div_ceil(8);
-            if scratch.len() < n + low_len {
-                scratch.resize(n + low_len, 0);
-            }
-            let (symbols, low) = scratch.split_at_mut(n);
-            let low = &mut low[..low_len];
-            split_joint(values, &index_of, symbols, low);
-            let (a, b) = symbols.split_at(m);
-            encode_stream_pair_with(a, &ca, b, &cb, DEFAULT_PROB_BITS, out).in_codec(NAME)?;
-            out.extend_from_slice(low);
-            Ok(())
-        })
+        let (a, b) = values.split_at(m * 2);
+        encode_stream_pair_keyed(a, &ca, b, &cb, &symbol_of, LOW, DEFAULT_PROB_BITS, out)
+            .in_codec(NAME)?;
+        let low_len = (n * LOW as usize).div_ceil(8);
+        let at = out.len();
+        out.resize(at + low_len, 0);
+        pack_low(values, &mut out[at..]);
+        Ok(())
     }
 
     /// Histograms of the top parts of the values `0..m` and `m..`.
@@ -395,35 +391,32 @@ pub mod bf16j {
         (a, b)
     }
 
-    /// Writes each value's alphabet index to `symbols` and its low bits to
-    /// the bit stream `low`.
-    fn split_joint(values: &[u8], index_of: &[u8; TOPS], symbols: &mut [u8], low: &mut [u8]) {
-        let mut quads = values.chunks_exact(8);
-        let mut groups = symbols.chunks_exact_mut(4).zip(low.chunks_exact_mut(3));
-        for (q, (s, l)) in (&mut quads).zip(&mut groups) {
-            let v = u64::from_le_bytes(q.try_into().expect("8 bytes"));
-            let mut bits = 0u32;
-            for (k, s) in s.iter_mut().enumerate() {
-                let x = (v >> (16 * k)) as u16;
-                *s = index_of[usize::from(x >> 6)];
-                bits |= u32::from(x & 0x3f) << (6 * k);
+    /// Writes the low bits of every value to the bit stream `low` (zeroed
+    /// beyond the last value's bits).
+    fn pack_low(values: &[u8], low: &mut [u8]) {
+        // 8 values (16 bytes) to 6 bytes at a time.
+        let mut eights = values.chunks_exact(16);
+        for (v, o) in (&mut eights).zip(low.chunks_exact_mut(6)) {
+            let lo = u64::from_le_bytes(v[..8].try_into().expect("8 bytes"));
+            let hi = u64::from_le_bytes(v[8..].try_into().expect("8 bytes"));
+            let mut bits = 0u64;
+            for k in 0..4 {
+                bits |= ((lo >> (16 * k)) & 0x3f) << (6 * k);
+                bits |= ((hi >> (16 * k)) & 0x3f) << (24 + 6 * k);
             }
-            l.copy_from_slice(&bits.to_le_bytes()[..3]);
+            o.copy_from_slice(&bits.to_le_bytes()[..6]);
         }
-        // The last 1..3 values: their indices and a partial bit group.
-        let rest = quads.remainder();
-        if !rest.is_empty() {
-            let first = symbols.len() - rest.len() / 2;
-            let mut bits = 0u32;
-            for (k, x) in rest.chunks_exact(2).enumerate() {
-                let x = u16::from_le_bytes([x[0], x[1]]);
-                symbols[first + k] = index_of[usize::from(x >> 6)];
-                bits |= u32::from(x & 0x3f) << (6 * k);
-            }
-            let at = first / 4 * 3;
-            let len = low.len() - at;
-            low[at..].copy_from_slice(&bits.to_le_bytes()[..len]);
+        // The last 1..7 values.
+        let rest = eights.remainder();
+        let mut bits = 0u64;
+        for (k, v) in rest.chunks_exact(2).enumerate() {
+            bits |= u64::from(v[0] & 0x3f) << (6 * k);
         }
+        // The tail starts after the whole groups of 8 values (the bit
+        // stream of 5..7 values can itself be a whole 6 bytes).
+        let tail = &mut low[values.len() / 16 * 6..];
+        let len = tail.len();
+        tail.copy_from_slice(&bits.to_le_bytes()[..len]);
     }
 
     /// Decodes one encoding into `out`.

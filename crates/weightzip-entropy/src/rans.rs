@@ -267,10 +267,92 @@ pub fn encode_pair<R>(
     })
 }
 
+/// Codes the symbols of two runs of 16-bit little-endian values — each
+/// value's symbol is that of its key `value >> shift` in a
+/// [`KeyedEncodeTable`] — exactly as [`encode_pair`] codes the symbol
+/// planes, without materialising them.
+pub fn encode_pair_keyed<R>(
+    values_a: &[u8],
+    table_a: &KeyedEncodeTable,
+    values_b: &[u8],
+    table_b: &KeyedEncodeTable,
+    kernel: Kernel,
+    f: impl FnOnce(Payload<'_>, Payload<'_>) -> R,
+) -> Result<R> {
+    let kernel = kernel.or_supported();
+    let (na, nb) = (values_a.len() / 2, values_b.len() / 2);
+    ENCODE_WORDS.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        if scratch.len() < na + nb {
+            scratch.resize(na + nb, 0);
+        }
+        let (words_a, words_b) = scratch.split_at_mut(na);
+        let mut ea = EncodeState::keyed(&values_a[..na * 2], table_a, words_a);
+        let mut eb = EncodeState::keyed(&values_b[..nb * 2], table_b, &mut words_b[..nb]);
+        #[cfg(target_arch = "x86_64")]
+        if kernel == Kernel::Avx512 && ea.simd_ok() && eb.simd_ok() {
+            let common = ea.groups_left.min(eb.groups_left);
+            let (extra_a, extra_b) = (ea.groups_left - common, eb.groups_left - common);
+            ea.groups(extra_a, kernel);
+            eb.groups(extra_b, kernel);
+            x86::encode_groups_avx512::<2>([&mut ea, &mut eb], common);
+        }
+        let (ga, gb) = (ea.groups_left, eb.groups_left);
+        ea.groups(ga, kernel);
+        eb.groups(gb, kernel);
+        let (pa, pb) = (ea.finish()?, eb.finish()?);
+        Ok(f(pa, pb))
+    })
+}
+
+/// An encoder table looked up by a key of each 16-bit value (`value >>
+/// shift`) instead of by a symbol byte.
+#[derive(Clone, Debug)]
+pub struct KeyedEncodeTable {
+    prob_bits: u32,
+    shift: u32,
+    fast: Vec<FastEncodeSymbol>,
+    start_freq: Vec<u32>,
+}
+
+impl KeyedEncodeTable {
+    /// `symbol_of_key[k]` is the symbol (in `table`) of the values whose key
+    /// is `k`, or any value above 255 for keys without a symbol (coding
+    /// such a value is an error). Its length must be `2^(16 - shift)`.
+    pub fn new(table: &EncodeTable, symbol_of_key: &[u16], shift: u32) -> Result<Self> {
+        if shift > 15 || symbol_of_key.len() != 1 << (16 - shift) {
+            return Err(EntropyError::InvalidArgument(format!(
+                "{} keys for a shift of {shift}",
+                symbol_of_key.len()
+            )));
+        }
+        let none = FastEncodeSymbol::default();
+        let fast: Vec<FastEncodeSymbol> = symbol_of_key
+            .iter()
+            .map(|&s| table.fast.get(usize::from(s)).copied().unwrap_or(none))
+            .collect();
+        let start_freq = fast.iter().map(|f| f.start_freq).collect();
+        Ok(Self {
+            prob_bits: table.prob_bits,
+            shift,
+            fast,
+            start_freq,
+        })
+    }
+}
+
 /// One stream being coded from its last symbol to its first.
 pub(crate) struct EncodeState<'s> {
-    pub(crate) symbols: &'s [u8],
-    pub(crate) table: &'s EncodeTable,
+    /// The symbol bytes, or the 16-bit values whose keys are the symbols.
+    pub(crate) input: &'s [u8],
+    /// `Some(shift)`: `input` holds 16-bit values, keys `value >> shift`.
+    pub(crate) key_shift: Option<u32>,
+    /// Symbols to code.
+    pub(crate) len: usize,
+    /// Per key: the division-free entry and `start | freq << 16`.
+    pub(crate) fast: &'s [FastEncodeSymbol],
+    pub(crate) start_freq: &'s [u32],
+    pub(crate) prob_bits: u32,
     pub(crate) states: [u32; LANES],
     /// Room for one word per symbol.
     pub(crate) words: &'s mut [u16],
@@ -278,30 +360,68 @@ pub(crate) struct EncodeState<'s> {
     pub(crate) wp: usize,
     /// Whether a symbol with frequency 0 was met.
     pub(crate) absent: bool,
-    /// Whole groups not coded yet (the first `groups_left` of `symbols`).
+    /// Whole groups not coded yet (the first `groups_left` of the symbols).
     pub(crate) groups_left: usize,
 }
 
 impl<'s> EncodeState<'s> {
-    /// Starts coding: the partial last group first (it is the first one
-    /// walking backwards). `words` must hold `symbols.len()` words.
+    /// Starts coding symbol bytes. `words` must hold `symbols.len()` words.
     fn new(symbols: &'s [u8], table: &'s EncodeTable, words: &'s mut [u16]) -> Self {
-        assert!(words.len() >= symbols.len());
-        let mut e = EncodeState {
+        Self::start(
             symbols,
-            table,
+            None,
+            symbols.len(),
+            &table.fast,
+            &table.start_freq,
+            table.prob_bits,
+            words,
+        )
+    }
+
+    /// Starts coding the keys of 16-bit values (`values.len()` even).
+    fn keyed(values: &'s [u8], table: &'s KeyedEncodeTable, words: &'s mut [u16]) -> Self {
+        Self::start(
+            values,
+            Some(table.shift),
+            values.len() / 2,
+            &table.fast,
+            &table.start_freq,
+            table.prob_bits,
+            words,
+        )
+    }
+
+    /// The partial last group first (it is the first one walking backwards).
+    fn start(
+        input: &'s [u8],
+        key_shift: Option<u32>,
+        len: usize,
+        fast: &'s [FastEncodeSymbol],
+        start_freq: &'s [u32],
+        prob_bits: u32,
+        words: &'s mut [u16],
+    ) -> Self {
+        assert!(words.len() >= len);
+        let mut e = EncodeState {
+            input,
+            key_shift,
+            len,
+            fast,
+            start_freq,
+            prob_bits,
             states: [RANS_L; LANES],
             words,
             wp: 0,
             absent: false,
-            groups_left: symbols.len() / LANES,
+            groups_left: len / LANES,
         };
         let full = e.groups_left * LANES;
-        for i in (full..symbols.len()).rev() {
+        for i in (full..len).rev() {
+            let f = e.fast[e.key(i)];
             encode_step(
                 &mut e.states[i - full],
-                table.fast[symbols[i] as usize],
-                table.prob_bits,
+                f,
+                prob_bits,
                 e.words,
                 &mut e.wp,
                 &mut e.absent,
@@ -310,10 +430,21 @@ impl<'s> EncodeState<'s> {
         e
     }
 
+    /// The table key of symbol `i`.
+    #[inline(always)]
+    fn key(&self, i: usize) -> usize {
+        match self.key_shift {
+            None => usize::from(self.input[i]),
+            Some(shift) => {
+                usize::from(u16::from_le_bytes([self.input[2 * i], self.input[2 * i + 1]]) >> shift)
+            }
+        }
+    }
+
     /// Whether the SIMD encoder handles this table's precision.
     #[cfg(target_arch = "x86_64")]
     fn simd_ok(&self) -> bool {
-        x86::ENCODE_MIN_BITS <= self.table.prob_bits
+        x86::ENCODE_MIN_BITS <= self.prob_bits
     }
 
     /// Codes the last `count` of the groups left with `kernel`.
@@ -324,14 +455,28 @@ impl<'s> EncodeState<'s> {
             return;
         }
         let _ = kernel;
-        let (fast, bits) = (&self.table.fast, self.table.prob_bits);
         let first = self.groups_left - count;
-        let span = &self.symbols[first * LANES..self.groups_left * LANES];
-        for group in span.chunks_exact(LANES).rev() {
+        match self.key_shift {
+            None => self.scalar_groups::<false>(first),
+            Some(_) => self.scalar_groups::<true>(first),
+        }
+        self.groups_left = first;
+    }
+
+    fn scalar_groups<const KEYED: bool>(&mut self, first: usize) {
+        let (fast, bits, shift) = (self.fast, self.prob_bits, self.key_shift.unwrap_or(0));
+        let width = if KEYED { 2 } else { 1 };
+        let span = &self.input[first * LANES * width..self.groups_left * LANES * width];
+        for group in span.chunks_exact(LANES * width).rev() {
             for lane in (0..LANES).rev() {
+                let key = if KEYED {
+                    usize::from(u16::from_le_bytes([group[2 * lane], group[2 * lane + 1]]) >> shift)
+                } else {
+                    usize::from(group[lane])
+                };
                 encode_step(
                     &mut self.states[lane],
-                    fast[group[lane] as usize],
+                    fast[key],
                     bits,
                     self.words,
                     &mut self.wp,
@@ -339,21 +484,23 @@ impl<'s> EncodeState<'s> {
                 );
             }
         }
-        self.groups_left = first;
     }
 
     /// The payload, or the error of a symbol missing from the table.
     fn finish(self) -> Result<Payload<'s>> {
         debug_assert_eq!(self.groups_left, 0);
         if self.absent {
-            let s = self
-                .symbols
-                .iter()
-                .find(|&&s| self.table.syms[s as usize].freq == 0)
-                .copied()
+            let k = (0..self.len)
+                .map(|i| self.key(i))
+                .find(|&k| self.fast[k].start_freq >> 16 == 0)
                 .unwrap_or(0);
+            let what = if self.key_shift.is_some() {
+                "key"
+            } else {
+                "symbol"
+            };
             return Err(EntropyError::InvalidArgument(format!(
-                "symbol {s} has frequency 0 in the table"
+                "{what} {k} has frequency 0 in the table"
             )));
         }
         Ok(Payload {
@@ -1029,6 +1176,62 @@ mod tests {
                     || ta.freqs()[1] > 0
             );
         }
+    }
+
+    #[test]
+    fn keyed_pairs_match_the_materialised_planes() {
+        for (na, nb, shift) in [
+            (0usize, 0usize, 6u32),
+            (40, 1000, 6),
+            (4096, 4127, 8),
+            (3, 70, 12),
+        ] {
+            let values: Vec<u8> = random_source(2 * (na + nb), (na * 31 + nb) as u64);
+            let keys = 1usize << (16 - shift);
+            // Keys to symbols: many keys share a symbol, as alphabet indices do.
+            let symbol_of: Vec<u16> = (0..keys).map(|k| (k * 7 % 200) as u16).collect();
+            let plane = |v: &[u8]| -> Vec<u8> {
+                v.chunks_exact(2)
+                    .map(|x| {
+                        symbol_of[usize::from(u16::from_le_bytes([x[0], x[1]]) >> shift)] as u8
+                    })
+                    .collect()
+            };
+            let (va, vb) = values.split_at(2 * na);
+            let (pa, pb) = (plane(va), plane(vb));
+            let counts = histogram(&[pa.as_slice(), &pb, &[0]].concat());
+            let t = FreqTable::from_counts(&counts, 12).unwrap();
+            let et = EncodeTable::new(&t);
+            let kt = KeyedEncodeTable::new(&et, &symbol_of, shift).unwrap();
+            let expected = encode_pair(&pa, &et, &pb, &et, Kernel::Scalar, |a, b| {
+                let (mut x, mut y) = (Vec::new(), Vec::new());
+                a.write_to(&mut x);
+                b.write_to(&mut y);
+                (x, y)
+            })
+            .unwrap();
+            for k in Kernel::supported() {
+                let got = encode_pair_keyed(va, &kt, vb, &kt, k, |a, b| {
+                    let (mut x, mut y) = (Vec::new(), Vec::new());
+                    a.write_to(&mut x);
+                    b.write_to(&mut y);
+                    (x, y)
+                })
+                .unwrap();
+                assert_eq!(got, expected, "{k:?} {na} {nb} {shift}");
+            }
+        }
+        // A key without a symbol is an error, on every kernel.
+        let t = FreqTable::from_counts(&histogram(&[0, 1]), 12).unwrap();
+        let et = EncodeTable::new(&t);
+        let mut symbol_of = vec![0u16; 1024];
+        symbol_of[5] = u16::MAX;
+        let kt = KeyedEncodeTable::new(&et, &symbol_of, 6).unwrap();
+        let values: Vec<u8> = (0..100u16).flat_map(|i| (i << 6).to_le_bytes()).collect();
+        for k in Kernel::supported() {
+            assert!(encode_pair_keyed(&values, &kt, &values, &kt, k, |_, _| ()).is_err());
+        }
+        assert!(KeyedEncodeTable::new(&et, &symbol_of[..1000], 6).is_err());
     }
 
     #[test]

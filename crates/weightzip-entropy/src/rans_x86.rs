@@ -260,8 +260,12 @@ pub(super) const ENCODE_MIN_BITS: u32 = 10;
 /// remainder `x - q * freq`) makes it exact.
 pub(super) fn encode_groups_avx512<const K: usize>(encs: [&mut EncodeState<'_>; K], count: usize) {
     for e in &encs {
-        assert!(count <= e.groups_left && e.symbols.len() <= e.words.len());
-        assert!(e.table.prob_bits >= ENCODE_MIN_BITS);
+        assert!(count <= e.groups_left && e.len <= e.words.len());
+        assert!(e.prob_bits >= ENCODE_MIN_BITS);
+        // Every gather index is a byte or a 16-bit value's key.
+        let keys = e.key_shift.map_or(256, |shift| 1usize << (16 - shift));
+        assert!(e.start_freq.len() >= keys);
+        assert!(e.input.len() >= e.len * if e.key_shift.is_some() { 2 } else { 1 });
     }
     assert!(Kernel::Avx512.is_supported());
     // SAFETY: AVX-512F is available (asserted); each stream has `count`
@@ -287,6 +291,8 @@ unsafe fn encode_avx512<const K: usize>(mut encs: [&mut EncodeState<'_>; K], cou
     let mut bits_shift = [_mm_setzero_si128(); K];
     let mut start_freq = [std::ptr::null::<i32>(); K];
     let mut symbols = [std::ptr::null::<u8>(); K];
+    let mut keyed = [false; K];
+    let mut key_shift = [_mm_setzero_si128(); K];
     let mut words = [std::ptr::null_mut::<u16>(); K];
     let mut wp = [0usize; K];
     let mut first_group = [0usize; K];
@@ -298,11 +304,13 @@ unsafe fn encode_avx512<const K: usize>(mut encs: [&mut EncodeState<'_>; K], cou
                 _mm512_permutexvar_epi32(rev, _mm512_loadu_si512(e.states.as_ptr().add(16).cast()));
             x[k][1] = _mm512_permutexvar_epi32(rev, _mm512_loadu_si512(e.states.as_ptr().cast()));
         }
-        let bits = e.table.prob_bits as i32;
+        let bits = e.prob_bits as i32;
         flush_shift[k] = _mm_cvtsi32_si128(32 - bits);
         bits_shift[k] = _mm_cvtsi32_si128(bits);
-        start_freq[k] = e.table.start_freq.as_ptr().cast();
-        symbols[k] = e.symbols.as_ptr();
+        start_freq[k] = e.start_freq.as_ptr().cast();
+        symbols[k] = e.input.as_ptr();
+        keyed[k] = e.key_shift.is_some();
+        key_shift[k] = _mm_cvtsi32_si128(e.key_shift.unwrap_or(0) as i32);
         words[k] = e.words.as_mut_ptr();
         wp[k] = e.wp;
         first_group[k] = e.groups_left - count;
@@ -313,10 +321,19 @@ unsafe fn encode_avx512<const K: usize>(mut encs: [&mut EncodeState<'_>; K], cou
             // x[k][0] holds lanes 31..16, x[k][1] lanes 15..0: the scalar order.
             for (h, xh) in x[k].iter_mut().enumerate() {
                 let first = g * LANES + (1 - h) * 16;
-                // SAFETY: g < groups_left, so first + 16 <= symbols.len().
-                let sym = unsafe { _mm_loadu_si128(symbols[k].add(first).cast()) };
-                let idx = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(sym, rev_bytes));
-                // SAFETY: indices are bytes, the table has 256 entries.
+                let idx = if keyed[k] {
+                    // SAFETY: g < groups_left, so the 16 values at `first`
+                    // (32 bytes) are in the input.
+                    let v = unsafe { _mm256_loadu_si256(symbols[k].add(2 * first).cast()) };
+                    let v = _mm512_permutexvar_epi32(rev, _mm512_cvtepu16_epi32(v));
+                    _mm512_srl_epi32(v, key_shift[k])
+                } else {
+                    // SAFETY: g < groups_left, so first + 16 <= len.
+                    let sym = unsafe { _mm_loadu_si128(symbols[k].add(first).cast()) };
+                    _mm512_cvtepu8_epi32(_mm_shuffle_epi8(sym, rev_bytes))
+                };
+                // SAFETY: indices are bytes or 16-bit keys, and the table has
+                // an entry for each (asserted by the caller).
                 let e = unsafe { _mm512_i32gather_epi32::<4>(idx, start_freq[k]) };
                 let freq = _mm512_srli_epi32::<16>(e);
                 let start = _mm512_and_si512(e, low16);

@@ -125,6 +125,45 @@ pub fn encode_stream_pair_with(
     })
 }
 
+/// [`encode_stream_pair_with`] for two symbol planes given as the keys of
+/// 16-bit little-endian values: the symbol of value `v` is
+/// `symbol_of_key[v >> shift]` (see [`rans::KeyedEncodeTable`]), and
+/// `counts_*` are the histograms of those symbols. When both streams are
+/// rANS-coded (the usual case) the planes are never materialised.
+#[allow(clippy::too_many_arguments)]
+pub fn encode_stream_pair_keyed(
+    values_a: &[u8],
+    counts_a: &Histogram,
+    values_b: &[u8],
+    counts_b: &Histogram,
+    symbol_of_key: &[u16],
+    shift: u32,
+    prob_bits: u32,
+    out: &mut Vec<u8>,
+) -> Result<(StreamMode, StreamMode)> {
+    let plane = |values: &[u8]| -> Vec<u8> {
+        values
+            .chunks_exact(2)
+            .map(|v| symbol_of_key[usize::from(u16::from_le_bytes([v[0], v[1]]) >> shift)] as u8)
+            .collect()
+    };
+    let (na, nb) = (values_a.len() / 2, values_b.len() / 2);
+    let plan_a = plan_n(na, counts_a, prob_bits)?;
+    let plan_b = plan_n(nb, counts_b, prob_bits)?;
+    let (Plan::Rans(ta), Plan::Rans(tb)) = (&plan_a, &plan_b) else {
+        let (a, b) = (plane(values_a), plane(values_b));
+        return encode_stream_pair_with(&a, counts_a, &b, counts_b, prob_bits, out);
+    };
+    let (ea, eb) = (EncodeTable::new(ta), EncodeTable::new(tb));
+    let ka = rans::KeyedEncodeTable::new(&ea, symbol_of_key, shift)?;
+    let kb = rans::KeyedEncodeTable::new(&eb, symbol_of_key, shift)?;
+    rans::encode_pair_keyed(values_a, &ka, values_b, &kb, Kernel::best(), |pa, pb| {
+        let ma = write_rans_or(na, ta, &pa, out, |out| write_raw(&plane(values_a), out));
+        let mb = write_rans_or(nb, tb, &pb, out, |out| write_raw(&plane(values_b), out));
+        (ma, mb)
+    })
+}
+
 /// How a plane will be stored, decided from its histogram.
 enum Plan {
     Constant,
@@ -134,7 +173,10 @@ enum Plan {
 }
 
 fn plan(symbols: &[u8], counts: &Histogram, prob_bits: u32) -> Result<Plan> {
-    let n = symbols.len();
+    plan_n(symbols.len(), counts, prob_bits)
+}
+
+fn plan_n(n: usize, counts: &Histogram, prob_bits: u32) -> Result<Plan> {
     let present = counts.iter().filter(|&&c| c > 0).count();
     if present == 1 && n > 0 {
         return Ok(Plan::Constant);
@@ -174,11 +216,25 @@ fn write_rans(
     payload: &rans::Payload<'_>,
     out: &mut Vec<u8>,
 ) -> StreamMode {
-    if payload.len() >= symbols.len() {
-        return write_raw(symbols, out);
+    write_rans_or(symbols.len(), table, payload, out, |out| {
+        write_raw(symbols, out)
+    })
+}
+
+/// Writes the rANS stream of `n` symbols if its payload is smaller than
+/// `n`, else what `raw` writes.
+fn write_rans_or(
+    n: usize,
+    table: &FreqTable,
+    payload: &rans::Payload<'_>,
+    out: &mut Vec<u8>,
+    raw: impl FnOnce(&mut Vec<u8>) -> StreamMode,
+) -> StreamMode {
+    if payload.len() >= n {
+        return raw(out);
     }
     out.push(StreamMode::Rans as u8);
-    varint::write_u64(out, symbols.len() as u64);
+    varint::write_u64(out, n as u64);
     table.write(out);
     varint::write_u64(out, payload.len() as u64);
     payload.write_to(out);
@@ -292,6 +348,48 @@ mod tests {
                 decode_stream(&buf[..cut], &mut 0, &mut out).is_err(),
                 "cut {cut}"
             );
+        }
+    }
+
+    #[test]
+    fn keyed_pairs_write_the_bytes_of_materialised_planes() {
+        let shift = 8;
+        let symbol_of: Vec<u16> = (0..256).map(|k| (k % 50) as u16).collect();
+        let cases: Vec<Vec<u16>> = vec![
+            (0..5000u16)
+                .map(|i| (i.wrapping_mul(40503) >> 3) & 0x0fff)
+                .collect(), // rANS
+            vec![0x1234; 3000],                                        // constant
+            (0..3000u16).map(|i| i.wrapping_mul(2654) << 8).collect(), // near-uniform
+            Vec::new(),
+        ];
+        for a in &cases {
+            for b in &cases {
+                let bytes =
+                    |v: &[u16]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+                let plane = |v: &[u16]| -> Vec<u8> {
+                    v.iter()
+                        .map(|&x| symbol_of[usize::from(x >> shift)] as u8)
+                        .collect()
+                };
+                let (pa, pb) = (plane(a), plane(b));
+                let (ha, hb) = (histogram(&pa), histogram(&pb));
+                let mut expected = Vec::new();
+                let modes = encode_stream_pair_with(&pa, &ha, &pb, &hb, 12, &mut expected).unwrap();
+                let mut got = Vec::new();
+                let keyed = encode_stream_pair_keyed(
+                    &bytes(a),
+                    &ha,
+                    &bytes(b),
+                    &hb,
+                    &symbol_of,
+                    shift,
+                    12,
+                    &mut got,
+                )
+                .unwrap();
+                assert_eq!((got, keyed), (expected, modes));
+            }
         }
     }
 
