@@ -819,7 +819,10 @@ fn encode_coded(l: Layout, data: &[u8], hint: Option<usize>, out: &mut Vec<u8>) 
     if n >= 4 * LANES {
         let sample = &sym[..n.min(SEARCH_SAMPLE)];
         // Stage 1: many row lengths, rows only, on a small sample.
+        // Rows longer than the chunk would only cost side bytes (and the
+        // decoder rejects them, bounding what it allocates by the output).
         let mut cands = row_candidates(&e, hint);
+        cands.retain(|&(d, _)| d <= n);
         if cands.len() > 3 {
             let small = &sym[..n.min(SEARCH_SAMPLE / 4)];
             let mut first: Vec<(f64, (usize, usize))> = cands
@@ -1110,6 +1113,9 @@ fn decode_coded(l: Layout, input: &[u8], mut pos: usize, out: &mut [u8]) -> Resu
     let phase = varint::read_u64(input, &mut pos).in_codec(l.name)?;
     if (row_len > 0 && phase >= row_len as u64) || (row_len == 0 && phase != 0) {
         return Err(corrupt(l, pos, "row phase out of range"));
+    }
+    if row_len > n {
+        return Err(corrupt(l, pos, "rows longer than the chunk"));
     }
     let grid = (row_len > 0).then_some(Grid {
         row_len,
