@@ -152,8 +152,8 @@ struct KHeader {
 
 impl KHeader {
     fn decode(r: &mut Reader<'_>, n: usize) -> Result<Self> {
-        let d = decode_f16_field(r, n)?;
-        let dmin = decode_f16_field(r, n)?;
+        let d = decode_f16_field(r, n)?.values();
+        let dmin = decode_f16_field(r, n)?.values();
         let mut sc = vec![0u8; 8 * n];
         cstream::decode(r, Contexts::constant(), 1, &mut sc)?;
         if sc.iter().fold(0, |m, &s| m | s) > 63 {
@@ -559,7 +559,7 @@ pub mod q6k {
             let (qh, rest) = rest.split_at_mut(64);
             pack(&t, &lowq, ql, qh);
             rest[..16].copy_from_slice(&scales[16 * i..16 * i + 16]);
-            rest[16..18].copy_from_slice(&d[i].to_le_bytes());
+            d.write(i, &mut rest[16..]);
         }
         out[n * BLOCK..].copy_from_slice(tail);
         Ok(())

@@ -136,9 +136,9 @@ impl Layout {
         let (n, tail) = r.header(self.block, out.len())?;
         let d = decode_f16_field(&mut r, n)?;
         let m = if self.m {
-            decode_f16_field(&mut r, n)?
+            Some(decode_f16_field(&mut r, n)?)
         } else {
-            Vec::new()
+            None
         };
         let (qh_off, qs_off) = (self.qh_off(), self.qs_off());
         // The symbols land in `qs` (they are `qs` for the 4-bit types).
@@ -147,7 +147,10 @@ impl Layout {
             stride: self.block,
             offset: qs_off,
         };
-        let ctx = self.contexts(&d, &m);
+        let ctx = match &m {
+            Some(m) => self.contexts(&d.values(), &m.values()),
+            None => vec![0; n],
+        };
         cstream::decode_placed(&mut r, 16 * n, Contexts::runs(&ctx, 4), CTX, out, place)?;
         let low = if self.qh {
             r.bytes(4 * n, "low bits")?
@@ -156,9 +159,9 @@ impl Layout {
         };
         r.finish()?;
         for (i, o) in out.chunks_exact_mut(self.block).enumerate() {
-            o[0..2].copy_from_slice(&d[i].to_le_bytes());
-            if self.m {
-                o[2..4].copy_from_slice(&m[i].to_le_bytes());
+            d.write(i, o);
+            if let Some(m) = &m {
+                m.write(i, &mut o[2..]);
             }
             if self.qh {
                 let lsb = u32::from_le_bytes(low[4 * i..4 * i + 4].try_into().expect("4 bytes"));

@@ -233,17 +233,39 @@ pub(crate) fn encode_f16_field(
     Ok(())
 }
 
-/// Decodes an f16 field written by [`encode_f16_field`] into `n` values.
-pub(crate) fn decode_f16_field(r: &mut Reader<'_>, n: usize) -> Result<Vec<u16>> {
+/// The two byte planes of a decoded f16 field.
+pub(crate) struct F16Planes {
+    hi: Vec<u8>,
+    lo: Vec<u8>,
+}
+
+impl F16Planes {
+    /// Value `i` (f16 bits).
+    #[inline]
+    pub fn get(&self, i: usize) -> u16 {
+        u16::from_le_bytes([self.lo[i], self.hi[i]])
+    }
+
+    /// Writes value `i` little-endian into `o[..2]`.
+    #[inline]
+    pub fn write(&self, i: usize, o: &mut [u8]) {
+        o[0] = self.lo[i];
+        o[1] = self.hi[i];
+    }
+
+    /// Every value, for contexts.
+    pub fn values(&self) -> Vec<u16> {
+        (0..self.hi.len()).map(|i| self.get(i)).collect()
+    }
+}
+
+/// Decodes an f16 field written by [`encode_f16_field`] (`n` values).
+pub(crate) fn decode_f16_field(r: &mut Reader<'_>, n: usize) -> Result<F16Planes> {
     let mut hi = vec![0u8; n];
     let mut lo = vec![0u8; n];
     r.stream(&mut hi)?;
     r.stream(&mut lo)?;
-    Ok(hi
-        .iter()
-        .zip(&lo)
-        .map(|(&h, &l)| u16::from_le_bytes([l, h]))
-        .collect())
+    Ok(F16Planes { hi, lo })
 }
 
 /// f16 bits to f32 for contexts: exact for finite values (normals and

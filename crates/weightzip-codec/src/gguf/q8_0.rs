@@ -78,8 +78,8 @@ pub fn decode(input: &[u8], out: &mut [u8]) -> Result<()> {
     };
     cstream::decode_placed(&mut r, n * QS, Contexts::marks(&marks), 3, out, place)?;
     r.finish()?;
-    for (o, &d) in out.chunks_exact_mut(BLOCK).zip(&d) {
-        o[..2].copy_from_slice(&d.to_le_bytes());
+    for (i, o) in out.chunks_exact_mut(BLOCK).enumerate() {
+        d.write(i, o);
     }
     out[n * BLOCK..].copy_from_slice(tail);
     Ok(())
