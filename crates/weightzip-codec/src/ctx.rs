@@ -362,8 +362,8 @@ fn sign_blocks(n: usize, g: Grid, block_rows: usize) -> usize {
     }
 }
 
-/// Per block of rows and column: the share of negative values, binned.
-fn sign_classes(signs: &[u8], g: Grid, block_rows: usize) -> Vec<u8> {
+/// (negative values, values) per block of `block_rows` rows and column.
+fn sign_counts(signs: &[u8], g: Grid, block_rows: usize) -> Vec<(u32, u32)> {
     let nb = sign_blocks(signs.len(), g, block_rows);
     let mut cs = vec![(0u32, 0u32); g.row_len * nb];
     g.segments(signs.len(), |a, b, r, c0| {
@@ -373,16 +373,32 @@ fn sign_classes(signs: &[u8], g: Grid, block_rows: usize) -> Vec<u8> {
             acc.1 += 1;
         }
     });
-    cs.iter()
-        .map(|&(neg, k)| {
-            if k == 0 {
-                0
-            } else {
-                ((u64::from(neg) * SIGN_CLASSES as u64 / u64::from(k)) as usize)
-                    .min(SIGN_CLASSES - 1) as u8
-            }
-        })
-        .collect()
+    cs
+}
+
+/// Merges the counts of `factor` consecutive blocks (`factor = 0`: all).
+fn merge_sign_counts(cs: &[(u32, u32)], row_len: usize, factor: usize) -> Vec<(u32, u32)> {
+    let nb = cs.len() / row_len;
+    let groups = if factor == 0 { 1 } else { nb.div_ceil(factor) };
+    let per = if factor == 0 { nb } else { factor };
+    let mut out = vec![(0u32, 0u32); groups * row_len];
+    for (b, block) in cs.chunks_exact(row_len).enumerate() {
+        let o = &mut out[(b / per.max(1)) * row_len..][..row_len];
+        for (acc, &(neg, k)) in o.iter_mut().zip(block) {
+            acc.0 += neg;
+            acc.1 += k;
+        }
+    }
+    out
+}
+
+/// The binned share of negative values of each count.
+fn sign_class(neg: u32, k: u32) -> u8 {
+    if k == 0 {
+        0
+    } else {
+        ((u64::from(neg) * SIGN_CLASSES as u64 / u64::from(k)) as usize).min(SIGN_CLASSES - 1) as u8
+    }
 }
 
 fn sign_contexts(n: usize, g: Grid, classes: &[u8], block_rows: usize) -> Vec<u8> {
@@ -933,24 +949,37 @@ fn encode_coded(l: Layout, data: &[u8], hint: Option<usize>, out: &mut Vec<u8>) 
     // Column classes per block of rows: the whole chunk, or blocks of
     // 4096 / 1024 / 256 rows where the signs drift (token embeddings).
     let n_sctx = if grid.is_some() { SIGN_CLASSES } else { 1 };
-    // (cost, block rows, stored classes, contexts, histograms)
-    type SignModel = (f64, usize, Vec<u8>, Vec<u8>, Vec<Histogram>);
+    // (cost, block rows, stored classes, histograms)
+    type SignModel = (f64, usize, Vec<u8>, Vec<Histogram>);
+    // Counts per 256-row block and column, merged for the coarser blocks:
+    // the histograms follow from the counts, one pass over the signs.
     let mut best: Option<SignModel> = None;
+    let fine = grid.map(|g| sign_counts(&signv, g, 256));
     for block_rows in [0usize, 4096, 1024, 256] {
-        let (sclass, sctx) = match grid {
-            Some(g) if block_rows == 0 || g.rows(n) > block_rows => {
-                let c = sign_classes(&signv, g, block_rows);
-                let x = sign_contexts(n, g, &c, block_rows);
-                (c, x)
+        let (sclass, sh) = match (grid, &fine) {
+            (Some(g), Some(fine)) if block_rows == 0 || g.rows(n) > block_rows => {
+                let cs = merge_sign_counts(fine, g.row_len, block_rows / 256);
+                let mut sh: Vec<Histogram> = vec![[0; 256]; n_sctx];
+                let classes: Vec<u8> = cs
+                    .iter()
+                    .map(|&(neg, k)| {
+                        let c = sign_class(neg, k);
+                        sh[c as usize][1] += u64::from(neg);
+                        sh[c as usize][0] += u64::from(k - neg);
+                        c
+                    })
+                    .collect();
+                (classes, sh)
             }
-            Some(_) => continue,
-            None if block_rows == 0 => (Vec::new(), vec![0u8; n]),
-            None => continue,
+            (None, _) if block_rows == 0 => {
+                let neg = signv.iter().map(|&s| u64::from(s)).sum::<u64>();
+                let mut h: Histogram = [0; 256];
+                h[1] = neg;
+                h[0] = n as u64 - neg;
+                (Vec::new(), vec![h])
+            }
+            _ => continue,
         };
-        let mut sh: Vec<Histogram> = vec![[0; 256]; n_sctx];
-        for (&sg, &c) in signv.iter().zip(&sctx) {
-            sh[c as usize][sg as usize] += 1;
-        }
         let side = if grid.is_some() {
             ideal_cost(&weightzip_entropy::histogram(&sclass))
         } else {
@@ -958,11 +987,14 @@ fn encode_coded(l: Layout, data: &[u8], hint: Option<usize>, out: &mut Vec<u8>) 
         };
         let coded: f64 = sh.iter().map(ideal_cost).sum::<f64>() + side;
         if best.as_ref().is_none_or(|b| coded < b.0) {
-            best = Some((coded, block_rows, sclass, sctx, sh));
+            best = Some((coded, block_rows, sclass, sh));
         }
     }
-    let (coded, block_rows, sclass, sctx, sh) =
-        best.ok_or_else(|| corrupt(l, 0, "no sign model"))?;
+    let (coded, block_rows, sclass, sh) = best.ok_or_else(|| corrupt(l, 0, "no sign model"))?;
+    let sctx = match grid {
+        Some(g) => sign_contexts(n, g, &sclass, block_rows),
+        None => vec![0u8; n],
+    };
     if coded < n as f64 * 0.97 - 1024.0 {
         out.push(1);
         if grid.is_some() {
