@@ -593,17 +593,16 @@ fn simd(
             // of 16; each part decodes only whole groups of its own range;
             // the kernel checks every part's word window per group.
             (Kernel::Avx512, 1) => unsafe { x86::avx512::<1>(parts, ctx, dec, out, place) },
-            (Kernel::Avx512, 2) => unsafe { x86::avx512::<2>(parts, ctx, dec, out, place) },
-            (Kernel::Avx512, _) => unsafe { x86::avx512::<4>(parts, ctx, dec, out, place) },
-            (Kernel::Avx2, 1) => unsafe { x86::avx2::<1>(parts, ctx, dec, out, place) },
-            (Kernel::Avx2, 2) => unsafe { x86::avx2::<2>(parts, ctx, dec, out, place) },
-            (Kernel::Avx2, _) => unsafe { x86::avx2::<4>(parts, ctx, dec, out, place) },
+            (Kernel::Avx512, _) => unsafe { x86::avx512::<2>(parts, ctx, dec, out, place) },
+            (Kernel::Avx2, _) => unsafe { x86::avx2::<1>(parts, ctx, dec, out, place) },
             (Kernel::Scalar, _) => {}
         };
-        if matches!(parts.len(), 2 | 4) {
-            run(parts, out);
-        } else if parts.len() == 3 {
-            run(&mut parts[..2], out);
+        // AVX-512 runs parts two at a time in lock step (four spill
+        // registers: slower); AVX2 has too few registers for even two.
+        if kernel == Kernel::Avx512 {
+            for pair in parts.chunks_mut(2).filter(|p| p.len() == 2) {
+                run(pair, out);
+            }
         }
         for p in parts.iter_mut() {
             run(std::slice::from_mut(p), out);

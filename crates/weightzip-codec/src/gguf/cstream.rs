@@ -222,7 +222,7 @@ pub fn encode(
             }
             let ctx = if shared { Contexts::constant() } else { ctx };
             let enc = MultiEncoder::new(&used).in_codec(codec)?;
-            let parts = (n / PART_SYMBOLS).clamp(1, multi::MAX_PARTS);
+            let parts = (n / PART_SYMBOLS).clamp(1, 2);
             out.push(parts as u8);
             let mut payload = Vec::with_capacity(n / parts + 256);
             for range in part_ranges(n, parts) {
