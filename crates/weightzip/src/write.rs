@@ -248,6 +248,9 @@ struct Job {
     /// `Some(segment index)` for a tensor chunk, `None` for passthrough.
     segment: Option<usize>,
     small: bool,
+    /// Elements per row of the tensor (its contiguous dimension), for the
+    /// codecs that model row statistics.
+    row_len: Option<usize>,
     /// Where the chunk is, for error messages.
     place: String,
 }
@@ -385,7 +388,7 @@ fn encode_job(
     let mut payload = pool.take(0);
     let mut codec = job.codec;
     codec
-        .encode(raw, opts.level, &mut payload)
+        .encode_with_shape(raw, opts.level, job.row_len, &mut payload)
         .map_err(|source| WzError::Codec {
             place: String::new(),
             source,
@@ -443,6 +446,20 @@ fn hash_source(src: &dyn ReadAt, path: &str) -> Result<u64> {
     Ok(h.digest())
 }
 
+/// Elements in one row (the contiguous dimension) of a float tensor: the
+/// last dimension in safetensors (row-major), the first in GGUF (`ne[0]`).
+/// `None` for quantised types and vectors.
+fn row_elements(t: &weightzip_format::TensorRegion) -> Option<usize> {
+    let dim = match t.ty {
+        TensorType::St(_) => t.shape.last(),
+        TensorType::Ggml(g) if !g.is_quantized() => t.shape.first(),
+        TensorType::Ggml(_) => None,
+    };
+    dim.filter(|_| t.shape.len() >= 2)
+        .and_then(|&d| usize::try_from(d).ok())
+        .filter(|&d| d > 0)
+}
+
 /// Bytes per indivisible unit of a tensor type (element or quant block).
 fn granule(ty: TensorType) -> u64 {
     match ty {
@@ -496,7 +513,12 @@ fn plan_entry(
         if t.len > 0 {
             let seg = segments.len();
             let g = granule(t.ty);
-            let step = (chunk / g * g).max(g);
+            let row_len = row_elements(t);
+            // Chunks of whole rows where a row fits, so that row-context
+            // codecs see rows from their start.
+            let row_bytes = row_len.map_or(g, |r| r as u64 * g).max(g);
+            let unit = if row_bytes <= chunk { row_bytes } else { g };
+            let step = (chunk / unit * unit).max(g);
             let codec = choose_codec(t.ty, opts.level);
             let mut off = 0;
             while off < t.len {
@@ -506,6 +528,7 @@ fn plan_entry(
                     codec,
                     segment: Some(seg),
                     small: t.len < SMALL_TENSOR as u64,
+                    row_len,
                     place: format!("tensor {:?}, chunk at byte {}", t.name, t.offset + off),
                 });
                 off += len;
@@ -557,6 +580,7 @@ fn plan_entry(
         codec: pass_codec,
         segment: None,
         small: false,
+        row_len: None,
         place: format!("non-tensor bytes, chunk {k}"),
     }));
     all.extend(jobs);
