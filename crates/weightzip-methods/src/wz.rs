@@ -10,7 +10,8 @@
 //!
 //! `wz_gguf` is the whole `.wz` container on one GGUF file:
 //! `weightzip::compress_bytes` with `Level::Max` and one thread, and
-//! `weightzip::decompress_bytes` (xxh3 checksums on every chunk and file).
+//! `weightzip::decompress_bytes_with` on one thread (xxh3 checksums on every
+//! chunk and file).
 
 use weightzip_codec::{choose_codec, CodecId, Level, ALL_CODECS};
 use weightzip_format::{Dtype, GgmlType, TensorType};
@@ -123,7 +124,12 @@ impl Method for WzGguf {
         original_len: usize,
         _profile: Option<&Profile>,
     ) -> Result<Vec<u8>> {
-        let out = weightzip::decompress_bytes(compressed).map_err(|e| backend(WZ_GGUF, e))?;
+        let one_thread = weightzip::ExtractOptions {
+            threads: 1,
+            ..Default::default()
+        };
+        let out = weightzip::decompress_bytes_with(compressed, &one_thread)
+            .map_err(|e| backend(WZ_GGUF, e))?;
         if out.len() != original_len {
             return Err(MethodError::LengthMismatch {
                 method: WZ_GGUF,

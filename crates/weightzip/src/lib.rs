@@ -36,8 +36,14 @@ pub fn compress_bytes(input: &[u8], opts: &CompressOptions) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Decompresses an in-memory `.wz` holding exactly one file.
+/// Decompresses an in-memory `.wz` holding exactly one file, on all cores.
 pub fn decompress_bytes(wz: &[u8]) -> Result<Vec<u8>> {
+    decompress_bytes_with(wz, &ExtractOptions::default())
+}
+
+/// [`decompress_bytes`] with explicit options (e.g. one thread, as the lab
+/// measures single-thread decode speed).
+pub fn decompress_bytes_with(wz: &[u8], opts: &ExtractOptions) -> Result<Vec<u8>> {
     let archive = Archive::from_bytes(wz)?;
     let entry = match archive.index().entries.as_slice() {
         [entry] => entry,
@@ -51,6 +57,6 @@ pub fn decompress_bytes(wz: &[u8]) -> Result<Vec<u8>> {
     let cap = usize::try_from(entry.size)
         .map_err(|_| WzError::InvalidInput("file too large for memory".into()))?;
     let mut out = Vec::with_capacity(cap);
-    archive.extract_entry_to(0, &mut out, &ExtractOptions::default())?;
+    archive.extract_entry_to(0, &mut out, opts)?;
     Ok(out)
 }
