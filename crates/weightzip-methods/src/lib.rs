@@ -17,7 +17,7 @@
 //! - [`wz`]: weightzip's own codecs and container.
 //!
 //! The precise definition of each method is the doc comment of its type and
-//! `METHODS.md` beside this crate.
+//! `docs/METHODS.md` (section 1).
 
 pub mod backend;
 pub mod bytegrouped;

@@ -236,7 +236,7 @@ impl Method for Qa {
 ///
 /// Training (Q4_K tensors of the train split only): the crate's table-set
 /// k-means over the 17 stream histograms of each train tensor (see
-/// `METHODS.md`): K components, each one nibble table (16 symbols) and 16
+/// `docs/METHODS.md`): K components, each one nibble table (16 symbols) and 16
 /// header-byte tables (256 symbols), add-one smoothed; each table is the
 /// uniform table or the trained one at the precision in 8..=15 bits that
 /// minimises the train total with the profile charged per tensor. The

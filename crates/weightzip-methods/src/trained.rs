@@ -138,7 +138,7 @@ impl Method for Zstd19Dict {
 /// 256 byte values, so any symbol stays codable; each table's precision in
 /// 8..=15 bits — or the uniform table — minimises the train split's total
 /// with the profile charged per item). The profile is the compact,
-/// zstd-compressed table set (see `METHODS.md`).
+/// zstd-compressed table set (see `docs/METHODS.md`).
 ///
 /// Per item: one byte naming the component (the one whose two tables code
 /// this item in the fewest bits; always 0 for K = 1), then one rANS payload

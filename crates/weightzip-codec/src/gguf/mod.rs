@@ -1,6 +1,6 @@
 //! GGUF block codecs: every quantized block type split into its fields, each
-//! field coded by what its statistics allow (see `GGUF.md` beside this
-//! crate for the entropies measured and the choices made).
+//! field coded by what its statistics allow (see `docs/METHODS.md`, section 4,
+//! for the entropies measured and the choices made).
 //!
 //! Common shape of every codec here:
 //! - the chunk is `n` whole blocks plus a tail (< one block) kept verbatim;
@@ -36,7 +36,7 @@ use crate::error::{CodecError, EntropyContext, Result};
 use crate::registry::CodecId;
 
 /// What one field of a chunk became, for reports (`gguf_fields` example,
-/// GGUF.md): its symbols' order-0 entropy, their entropy given the
+/// docs/METHODS.md §4): its symbols' order-0 entropy, their entropy given the
 /// context the codec uses, and the bytes its stream took.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FieldStat {
