@@ -66,6 +66,34 @@ fn check_pdf(pdf: &[u8]) {
     assert!(count(pdf, b"/FontDescriptor") >= 1);
 }
 
+/// Records written by `weightzip train/atlas/bench` over `examples/corpus.toml`
+/// (the real demo corpus), committed in `tests/demo/`.
+#[test]
+fn every_figure_renders_from_the_demo_corpus_records() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/demo");
+    let inputs = load_inputs(
+        Some(&dir.join("results.jsonl.zst")),
+        Some(&dir.join("atlas")),
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("figures");
+    render_all(&inputs, &out).unwrap();
+    for fig in FigureId::ALL {
+        let svg = render_svg(fig, &inputs).unwrap();
+        assert!(
+            !svg.contains("no data"),
+            "{} has an empty panel",
+            fig.stem()
+        );
+        check_png(
+            &std::fs::read(out.join(format!("{}.png", fig.stem()))).unwrap(),
+            &svg,
+        );
+        check_pdf(&std::fs::read(out.join(format!("{}.pdf", fig.stem()))).unwrap());
+    }
+}
+
 #[test]
 fn every_figure_renders_from_the_sample_records() {
     let inputs = sample();
