@@ -394,7 +394,8 @@ fn figures(a: FiguresArgs) -> Result<()> {
         bail!("give --results and/or --atlas");
     }
     let inputs = weightzip_figures::load_inputs(a.results.as_deref(), a.atlas.as_deref())?;
-    std::fs::create_dir_all(&a.output).with_context(|| format!("creating {}", a.output.display()))?;
+    std::fs::create_dir_all(&a.output)
+        .with_context(|| format!("creating {}", a.output.display()))?;
     let written = weightzip_figures::render_all(&inputs, &a.output)?;
     for p in written {
         println!("{}", p.display());

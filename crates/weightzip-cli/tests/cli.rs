@@ -9,11 +9,17 @@ fn bin() -> Command {
 }
 
 fn run(args: &[&str], cwd: &Path) -> Output {
-    bin().args(args).current_dir(cwd).output().expect("binary runs")
+    bin()
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("binary runs")
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../weightzip/tests/golden").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../weightzip/tests/golden")
+        .join(name)
 }
 
 fn stderr(o: &Output) -> String {
@@ -36,11 +42,17 @@ fn compress_then_decompress_restores_identical_bytes() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(dir.path().join("model.safetensors.wz").exists());
     // The input is never modified or removed.
-    assert_eq!(std::fs::read(dir.path().join("model.safetensors")).unwrap(), data);
+    assert_eq!(
+        std::fs::read(dir.path().join("model.safetensors")).unwrap(),
+        data
+    );
     std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
     let o = run(&["decompress", "-q", "model.safetensors.wz"], dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(std::fs::read(dir.path().join("model.safetensors")).unwrap(), data);
+    assert_eq!(
+        std::fs::read(dir.path().join("model.safetensors")).unwrap(),
+        data
+    );
     let o = run(&["verify", "model.safetensors.wz"], dir.path());
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("ok"));
@@ -53,8 +65,14 @@ fn existing_outputs_need_force() {
     let o = run(&["compress", "-q", "model.safetensors"], dir.path());
     assert_eq!(o.status.code(), Some(4));
     assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
-    assert_eq!(std::fs::read(dir.path().join("model.safetensors.wz")).unwrap(), b"keep me");
-    let o = run(&["compress", "-q", "--force", "model.safetensors"], dir.path());
+    assert_eq!(
+        std::fs::read(dir.path().join("model.safetensors.wz")).unwrap(),
+        b"keep me"
+    );
+    let o = run(
+        &["compress", "-q", "--force", "model.safetensors"],
+        dir.path(),
+    );
     assert!(o.status.success());
     let o = run(&["decompress", "-q", "model.safetensors.wz"], dir.path());
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
@@ -63,16 +81,26 @@ fn existing_outputs_need_force() {
 #[test]
 fn damaged_archives_exit_3_with_a_named_problem() {
     let (dir, _, _) = setup();
-    assert!(run(&["compress", "-q", "model.safetensors"], dir.path()).status.success());
+    assert!(run(&["compress", "-q", "model.safetensors"], dir.path())
+        .status
+        .success());
     let wz = std::fs::read(dir.path().join("model.safetensors.wz")).unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("truncated.wz", wz[..wz.len() / 2].to_vec(), "truncated"),
-        ("magic.wz", [b"PK\x03\x04".as_slice(), &wz[4..]].concat(), "not a .wz"),
-        ("flipped.wz", {
-            let mut b = wz.clone();
-            b[wz.len() / 3] ^= 0x08;
-            b
-        }, "corrupt"),
+        (
+            "magic.wz",
+            [b"PK\x03\x04".as_slice(), &wz[4..]].concat(),
+            "not a .wz",
+        ),
+        (
+            "flipped.wz",
+            {
+                let mut b = wz.clone();
+                b[wz.len() / 3] ^= 0x08;
+                b
+            },
+            "corrupt",
+        ),
         ("empty.wz", Vec::new(), "truncated"),
     ];
     for (name, bytes, expect) in cases {
@@ -86,11 +114,20 @@ fn damaged_archives_exit_3_with_a_named_problem() {
             let o = run(&args, dir.path());
             assert_eq!(o.status.code(), Some(3), "{cmd} {name}: {}", stderr(&o));
             let msg = stderr(&o).to_lowercase();
-            assert!(msg.contains(expect) || msg.contains("checksum"), "{cmd} {name}: {msg}");
-            assert!(msg.contains(name), "{cmd} {name}: message should name the file: {msg}");
+            assert!(
+                msg.contains(expect) || msg.contains("checksum"),
+                "{cmd} {name}: {msg}"
+            );
+            assert!(
+                msg.contains(name),
+                "{cmd} {name}: message should name the file: {msg}"
+            );
             assert!(!msg.contains("panicked"), "{msg}");
         }
-        assert!(!dir.path().join("out.bin").exists(), "no partial output for {name}");
+        assert!(
+            !dir.path().join("out.bin").exists(),
+            "no partial output for {name}"
+        );
     }
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -103,14 +140,32 @@ fn damaged_archives_exit_3_with_a_named_problem() {
 #[test]
 fn cat_writes_one_tensor() {
     let (dir, path, data) = setup();
-    assert!(run(&["compress", "-q", "model.safetensors"], dir.path()).status.success());
+    assert!(run(&["compress", "-q", "model.safetensors"], dir.path())
+        .status
+        .success());
     let layout = weightzip_format::layout_of(&std::fs::read(path).unwrap()).unwrap();
     for t in &layout.tensors {
-        let o = run(&["cat", "model.safetensors.wz", "--tensor", &t.name], dir.path());
+        let o = run(
+            &["cat", "model.safetensors.wz", "--tensor", &t.name],
+            dir.path(),
+        );
         assert!(o.status.success(), "{}", stderr(&o));
-        assert_eq!(o.stdout, &data[t.offset as usize..(t.offset + t.len) as usize]);
+        assert_eq!(
+            o.stdout,
+            &data[t.offset as usize..(t.offset + t.len) as usize]
+        );
     }
-    let o = run(&["cat", "model.safetensors.wz", "--tensor", "nope", "-o", "t.bin"], dir.path());
+    let o = run(
+        &[
+            "cat",
+            "model.safetensors.wz",
+            "--tensor",
+            "nope",
+            "-o",
+            "t.bin",
+        ],
+        dir.path(),
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("no tensor named"));
     assert!(!dir.path().join("t.bin").exists());
@@ -119,10 +174,15 @@ fn cat_writes_one_tensor() {
 #[test]
 fn inspect_lists_tensors_and_json_parses() {
     let (dir, _, _) = setup();
-    assert!(run(&["compress", "-q", "model.safetensors"], dir.path()).status.success());
+    assert!(run(&["compress", "-q", "model.safetensors"], dir.path())
+        .status
+        .success());
     let o = run(&["inspect", "model.safetensors.wz"], dir.path());
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("encoder.layer.0.attention.self.query.weight"), "{text}");
+    assert!(
+        text.contains("encoder.layer.0.attention.self.query.weight"),
+        "{text}"
+    );
     assert!(text.contains("wz_bf16"), "{text}");
     let o = run(&["inspect", "--json", "model.safetensors.wz"], dir.path());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -141,8 +201,14 @@ fn folders_round_trip() {
     assert!(o.status.success(), "{}", stderr(&o));
     let o = run(&["decompress", "-q", "m.wz", "-o", "m2"], dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(std::fs::read(dir.path().join("m2/model.safetensors")).unwrap(), data);
-    assert_eq!(std::fs::read(dir.path().join("m2/tok/tokenizer.json")).unwrap(), b"{\"vocab\": {}}");
+    assert_eq!(
+        std::fs::read(dir.path().join("m2/model.safetensors")).unwrap(),
+        data
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("m2/tok/tokenizer.json")).unwrap(),
+        b"{\"vocab\": {}}"
+    );
 }
 
 #[test]
