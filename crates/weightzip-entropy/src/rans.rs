@@ -454,6 +454,11 @@ impl<'s> EncodeState<'s> {
             x86::encode_groups_avx512::<1>([self], count);
             return;
         }
+        #[cfg(target_arch = "x86_64")]
+        if kernel == Kernel::Avx2 && self.simd_ok() {
+            x86::encode_groups_avx2(self, count);
+            return;
+        }
         let _ = kernel;
         let first = self.groups_left - count;
         match self.key_shift {

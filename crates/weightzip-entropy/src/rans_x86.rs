@@ -380,3 +380,138 @@ unsafe fn encode_avx512<const K: usize>(mut encs: [&mut EncodeState<'_>; K], cou
         e.groups_left = first_group[k];
     }
 }
+
+/// For a mask of 8 lanes, the lanes whose bit is set, first and in order
+/// (the rest arbitrary): a compress for AVX2, which has none.
+const fn compress_permutations() -> [[i32; 8]; 256] {
+    let mut t = [[0i32; 8]; 256];
+    let mut m = 0;
+    while m < 256 {
+        let mut used = 0;
+        let mut i = 0;
+        while i < 8 {
+            if (m >> i) & 1 == 1 {
+                t[m][used] = i;
+                used += 1;
+            }
+            i += 1;
+        }
+        m += 1;
+    }
+    t
+}
+
+static COMPRESS_PERMUTATIONS: [[i32; 8]; 256] = compress_permutations();
+
+/// [`encode_groups_avx512`] with AVX2: four registers of 8 lanes, the
+/// flushed words compressed through a permutation table, and the same f32
+/// quotient with one correction each way. The u32 states are converted to
+/// f32 in two exact 16-bit halves (AVX2 converts only signed integers).
+pub(super) fn encode_groups_avx2(e: &mut EncodeState<'_>, count: usize) {
+    assert!(count <= e.groups_left && e.len <= e.words.len());
+    assert!(e.prob_bits >= ENCODE_MIN_BITS);
+    let keys = e.key_shift.map_or(256, |shift| 1usize << (16 - shift));
+    assert!(e.start_freq.len() >= keys);
+    assert!(e.input.len() >= e.len * if e.key_shift.is_some() { 2 } else { 1 });
+    assert!(Kernel::Avx2.is_supported());
+    // SAFETY: AVX2 is available (asserted); the stream has `count` groups
+    // left, a word slot per symbol and a table entry per key (asserted).
+    unsafe { encode_avx2(e, count) }
+}
+
+/// # Safety
+/// AVX2 must be available; the stream must have `count` groups left,
+/// `words.len() >= len`, and a `start_freq` entry for every key.
+#[target_feature(enable = "avx2,fma,popcnt")]
+unsafe fn encode_avx2(e: &mut EncodeState<'_>, count: usize) {
+    let zero = _mm256_setzero_si256();
+    let one = _mm256_set1_epi32(1);
+    let low16 = _mm256_set1_epi32(0xffff);
+    let bits = e.prob_bits as i32;
+    let flush_shift = _mm_cvtsi32_si128(32 - bits);
+    let bits_shift = _mm_cvtsi32_si128(bits);
+    let key_shift = _mm_cvtsi32_si128(e.key_shift.unwrap_or(0) as i32);
+    let keyed = e.key_shift.is_some();
+    let two16 = _mm256_set1_ps(65536.0);
+    let rev8 = _mm256_setr_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+    // Low 16 bits of each dword to the low 8 bytes of each 128-bit lane.
+    let words_of = _mm256_setr_epi8(
+        0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5, 8, 9, 12, 13, -1, -1,
+        -1, -1, -1, -1, -1, -1,
+    );
+    // Register q holds lanes 31 - 8q down to 24 - 8q: the scalar order.
+    let mut x = [zero; 4];
+    for (q, xq) in x.iter_mut().enumerate() {
+        // SAFETY: `states` holds 32 u32; 8 at 24 - 8q.
+        let v = unsafe { _mm256_loadu_si256(e.states.as_ptr().add(24 - 8 * q).cast()) };
+        *xq = _mm256_permutevar8x32_epi32(v, rev8);
+    }
+    let start_freq = e.start_freq.as_ptr().cast::<i32>();
+    let input = e.input.as_ptr();
+    let words = e.words.as_mut_ptr();
+    let mut wp = e.wp;
+    let mut absent = 0i32;
+    let first_group = e.groups_left - count;
+    for g in (first_group..e.groups_left).rev() {
+        for (q, xq) in x.iter_mut().enumerate() {
+            let first = g * LANES + 24 - 8 * q;
+            let idx = if keyed {
+                // SAFETY: g < groups_left: 8 values (16 bytes) at `first`.
+                let v = unsafe { _mm_loadu_si128(input.add(2 * first).cast()) };
+                let v = _mm256_permutevar8x32_epi32(_mm256_cvtepu16_epi32(v), rev8);
+                _mm256_srl_epi32(v, key_shift)
+            } else {
+                // SAFETY: g < groups_left: 8 symbols at `first`.
+                let v = unsafe { _mm_loadl_epi64(input.add(first).cast()) };
+                _mm256_permutevar8x32_epi32(_mm256_cvtepu8_epi32(v), rev8)
+            };
+            // SAFETY: indices are bytes or keys with a table entry each.
+            let ent = unsafe { _mm256_i32gather_epi32::<4>(start_freq, idx) };
+            let freq = _mm256_srli_epi32::<16>(ent);
+            let start = _mm256_and_si256(ent, low16);
+            absent |= _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(freq, zero)));
+            let xv = *xq;
+            // Both sides are below 2^16: a signed compare is exact.
+            let keep = _mm256_cmpgt_epi32(freq, _mm256_srl_epi32(xv, flush_shift));
+            let flush_mask = !_mm256_movemask_ps(_mm256_castsi256_ps(keep)) & 0xff;
+            // SAFETY: the table row holds 8 i32.
+            let perm = unsafe {
+                _mm256_loadu_si256(COMPRESS_PERMUTATIONS[flush_mask as usize].as_ptr().cast())
+            };
+            let packed = _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(xv, perm), words_of);
+            let packed = _mm256_permute4x64_epi64::<0b1000>(packed);
+            // SAFETY: wp is at most the number of symbols coded before this
+            // register, so wp + 8 <= len <= words.len().
+            unsafe { _mm_storeu_si128(words.add(wp).cast(), _mm256_castsi256_si128(packed)) };
+            wp += flush_mask.count_ones() as usize;
+            let xs = _mm256_blendv_epi8(_mm256_srli_epi32::<16>(xv), xv, keep);
+            // Exact u32 -> f32: high and low halves, one rounding.
+            let xf = _mm256_fmadd_ps(
+                _mm256_cvtepi32_ps(_mm256_srli_epi32::<16>(xs)),
+                two16,
+                _mm256_cvtepi32_ps(_mm256_and_si256(xs, low16)),
+            );
+            let mut qv = _mm256_cvttps_epi32(_mm256_div_ps(xf, _mm256_cvtepi32_ps(freq)));
+            let mut r = _mm256_sub_epi32(xs, _mm256_mullo_epi32(qv, freq));
+            let over = _mm256_cmpgt_epi32(zero, r);
+            qv = _mm256_add_epi32(qv, over);
+            r = _mm256_add_epi32(r, _mm256_and_si256(over, freq));
+            let under = _mm256_cmpgt_epi32(r, _mm256_sub_epi32(freq, one));
+            qv = _mm256_sub_epi32(qv, under);
+            r = _mm256_sub_epi32(r, _mm256_and_si256(under, freq));
+            *xq = _mm256_add_epi32(_mm256_add_epi32(_mm256_sll_epi32(qv, bits_shift), r), start);
+        }
+    }
+    for (q, xq) in x.iter().enumerate() {
+        // SAFETY: `states` holds 32 u32.
+        unsafe {
+            _mm256_storeu_si256(
+                e.states.as_mut_ptr().add(24 - 8 * q).cast(),
+                _mm256_permutevar8x32_epi32(*xq, rev8),
+            )
+        };
+    }
+    e.wp = wp;
+    e.absent |= absent != 0;
+    e.groups_left = first_group;
+}
