@@ -861,7 +861,7 @@ mod tests {
         assert_eq!(back, data);
         // Exactly 256 top parts still take the joint layout.
         let data: Vec<u8> = (0..256u16 * 64)
-            .map(|i| (i / 64) << 6 | (i * 37) & 63)
+            .map(|i| (i / 64) << 6 | (i.wrapping_mul(37) & 63))
             .flat_map(|v| v.to_le_bytes())
             .collect();
         let mut buf = Vec::new();

@@ -130,7 +130,7 @@ impl Dtype {
     /// use [`Dtype::bits`] for those.
     pub fn size_bytes(self) -> Option<usize> {
         let bits = self.bits();
-        if bits % 8 == 0 {
+        if bits.is_multiple_of(8) {
             Some((bits / 8) as usize)
         } else {
             None

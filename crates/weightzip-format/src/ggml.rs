@@ -301,7 +301,7 @@ impl GgmlType {
     /// not a multiple of the block size or the size overflows.
     pub fn row_bytes(self, n: u64) -> Option<u64> {
         let bs = self.block_size() as u64;
-        if n % bs != 0 {
+        if !n.is_multiple_of(bs) {
             return None;
         }
         (n / bs).checked_mul(self.type_size() as u64)
@@ -581,7 +581,7 @@ impl<const N: usize> ExactSizeIterator for Blocks<'_, N> {}
 /// Splits `data` into whole `N`-byte blocks, or errors if `data.len()` is not
 /// a multiple of `N`.
 pub fn blocks<'a, const N: usize>(ty: &'static str, data: &'a [u8]) -> Result<Blocks<'a, N>> {
-    if N == 0 || data.len() % N != 0 {
+    if N == 0 || !data.len().is_multiple_of(N) {
         return Err(FormatError::BlockLength {
             ty,
             len: data.len() as u64,

@@ -63,6 +63,7 @@ fn corpora_get_the_study_methods() {
         "scape_per_file",
         "bf16_mixture_k4",
         "wz_bf16",
+        "wz_bf16j",
     ] {
         assert!(has(Corpus::Bf16Tensor, n), "{n}");
     }
