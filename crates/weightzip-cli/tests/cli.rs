@@ -225,3 +225,24 @@ fn usage_errors_exit_2_and_help_has_examples() {
     let o = run(&["decompress", "x.bin"], dir.path());
     assert_ne!(o.status.code(), Some(0));
 }
+
+#[test]
+fn bench_speed_is_the_speed_benchmark() {
+    let (dir, _, _) = setup();
+    let o = run(
+        &[
+            "bench",
+            "--speed",
+            "model.safetensors",
+            "--repeats",
+            "1",
+            "--only",
+            "zstd-3,wz",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("wz_bf16"), "{out}");
+    assert!(out.contains("zstd -3"), "{out}");
+}
