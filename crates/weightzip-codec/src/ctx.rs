@@ -55,7 +55,7 @@
 //! (bf16: two per byte, low nibble first; fp16: one byte each) if
 //! `low_mode` is 0.
 
-use weightzip_entropy::ctx::{self as cx, LANES};
+use weightzip_entropy::multi::LANES;
 use weightzip_entropy::multi::{self, Contexts, MultiDecoder, MultiEncoder};
 use weightzip_entropy::stream::{encode_stream, parse_stream};
 use weightzip_entropy::table::FreqTable;
@@ -74,7 +74,7 @@ const FINE_BINS: usize = 64;
 /// Elements of the prefix used to choose the row length and phase.
 const SEARCH_SAMPLE: usize = 1 << 18;
 /// Precision of the joint tables (and of the exponent factor).
-const JOINT_BITS: u32 = cx::CTX_PROB_BITS;
+const JOINT_BITS: u32 = 12;
 /// Precision of the mantissa factor tables.
 const TOP_BITS_PREC: u32 = 8;
 

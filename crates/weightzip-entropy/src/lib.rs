@@ -9,7 +9,6 @@
 //! - [`stream`]: a self-describing stream (raw, constant or rANS, whichever is
 //!   smallest) that the codecs use for every symbol plane.
 
-pub mod ctx;
 pub mod error;
 pub mod histogram;
 pub mod multi;

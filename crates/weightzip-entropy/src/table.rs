@@ -245,23 +245,11 @@ impl FreqTable {
     }
 }
 
-/// Per-symbol encoder entry.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct EncodeSymbol {
-    /// Quantised frequency (0: the symbol cannot be coded).
-    pub freq: u32,
-    /// Cumulative frequency of the symbols before it.
-    pub start: u32,
-    /// The state bound at which the encoder must flush 16 bits first.
-    pub x_max: u64,
-}
-
 /// Encoder lookup table.
 #[derive(Clone, Debug)]
 pub struct EncodeTable {
     pub(crate) prob_bits: u32,
-    pub(crate) syms: [EncodeSymbol; 256],
-    /// The same symbols in the form the fast encoders use.
+    /// Each symbol in the division-free form the encoders use.
     pub(crate) fast: [FastEncodeSymbol; 256],
     /// `start | freq << 16` per symbol, alone (the SIMD encoders gather it).
     pub(crate) start_freq: [u32; 256],
@@ -288,16 +276,9 @@ pub(crate) const RCP_SHIFT: u32 = 47;
 impl EncodeTable {
     /// Builds the encoder table for `table`.
     pub fn new(table: &FreqTable) -> Self {
-        let mut syms = [EncodeSymbol::default(); 256];
         let mut fast = [FastEncodeSymbol::default(); 256];
         let mut start = 0u32;
-        for ((e, fe), &f) in syms.iter_mut().zip(fast.iter_mut()).zip(table.freqs.iter()) {
-            // x_max = ((L >> prob_bits) << 16) * freq with L = 2^16.
-            *e = EncodeSymbol {
-                freq: f,
-                start,
-                x_max: u64::from(f) << (32 - table.prob_bits),
-            };
+        for (fe, &f) in fast.iter_mut().zip(table.freqs.iter()) {
             if f > 0 {
                 *fe = FastEncodeSymbol {
                     rcp: (1u64 << RCP_SHIFT).div_ceil(u64::from(f)),
@@ -309,7 +290,6 @@ impl EncodeTable {
         }
         Self {
             prob_bits: table.prob_bits,
-            syms,
             fast,
             start_freq: fast.map(|f| f.start_freq),
         }
