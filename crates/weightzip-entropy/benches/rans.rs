@@ -6,6 +6,9 @@
 //! for two planes decoded in lock step (`WZ_QUAD=1`: the two twice, four
 //! payloads in lock step). `WZ_KERNEL=avx2` and
 //! `WZ_WHAT=encode|decode|pair` restrict the run (for `perf stat`).
+//! `WZ_ALIAS=1` codes with alias-layout tables (symbols must be below 64).
+//! The same plane file given twice decodes its payloads in lock step with
+//! one shared table, as the codecs do.
 
 use weightzip_entropy::rans::{self, Decoder, Kernel};
 use weightzip_entropy::{histogram, DecodeTable, EncodeTable, FreqTable};
@@ -28,6 +31,26 @@ fn synthetic(n: usize, exponent_like: bool) -> Vec<u8> {
             }
         })
         .collect()
+}
+
+fn alias() -> bool {
+    std::env::var("WZ_ALIAS").is_ok_and(|v| v == "1")
+}
+
+fn enc_table(t: &FreqTable) -> EncodeTable {
+    if alias() {
+        EncodeTable::alias(t).expect("alias table: symbols below 64")
+    } else {
+        EncodeTable::new(t)
+    }
+}
+
+fn dec_table(t: &FreqTable) -> DecodeTable {
+    if alias() {
+        DecodeTable::alias(t).expect("alias table: symbols below 64")
+    } else {
+        DecodeTable::new(t)
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -117,7 +140,7 @@ fn main() {
                 .map(|c| {
                     let t = FreqTable::from_counts(&histogram(c), 12).unwrap();
                     let mut p = Vec::new();
-                    rans::encode(c, &EncodeTable::new(&t), &mut p).unwrap();
+                    rans::encode(c, &enc_table(&t), &mut p).unwrap();
                     (c.to_vec(), t, p)
                 })
                 .collect(),
@@ -143,7 +166,7 @@ fn main() {
                 time(repeats, n, || {
                     for (c, t, _) in &plane.chunks {
                         let mut p = Vec::with_capacity(c.len());
-                        rans::encode_with(c, &EncodeTable::new(t), &mut p, k).unwrap();
+                        rans::encode_with(c, &enc_table(t), &mut p, k).unwrap();
                     }
                 })
             };
@@ -152,7 +175,7 @@ fn main() {
             } else {
                 time(repeats, n, || {
                     for (c, t, p) in &plane.chunks {
-                        rans::decode_with(p, &DecodeTable::new(t), &mut out[..c.len()], k).unwrap();
+                        rans::decode_with(p, &dec_table(t), &mut out[..c.len()], k).unwrap();
                     }
                 })
             };
@@ -181,14 +204,16 @@ fn main() {
         for &k in &kernels {
             let dec = time(repeats, n, || {
                 for (ca, cb) in a.chunks.iter().zip(&b.chunks) {
-                    let (ta, tb) = (DecodeTable::new(&ca.1), DecodeTable::new(&cb.1));
+                    let (ta, tb) = (dec_table(&ca.1), dec_table(&cb.1));
+                    // The same plane twice shares one table (as the codecs do).
+                    let tb = if a.name == b.name { &ta } else { &tb };
                     let len = ca.0.len();
                     let mut da = Decoder::new(&ca.2, &ta, len).unwrap();
-                    let mut db = Decoder::new(&cb.2, &tb, len).unwrap();
+                    let mut db = Decoder::new(&cb.2, tb, len).unwrap();
                     if std::env::var_os("WZ_QUAD").is_some() {
                         // The same two payloads twice more: 4 in lock step.
                         let mut dc = Decoder::new(&ca.2, &ta, len).unwrap();
-                        let mut dd = Decoder::new(&cb.2, &tb, len).unwrap();
+                        let mut dd = Decoder::new(&cb.2, tb, len).unwrap();
                         for (((xa, xb), xc), xd) in oa[..len]
                             .chunks_mut(4096)
                             .zip(ob[..len].chunks_mut(4096))

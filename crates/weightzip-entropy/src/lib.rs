@@ -9,6 +9,7 @@
 //! - [`stream`]: a self-describing stream (raw, constant or rANS, whichever is
 //!   smallest) that the codecs use for every symbol plane.
 
+pub mod alias;
 pub mod error;
 pub mod histogram;
 pub mod multi;

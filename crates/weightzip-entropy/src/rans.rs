@@ -318,6 +318,7 @@ pub struct KeyedEncodeTable {
     shift: u32,
     fast: Vec<FastEncodeSymbol>,
     start_freq: Vec<u32>,
+    slot_of_rank: Option<Vec<u32>>,
 }
 
 impl KeyedEncodeTable {
@@ -342,8 +343,17 @@ impl KeyedEncodeTable {
             shift,
             fast,
             start_freq,
+            slot_of_rank: table.slot_of_rank.clone(),
         })
     }
+}
+
+/// The tables an [`EncodeState`] codes with.
+struct StateTables<'s> {
+    fast: &'s [FastEncodeSymbol],
+    start_freq: &'s [u32],
+    slot_of_rank: Option<&'s [u32]>,
+    prob_bits: u32,
 }
 
 /// One stream being coded from its last symbol to its first.
@@ -357,6 +367,8 @@ pub(crate) struct EncodeState<'s> {
     /// Per key: the division-free entry and `start | freq << 16`.
     pub(crate) fast: &'s [FastEncodeSymbol],
     pub(crate) start_freq: &'s [u32],
+    /// The alias layout's slots by rank, if the table has that layout.
+    pub(crate) slot_of_rank: Option<&'s [u32]>,
     pub(crate) prob_bits: u32,
     pub(crate) states: [u32; LANES],
     /// Room for one word per symbol.
@@ -372,28 +384,24 @@ pub(crate) struct EncodeState<'s> {
 impl<'s> EncodeState<'s> {
     /// Starts coding symbol bytes. `words` must hold `symbols.len()` words.
     fn new(symbols: &'s [u8], table: &'s EncodeTable, words: &'s mut [u16]) -> Self {
-        Self::start(
-            symbols,
-            None,
-            symbols.len(),
-            &table.fast,
-            &table.start_freq,
-            table.prob_bits,
-            words,
-        )
+        let tables = StateTables {
+            fast: &table.fast,
+            start_freq: &table.start_freq,
+            slot_of_rank: table.slot_of_rank.as_deref(),
+            prob_bits: table.prob_bits,
+        };
+        Self::start(symbols, None, symbols.len(), tables, words)
     }
 
     /// Starts coding the keys of 16-bit values (`values.len()` even).
     fn keyed(values: &'s [u8], table: &'s KeyedEncodeTable, words: &'s mut [u16]) -> Self {
-        Self::start(
-            values,
-            Some(table.shift),
-            values.len() / 2,
-            &table.fast,
-            &table.start_freq,
-            table.prob_bits,
-            words,
-        )
+        let tables = StateTables {
+            fast: &table.fast,
+            start_freq: &table.start_freq,
+            slot_of_rank: table.slot_of_rank.as_deref(),
+            prob_bits: table.prob_bits,
+        };
+        Self::start(values, Some(table.shift), values.len() / 2, tables, words)
     }
 
     /// The partial last group first (it is the first one walking backwards).
@@ -401,11 +409,15 @@ impl<'s> EncodeState<'s> {
         input: &'s [u8],
         key_shift: Option<u32>,
         len: usize,
-        fast: &'s [FastEncodeSymbol],
-        start_freq: &'s [u32],
-        prob_bits: u32,
+        tables: StateTables<'s>,
         words: &'s mut [u16],
     ) -> Self {
+        let StateTables {
+            fast,
+            start_freq,
+            slot_of_rank,
+            prob_bits,
+        } = tables;
         assert!(words.len() >= len);
         let mut e = EncodeState {
             input,
@@ -413,6 +425,7 @@ impl<'s> EncodeState<'s> {
             len,
             fast,
             start_freq,
+            slot_of_rank,
             prob_bits,
             states: [RANS_L; LANES],
             words,
@@ -427,6 +440,7 @@ impl<'s> EncodeState<'s> {
                 &mut e.states[i - full],
                 f,
                 prob_bits,
+                slot_of_rank,
                 e.words,
                 &mut e.wp,
                 &mut e.absent,
@@ -452,6 +466,12 @@ impl<'s> EncodeState<'s> {
         x86::ENCODE_MIN_BITS <= self.prob_bits
     }
 
+    /// Whether the AVX2 encoder handles this table (it has no alias path).
+    #[cfg(target_arch = "x86_64")]
+    fn avx2_ok(&self) -> bool {
+        self.simd_ok() && self.slot_of_rank.is_none()
+    }
+
     /// Codes the last `count` of the groups left with `kernel`.
     fn groups(&mut self, count: usize, kernel: Kernel) {
         #[cfg(target_arch = "x86_64")]
@@ -460,7 +480,7 @@ impl<'s> EncodeState<'s> {
             return;
         }
         #[cfg(target_arch = "x86_64")]
-        if kernel == Kernel::Avx2 && self.simd_ok() {
+        if kernel == Kernel::Avx2 && self.avx2_ok() {
             x86::encode_groups_avx2(self, count);
             return;
         }
@@ -475,6 +495,7 @@ impl<'s> EncodeState<'s> {
 
     fn scalar_groups<const KEYED: bool>(&mut self, first: usize) {
         let (fast, bits, shift) = (self.fast, self.prob_bits, self.key_shift.unwrap_or(0));
+        let slot_of_rank = self.slot_of_rank;
         let width = if KEYED { 2 } else { 1 };
         let span = &self.input[first * LANES * width..self.groups_left * LANES * width];
         for group in span.chunks_exact(LANES * width).rev() {
@@ -488,6 +509,7 @@ impl<'s> EncodeState<'s> {
                     &mut self.states[lane],
                     fast[key],
                     bits,
+                    slot_of_rank,
                     self.words,
                     &mut self.wp,
                     &mut self.absent,
@@ -525,6 +547,7 @@ fn encode_step(
     state: &mut u32,
     e: FastEncodeSymbol,
     bits: u32,
+    slot_of_rank: Option<&[u32]>,
     words: &mut [u16],
     wp: &mut usize,
     absent: &mut bool,
@@ -541,9 +564,18 @@ fn encode_step(
         x >>= 16;
     }
     let q = ((u128::from(x) * u128::from(e.rcp)) >> RCP_SHIFT) as u32;
-    *state = x
-        .wrapping_add(e.start_freq & 0xffff)
-        .wrapping_add(q.wrapping_mul(e.cmpl_freq));
+    *state = match slot_of_rank {
+        None => x
+            .wrapping_add(e.start_freq & 0xffff)
+            .wrapping_add(q.wrapping_mul(e.cmpl_freq)),
+        Some(slots) => {
+            // An absent symbol (freq 0) has q = 0 and flags the error above;
+            // the mask only keeps its index in the table.
+            let rank = x.wrapping_sub(q.wrapping_mul(freq));
+            let at = ((e.start_freq & 0xffff).wrapping_add(rank) as usize) & (slots.len() - 1);
+            (q << bits).wrapping_add(slots[at])
+        }
+    };
 }
 
 /// Decodes `out.len()` symbols from the payload `input` (exactly one
@@ -1104,6 +1136,141 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// The textbook coder of an alias layout: the slot of a symbol's rank
+    /// comes from the layout instead of `start + rank`.
+    fn reference_alias_encode(symbols: &[u8], t: &FreqTable) -> Vec<u8> {
+        let layout = crate::alias::AliasLayout::new(t).unwrap();
+        let f = t.freqs();
+        let mut states = [u64::from(RANS_L); LANES];
+        let mut words = Vec::new();
+        for i in (0..symbols.len()).rev() {
+            let s = symbols[i] as usize;
+            let freq = u64::from(f[s]);
+            let x = &mut states[i % LANES];
+            if *x >= ((u64::from(RANS_L) >> 12) << 16) * freq {
+                words.push((*x & 0xffff) as u16);
+                *x >>= 16;
+            }
+            let start: u64 = f[..s].iter().map(|&v| u64::from(v)).sum();
+            let slot = layout.slot_of_rank[(start + *x % freq) as usize];
+            *x = ((*x / freq) << 12) + u64::from(slot);
+        }
+        let mut out = Vec::new();
+        for s in states {
+            out.extend_from_slice(&(s as u32).to_le_bytes());
+        }
+        for w in words.iter().rev() {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        out
+    }
+
+    /// The textbook decoder of an alias layout.
+    fn reference_alias_decode(input: &[u8], t: &FreqTable, n: usize) -> Option<Vec<u8>> {
+        let layout = crate::alias::AliasLayout::new(t).unwrap();
+        let f = t.freqs();
+        let mut states = [0u32; LANES];
+        for (lane, s) in states.iter_mut().enumerate() {
+            *s = u32::from_le_bytes(input.get(lane * 4..lane * 4 + 4)?.try_into().ok()?);
+            if *s < RANS_L {
+                return None;
+            }
+        }
+        let mut pos = STATE_BYTES;
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let x = &mut states[i % LANES];
+            let slot = (*x & 4095) as usize;
+            let s = layout.sym_of_slot[slot];
+            out.push(s);
+            *x = f[s as usize] * (*x >> 12) + u32::from(layout.rank_of_slot[slot]);
+            if *x < RANS_L {
+                let w = input.get(pos..pos + 2)?;
+                *x = (*x << 16) | u32::from(u16::from_le_bytes([w[0], w[1]]));
+                pos += 2;
+            }
+        }
+        (pos == input.len() && states.iter().all(|&s| s == RANS_L)).then_some(out)
+    }
+
+    /// A random source over at most 64 symbols (an alias table's limit).
+    fn alias_source(n: usize, seed: u64) -> Vec<u8> {
+        random_source(n, seed).into_iter().map(|s| s % 64).collect()
+    }
+
+    #[test]
+    fn alias_layouts_match_the_reference_on_every_kernel() {
+        let mut r = Rng(99);
+        for seed in 0..30u64 {
+            for n in [1usize, 31, 32, 33, 64, 65, 200, 1000, 5000 + seed as usize] {
+                let symbols = alias_source(n, seed * 7919 + n as u64);
+                let t = FreqTable::from_counts(&histogram(&symbols), 12).unwrap();
+                if !crate::alias::supports(&t) {
+                    continue; // one symbol: a constant stream
+                }
+                let expected = reference_alias_encode(&symbols, &t);
+                let (et, dt) = (
+                    EncodeTable::alias(&t).unwrap(),
+                    DecodeTable::alias(&t).unwrap(),
+                );
+                for k in Kernel::supported() {
+                    let mut payload = Vec::new();
+                    encode_with(&symbols, &et, &mut payload, k).unwrap();
+                    assert_eq!(payload, expected, "{k:?} n={n} seed={seed}");
+                    let mut back = vec![0u8; n];
+                    decode_with(&payload, &dt, &mut back, k).unwrap();
+                    assert_eq!(back, symbols, "{k:?} n={n} seed={seed}");
+                }
+                // Damaged payloads: every kernel gives the reference's verdict.
+                let mut cases = vec![expected[..expected.len() / 2].to_vec()];
+                for _ in 0..4 {
+                    let mut bad = expected.clone();
+                    let i = (r.next() as usize) % bad.len();
+                    bad[i] ^= 1 << (r.next() % 8);
+                    cases.push(bad);
+                }
+                for case in &cases {
+                    let want = reference_alias_decode(case, &t, n);
+                    for k in Kernel::supported() {
+                        let mut back = vec![0u8; n];
+                        let got = decode_with(case, &dt, &mut back, k).ok().map(|_| back);
+                        assert_eq!(got, want, "{k:?} n={n} seed={seed}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn alias_pairs_decode_in_lock_step() {
+        let a = alias_source(9000, 5);
+        let b = alias_source(7000, 6);
+        let (ta, tb) = (
+            FreqTable::from_counts(&histogram(&a), 12).unwrap(),
+            FreqTable::from_counts(&histogram(&b), 12).unwrap(),
+        );
+        let (mut pa, mut pb) = (Vec::new(), Vec::new());
+        encode(&a, &EncodeTable::alias(&ta).unwrap(), &mut pa).unwrap();
+        encode(&b, &EncodeTable::alias(&tb).unwrap(), &mut pb).unwrap();
+        let (da, db) = (
+            DecodeTable::alias(&ta).unwrap(),
+            DecodeTable::alias(&tb).unwrap(),
+        );
+        for k in Kernel::supported() {
+            let mut x = Decoder::new(&pa, &da, a.len()).unwrap();
+            let mut y = Decoder::new(&pb, &db, b.len()).unwrap();
+            let (mut oa, mut ob) = (vec![0u8; a.len()], vec![0u8; b.len()]);
+            for (ca, cb) in oa.chunks_mut(2048).zip(ob.chunks_mut(2048)) {
+                decode_pair(&mut x, ca, &mut y, cb, k).unwrap();
+            }
+            let done = 7000 / 2048 * 2048 + 2048;
+            x.decode_with(&mut oa[done..], k).unwrap();
+            x.finish().unwrap();
+            y.finish().unwrap();
+            assert_eq!((&oa, &ob), (&a, &b), "{k:?}");
         }
     }
 

@@ -1,6 +1,7 @@
 //! Frequency tables: normalisation to a power of two, serialisation, and the
 //! lookup tables the rANS encoder and decoder run on.
 
+use crate::alias::{AliasBuckets, AliasLayout};
 use crate::error::{corrupt, truncated, EntropyError, Result};
 use crate::histogram::Histogram;
 use crate::varint;
@@ -253,6 +254,10 @@ pub struct EncodeTable {
     pub(crate) fast: [FastEncodeSymbol; 256],
     /// `start | freq << 16` per symbol, alone (the SIMD encoders gather it).
     pub(crate) start_freq: [u32; 256],
+    /// For an alias layout ([`EncodeTable::alias`]): the slot of rank `r`
+    /// of symbol `s` at `start[s] + r`; the coded state is then
+    /// `(q << bits) + slot_of_rank[start + x mod freq]`.
+    pub(crate) slot_of_rank: Option<Vec<u32>>,
 }
 
 /// Division-free encoder entry: `x / freq` is `(x * rcp) >> RCP_SHIFT`
@@ -292,7 +297,22 @@ impl EncodeTable {
             prob_bits: table.prob_bits,
             fast,
             start_freq: fast.map(|f| f.start_freq),
+            slot_of_rank: None,
         }
+    }
+
+    /// The encoder table of `table` in the alias layout of
+    /// [`crate::alias`] (decode with [`DecodeTable::alias`]).
+    pub fn alias(table: &FreqTable) -> Result<Self> {
+        let layout = AliasLayout::new(table)?;
+        let mut t = Self::new(table);
+        t.slot_of_rank = Some(layout.slot_of_rank);
+        Ok(t)
+    }
+
+    /// Whether this table codes the alias layout.
+    pub fn is_alias(&self) -> bool {
+        self.slot_of_rank.is_some()
     }
 
     /// log2 of the frequency total.
@@ -314,6 +334,8 @@ pub struct DecodeTable {
     pub(crate) syms: Vec<u8>,
     /// `bias << 20 | freq << 8 | sym` per slot, or empty when a field does not fit.
     pub(crate) packed: Vec<u32>,
+    /// The register tables of an alias layout ([`DecodeTable::alias`]).
+    pub(crate) alias: Option<Box<AliasBuckets>>,
 }
 
 impl DecodeTable {
@@ -341,7 +363,42 @@ impl DecodeTable {
             entries,
             syms,
             packed,
+            alias: None,
         }
+    }
+
+    /// The decoder table of `table` in the alias layout of
+    /// [`crate::alias`]: the per-slot forms every kernel reads, and the
+    /// per-bucket tables the AVX-512 kernel keeps in registers.
+    pub fn alias(table: &FreqTable) -> Result<Self> {
+        let layout = AliasLayout::new(table)?;
+        let f = &table.freqs;
+        // Every frequency is below 2^12 (checked by the layout), so the
+        // packed form exists.
+        let (entries, packed) = layout
+            .sym_of_slot
+            .iter()
+            .zip(&layout.rank_of_slot)
+            .map(|(&s, &r)| {
+                let (freq, rank) = (f[usize::from(s)], u32::from(r));
+                (
+                    (freq << 16) | rank,
+                    (rank << 20) | (freq << 8) | u32::from(s),
+                )
+            })
+            .unzip();
+        Ok(Self {
+            prob_bits: table.prob_bits,
+            entries,
+            syms: layout.sym_of_slot,
+            packed,
+            alias: Some(Box::new(layout.buckets)),
+        })
+    }
+
+    /// Whether this table decodes the alias layout.
+    pub fn is_alias(&self) -> bool {
+        self.alias.is_some()
     }
 
     /// log2 of the frequency total.

@@ -1,0 +1,284 @@
+//! Alias-method slot layout for rANS tables of at most [`ALIAS_SYMBOLS`]
+//! symbols at [`ALIAS_BITS`] of precision.
+//!
+//! A plain rANS table gives each symbol one contiguous run of slots, so
+//! finding the symbol of a slot takes a lookup in a table of `2^bits`
+//! entries — a gather per symbol in a SIMD decoder, and on many cores the
+//! gather is the slowest step of the decoder. The alias method (Walker,
+//! Vose; "alias rANS" in Fabian Giesen's notes) lays the same frequencies
+//! out so that each of [`ALIAS_BUCKETS`] equal buckets of slots holds at
+//! most two symbols, split at one divider. A decoder then needs three
+//! 64-entry tables (divider, first symbol's entry, second symbol's entry),
+//! which fit in SIMD registers: lookups become register permutes.
+//!
+//! The coded bytes keep the plain format of [`crate::rans`] — only which
+//! slots belong to which symbol changes, and with it the rank of a slot
+//! among its symbol's slots. Symbol `s` owns `freq[s]` slots whichever way
+//! they are laid out, so the state arithmetic and the cost are identical
+//! to a contiguous layout of the same frequencies. The layout is a pure
+//! function of the frequencies: the decoder rebuilds it from the table.
+
+use crate::error::{EntropyError, Result};
+use crate::table::FreqTable;
+
+/// Precision of alias tables (slots = `2^12`).
+pub const ALIAS_BITS: u32 = 12;
+/// Buckets of the layout (and most symbols it holds).
+pub const ALIAS_BUCKETS: usize = 64;
+/// Most symbols an alias table may hold: symbols `0..64`.
+pub const ALIAS_SYMBOLS: usize = ALIAS_BUCKETS;
+/// Slots per bucket.
+const BUCKET_SLOTS: u32 = (1 << ALIAS_BITS) / ALIAS_BUCKETS as u32;
+const SLOTS: usize = 1 << ALIAS_BITS;
+
+/// The per-bucket tables of a SIMD alias decoder. For a state `x`, with
+/// `slot = x & 4095` and `b = slot >> 6`:
+/// - the slot is in the second ("high") part of bucket `b` iff bit 6 of
+///   `(slot & 63) + to_high[b]` is set (a byte table: one byte permute);
+/// - the part's entry is `sym << 26 | freq << 13 | (rank_bias + 4096)`,
+///   where the next state is `freq * (x >> 12) + slot + rank_bias` (the
+///   fields are placed so that one shift extracts a field: the bias is
+///   masked, and the symbol is the top byte shifted by 2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AliasBuckets {
+    /// 64 minus the length of each bucket's low part (0..=64).
+    pub to_high: [u8; ALIAS_BUCKETS],
+    /// Entry of each bucket's low part.
+    pub low: [u32; ALIAS_BUCKETS],
+    /// Entry of each bucket's high part.
+    pub high: [u32; ALIAS_BUCKETS],
+}
+
+/// The complete layout: what both coders need.
+#[derive(Clone, Debug)]
+pub(crate) struct AliasLayout {
+    /// Symbol of every slot.
+    pub(crate) sym_of_slot: Vec<u8>,
+    /// Rank of every slot among its symbol's slots (0-based, slot order).
+    pub(crate) rank_of_slot: Vec<u16>,
+    /// `slot_of_rank[start[s] + r]`: the slot of symbol `s`'s rank `r`,
+    /// where `start[s]` is the sum of the frequencies of the symbols below
+    /// `s` (the encoder's usual cumulative start).
+    pub(crate) slot_of_rank: Vec<u32>,
+    pub(crate) buckets: AliasBuckets,
+}
+
+/// Checks that `table` can be laid out by the alias method.
+pub fn supports(table: &FreqTable) -> bool {
+    let f = table.freqs();
+    table.prob_bits() == ALIAS_BITS
+        && f[ALIAS_SYMBOLS..].iter().all(|&x| x == 0)
+        && f.iter().all(|&x| x < 1 << ALIAS_BITS)
+}
+
+impl AliasLayout {
+    /// Lays `table` out. Needs `prob_bits == 12`, symbols below 64, and no
+    /// symbol owning every slot (a constant stream is not rANS-coded).
+    pub(crate) fn new(table: &FreqTable) -> Result<Self> {
+        if !supports(table) {
+            return Err(EntropyError::InvalidArgument(format!(
+                "an alias table needs {ALIAS_BITS}-bit precision, symbols below {ALIAS_SYMBOLS} \
+                 and at least two symbols (got {} bits)",
+                table.prob_bits()
+            )));
+        }
+        let freqs = table.freqs();
+        // Vose's construction on integers: bucket b belongs to symbol b; a
+        // symbol with fewer than BUCKET_SLOTS slots left fills the low part
+        // of its bucket and a symbol with more fills the rest. The sums are
+        // exact, so every bucket ends full. Stacks make it deterministic.
+        let mut left = [0u32; ALIAS_BUCKETS];
+        left.copy_from_slice(&freqs[..ALIAS_BUCKETS]);
+        let mut small: Vec<usize> = (0..ALIAS_BUCKETS)
+            .filter(|&s| left[s] < BUCKET_SLOTS)
+            .collect();
+        let mut large: Vec<usize> = (0..ALIAS_BUCKETS)
+            .filter(|&s| left[s] >= BUCKET_SLOTS)
+            .collect();
+        let mut divider = [BUCKET_SLOTS; ALIAS_BUCKETS];
+        let mut low_sym: [usize; ALIAS_BUCKETS] = std::array::from_fn(|b| b);
+        let mut high_sym: [usize; ALIAS_BUCKETS] = std::array::from_fn(|b| b);
+        while let (Some(&s), Some(&l)) = (small.last(), large.last()) {
+            small.pop();
+            divider[s] = left[s];
+            low_sym[s] = s;
+            high_sym[s] = l;
+            left[l] -= BUCKET_SLOTS - left[s];
+            if left[l] < BUCKET_SLOTS {
+                large.pop();
+                small.push(l);
+            }
+        }
+        // What is left holds exactly one bucket's worth each.
+        if small.iter().chain(&large).any(|&s| left[s] != BUCKET_SLOTS) {
+            return Err(EntropyError::InvalidArgument(
+                "frequencies do not sum to the table size".into(),
+            ));
+        }
+        for &s in small.iter().chain(&large) {
+            divider[s] = BUCKET_SLOTS;
+        }
+
+        let mut sym_of_slot = vec![0u8; SLOTS];
+        let mut rank_of_slot = vec![0u16; SLOTS];
+        let mut seen = [0u32; ALIAS_BUCKETS];
+        for (slot, (sym, rank)) in sym_of_slot
+            .iter_mut()
+            .zip(rank_of_slot.iter_mut())
+            .enumerate()
+        {
+            let b = slot / BUCKET_SLOTS as usize;
+            let in_low = (slot as u32 % BUCKET_SLOTS) < divider[b];
+            let s = if in_low { low_sym[b] } else { high_sym[b] };
+            *sym = s as u8;
+            *rank = seen[s] as u16;
+            seen[s] += 1;
+        }
+        let mut start = [0u32; ALIAS_BUCKETS];
+        for s in 1..ALIAS_BUCKETS {
+            start[s] = start[s - 1] + freqs[s - 1];
+        }
+        let mut slot_of_rank = vec![0u32; SLOTS];
+        for slot in 0..SLOTS {
+            let s = usize::from(sym_of_slot[slot]);
+            slot_of_rank[(start[s] + u32::from(rank_of_slot[slot])) as usize] = slot as u32;
+        }
+
+        let entry = |slot: usize| -> u32 {
+            let s = usize::from(sym_of_slot[slot]);
+            let bias = i64::from(rank_of_slot[slot]) - slot as i64 + SLOTS as i64;
+            ((s as u32) << 26) | (freqs[s] << 13) | bias as u32
+        };
+        let mut buckets = AliasBuckets {
+            to_high: [0; ALIAS_BUCKETS],
+            low: [0; ALIAS_BUCKETS],
+            high: [0; ALIAS_BUCKETS],
+        };
+        for (b, &low_len) in divider.iter().enumerate() {
+            let first = b * BUCKET_SLOTS as usize;
+            let split = first + low_len as usize;
+            buckets.to_high[b] = (BUCKET_SLOTS - low_len) as u8;
+            // An empty part is never selected; give it the other's entry.
+            let last = first + BUCKET_SLOTS as usize - 1;
+            buckets.low[b] = entry(if low_len > 0 { first } else { last });
+            buckets.high[b] = entry(if low_len < BUCKET_SLOTS { split } else { first });
+        }
+        Ok(Self {
+            sym_of_slot,
+            rank_of_slot,
+            slot_of_rank,
+            buckets,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(freqs: &[u32]) -> FreqTable {
+        let mut f = [0u32; 256];
+        f[..freqs.len()].copy_from_slice(freqs);
+        FreqTable::from_freqs(f, ALIAS_BITS).unwrap()
+    }
+
+    /// Every bucket holds at most two symbols, every symbol owns exactly its
+    /// frequency of slots with ranks 0..freq, and the register tables give
+    /// the same symbol and next state as the per-slot tables.
+    fn check(t: &FreqTable) {
+        let l = AliasLayout::new(t).unwrap();
+        let f = t.freqs();
+        let mut owned = [0u32; 256];
+        for slot in 0..SLOTS {
+            let s = usize::from(l.sym_of_slot[slot]);
+            assert_eq!(u32::from(l.rank_of_slot[slot]), owned[s]);
+            owned[s] += 1;
+        }
+        assert_eq!(&owned, f);
+        for b in 0..ALIAS_BUCKETS {
+            let mut syms: Vec<u8> = l.sym_of_slot[b * 64..b * 64 + 64].to_vec();
+            syms.dedup();
+            assert!(syms.len() <= 2, "bucket {b}: {syms:?}");
+        }
+        let mut start = 0u32;
+        let mut starts = [0u32; 256];
+        for s in 0..256 {
+            starts[s] = start;
+            start += f[s];
+        }
+        for slot in 0..SLOTS {
+            let s = usize::from(l.sym_of_slot[slot]);
+            let r = u32::from(l.rank_of_slot[slot]);
+            assert_eq!(l.slot_of_rank[(starts[s] + r) as usize], slot as u32);
+            // The register path.
+            let x = (5u32 << 12) | slot as u32;
+            let b = slot / 64;
+            let high = ((x & 63) + u32::from(l.buckets.to_high[b])) & 64 != 0;
+            let e = if high {
+                l.buckets.high[b]
+            } else {
+                l.buckets.low[b]
+            };
+            assert_eq!((e >> 26) as usize, s);
+            let next = ((e >> 13) & 0xfff)
+                .wrapping_mul(x >> 12)
+                .wrapping_add(x | !4095)
+                .wrapping_add(e & 0x1fff);
+            assert_eq!(next, f[s] * 5 + r);
+        }
+    }
+
+    #[test]
+    fn layouts_are_consistent() {
+        check(&table(&[2048, 2048]));
+        check(&table(&[1, 4095]));
+        check(&table(&[4095, 1]));
+        check(&table(&[64; 64]));
+        let mut f = vec![1u32; 63];
+        f.push(4096 - 63);
+        check(&table(&f));
+        let mut f = vec![0u32; 64];
+        f[7] = 1000;
+        f[63] = 3000;
+        f[30] = 96;
+        check(&table(&f));
+        // Geometric, like exponents.
+        let mut f: Vec<u32> = (0..40).map(|i| (1000u32 >> (i / 2)).max(1)).collect();
+        let sum: u32 = f.iter().sum();
+        f[0] += 4096 - sum;
+        check(&table(&f));
+        let mut seed = 1u64;
+        for _ in 0..200 {
+            let mut f = vec![0u32; 64];
+            let mut left = 4096u32;
+            while left > 0 {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let s = (seed >> 58) as usize;
+                let take = (((seed >> 20) % 300) as u32 + 1).min(left);
+                f[s] += take;
+                left -= take;
+            }
+            if f.contains(&4096) {
+                continue;
+            }
+            check(&table(&f));
+        }
+    }
+
+    #[test]
+    fn rejects_tables_it_cannot_lay_out() {
+        let mut f = [0u32; 256];
+        f[64] = 2048;
+        f[0] = 2048;
+        assert!(AliasLayout::new(&FreqTable::from_freqs(f, 12).unwrap()).is_err());
+        let mut f = [0u32; 256];
+        f[3] = 4096;
+        assert!(AliasLayout::new(&FreqTable::from_freqs(f, 12).unwrap()).is_err());
+        let mut f = [0u32; 256];
+        f[0] = 1024;
+        f[1] = 1024;
+        assert!(AliasLayout::new(&FreqTable::from_freqs(f, 11).unwrap()).is_err());
+    }
+}
