@@ -44,7 +44,7 @@ pub struct SpeedArgs {
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Also measure these weightzip codecs on the tensor types they code
-    /// (default: `wz_bf16j` on bf16 tensors).
+    /// (default: `wz_bf16j` and `wz_bf16` on bf16 tensors).
     #[arg(long = "codec", value_delimiter = ',')]
     extra_codecs: Vec<String>,
     /// Also measure weightzip's codec with every SIMD kernel this CPU runs
@@ -281,7 +281,7 @@ pub fn run(a: SpeedArgs) -> Result<()> {
         let extra = if !a.extra_codecs.is_empty() {
             a.extra_codecs.clone()
         } else if *ty == TensorType::St(Dtype::BF16) {
-            vec!["wz_bf16j".to_string()]
+            vec!["wz_bf16j".to_string(), "wz_bf16".to_string()]
         } else {
             Vec::new()
         };

@@ -286,6 +286,9 @@ pub mod bf16 {
     }
 }
 
+#[path = "float_alias.rs"]
+pub mod bf16a;
+
 /// `wz_bf16j`: bf16 as one entropy-coded symbol per value plus raw bits.
 ///
 /// The top 10 bits of a value (sign, 8 exponent bits, the top mantissa
@@ -321,7 +324,13 @@ pub mod bf16j {
     /// Appends the encoding of `data` (little-endian bf16 values).
     pub fn encode(data: &[u8], out: &mut Vec<u8>) -> Result<()> {
         let n = write_header::<2>(data, out);
-        let values = &data[..n * 2];
+        encode_body(&data[..n * 2], out)
+    }
+
+    /// Appends the layout byte and what follows it for `values` (whole
+    /// bf16 values; the header is the caller's).
+    pub(super) fn encode_body(values: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let n = values.len() / 2;
         // The first half is a whole number of rANS groups.
         let m = n / 64 * 32;
         let (ha, hb) = top_histograms(values, m);
@@ -360,7 +369,7 @@ pub mod bf16j {
     }
 
     /// Histograms of the top parts of the values `0..m` and `m..`.
-    fn top_histograms(values: &[u8], m: usize) -> ([u64; TOPS], [u64; TOPS]) {
+    pub(super) fn top_histograms(values: &[u8], m: usize) -> ([u64; TOPS], [u64; TOPS]) {
         let mut h = [[0u64; TOPS]; 2];
         let (a, b) = values.split_at(m * 2);
         for (half, hist) in [a, b].into_iter().zip(h.iter_mut()) {
@@ -393,7 +402,7 @@ pub mod bf16j {
 
     /// Writes the low bits of every value to the bit stream `low` (zeroed
     /// beyond the last value's bits).
-    fn pack_low(values: &[u8], low: &mut [u8]) {
+    pub(super) fn pack_low(values: &[u8], low: &mut [u8]) {
         // 8 values (16 bytes) to 6 bytes at a time.
         let mut eights = values.chunks_exact(16);
         for (v, o) in (&mut eights).zip(low.chunks_exact_mut(6)) {
@@ -426,8 +435,22 @@ pub mod bf16j {
 
     /// [`decode`] with an explicit kernel (tests run every one).
     pub fn decode_with(input: &[u8], out: &mut [u8], kernel: Kernel) -> Result<()> {
-        let (n, tail, mut pos) = parse_header::<2>(NAME, input, out.len())?;
+        let (n, tail, pos) = parse_header::<2>(NAME, input, out.len())?;
         let (body, rest) = out.split_at_mut(n * 2);
+        decode_body(input, pos, body, kernel)?;
+        rest.copy_from_slice(tail);
+        Ok(())
+    }
+
+    /// Decodes the layout byte at `pos` and what follows it (to the end of
+    /// `input`) into the whole values `body`.
+    pub(super) fn decode_body(
+        input: &[u8],
+        mut pos: usize,
+        body: &mut [u8],
+        kernel: Kernel,
+    ) -> Result<()> {
+        let n = body.len() / 2;
         let corrupt = |offset: usize, reason: String| CodecError::Corrupt {
             codec: NAME,
             offset,
@@ -444,7 +467,6 @@ pub mod bf16j {
             JOINT => decode_joint(input, pos, n, body, kernel)?,
             other => return Err(corrupt(pos - 1, format!("unknown layout {other}"))),
         }
-        rest.copy_from_slice(tail);
         Ok(())
     }
 
@@ -488,7 +510,7 @@ pub mod bf16j {
         // (so the second half's bits start on a byte) and not the longer.
         let m = usize::try_from(m)
             .ok()
-            .filter(|&m| m <= n - m && m % 32 == 0)
+            .filter(|&m| m <= n / 2 && m % 32 == 0)
             .ok_or_else(|| corrupt(at, format!("first half of {m} values for {n}")))?;
         let views = [
             parse_stream(input, &mut pos, m).in_codec(NAME)?,
@@ -587,7 +609,13 @@ pub mod bf16j {
 
     /// Writes value `i` = `tops[symbols[i]] | bits_i` for every symbol, the
     /// low bits read from the bit stream `bits` (which starts at value 0).
-    fn merge_joint(tops: &[u16; 256], symbols: &[u8], bits: &[u8], out: &mut [u8], kernel: Kernel) {
+    pub(super) fn merge_joint(
+        tops: &[u16; 256],
+        symbols: &[u8],
+        bits: &[u8],
+        out: &mut [u8],
+        kernel: Kernel,
+    ) {
         let mut done = 0;
         #[cfg(target_arch = "x86_64")]
         if kernel == Kernel::Avx512 {
@@ -726,9 +754,10 @@ mod tests {
         fn(&[u8], &mut Vec<u8>) -> Result<()>,
         fn(&[u8], &mut [u8]) -> Result<()>,
     );
-    const CODECS: [Pair; 5] = [
+    const CODECS: [Pair; 6] = [
         (bf16::encode, bf16::decode),
         (bf16j::encode, bf16j::decode),
+        (bf16a::encode, bf16a::decode),
         (fp16::encode, fp16::decode),
         (fp32::encode, fp32::decode),
         (bytes::encode, bytes::decode),
@@ -898,6 +927,129 @@ mod tests {
             for &k in &kernels {
                 let mut out = vec![0u8; data.len()];
                 let r = bf16j::decode_with(&bad, &mut out, k).map(|_| out);
+                results.push(r.ok());
+            }
+            // Every kernel reaches the same verdict and the same bytes.
+            assert!(results.windows(2).all(|w| w[0] == w[1]), "flip at {i}");
+        }
+    }
+
+    /// The layout byte of an encoding of `n` whole values and `tail` bytes.
+    fn layout_byte(buf: &[u8], n: usize, tail: usize) -> u8 {
+        let mut header = Vec::new();
+        varint::write_u64(&mut header, n as u64);
+        buf[header.len() + 1 + tail]
+    }
+
+    #[test]
+    fn bf16a_alias_layouts_round_trip_with_every_kernel() {
+        let kernels = weightzip_entropy::rans::Kernel::supported();
+        for n in (0..200).chain([255, 256, 1000, 4096, 4097, 70_001]) {
+            let data = gaussian_bf16(n, n as u64 + 3);
+            for odd in [false, true] {
+                let data = if odd {
+                    &[data.as_slice(), &[7]].concat()[..]
+                } else {
+                    &data[..]
+                };
+                let mut buf = Vec::new();
+                bf16a::encode(data, &mut buf).unwrap();
+                if n >= 64 {
+                    let layout = layout_byte(&buf, n, usize::from(odd));
+                    assert!(
+                        [bf16a::EXP_M6, bf16a::SIGN_EXP].contains(&layout),
+                        "alias layout at n = {n}: {layout}"
+                    );
+                }
+                for &k in &kernels {
+                    let mut back = vec![0u8; data.len()];
+                    bf16a::decode_with(&buf, &mut back, k).unwrap();
+                    assert_eq!(back, data, "n = {n} {k:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bf16a_picks_the_neighbour_bit_with_the_smaller_entropy() {
+        // Signed Gaussian weights: the sign is a fair coin, the top
+        // mantissa bit is not (the density falls across a binade).
+        let weights = gaussian_bf16(50_000, 11);
+        let mut buf = Vec::new();
+        bf16a::encode(&weights, &mut buf).unwrap();
+        assert_eq!(layout_byte(&buf, 25_000, 0), bf16a::EXP_M6);
+        // Norm-like weights: positive, so the sign is free to code with
+        // the exponent, and the top mantissa bit is raw.
+        let norms: Vec<u8> = weights
+            .chunks_exact(2)
+            .flat_map(|v| (u16::from_le_bytes([v[0], v[1]]) & 0x7fff).to_le_bytes())
+            .collect();
+        let mut buf = Vec::new();
+        bf16a::encode(&norms, &mut buf).unwrap();
+        assert_eq!(layout_byte(&buf, 25_000, 0), bf16a::SIGN_EXP);
+        let mut back = vec![0u8; norms.len()];
+        bf16a::decode(&buf, &mut back).unwrap();
+        assert_eq!(back, norms);
+    }
+
+    #[test]
+    fn bf16a_falls_back_to_the_joint_codec_beyond_64_symbols() {
+        // Every 16-bit value: 512 distinct values of either 9-bit field.
+        let data: Vec<u8> = (0..=u16::MAX).flat_map(|v| v.to_le_bytes()).collect();
+        let mut buf = Vec::new();
+        bf16a::encode(&data, &mut buf).unwrap();
+        assert!(layout_byte(&buf, 1 << 16, 0) < bf16a::EXP_M6);
+        let mut back = vec![0u8; data.len()];
+        bf16a::decode(&buf, &mut back).unwrap();
+        assert_eq!(back, data);
+        // Exactly 64 exponent values with both top mantissa bits (and the
+        // sign constant): 64 symbols under the (sign, exponent) layout.
+        let data: Vec<u8> = (0..64u16 * 128)
+            .map(|i| ((i / 128 + 60) << 7) | (i.wrapping_mul(37) & 127))
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let mut buf = Vec::new();
+        bf16a::encode(&data, &mut buf).unwrap();
+        assert_eq!(layout_byte(&buf, 64 * 128, 0), bf16a::SIGN_EXP);
+        let mut back = vec![0u8; data.len()];
+        bf16a::decode(&buf, &mut back).unwrap();
+        assert_eq!(back, data);
+        // One value repeated: a single symbol, which the joint codec takes.
+        let data = [0x3c, 0x3f].repeat(1000);
+        let mut buf = Vec::new();
+        bf16a::encode(&data, &mut buf).unwrap();
+        let mut back = vec![0u8; data.len()];
+        bf16a::decode(&buf, &mut back).unwrap();
+        assert_eq!(back, data);
+    }
+
+    #[test]
+    fn bf16a_corrupt_encodings_error_or_agree_never_panic() {
+        let data = gaussian_bf16(3000, 9);
+        let mut buf = Vec::new();
+        bf16a::encode(&data, &mut buf).unwrap();
+        let kernels = weightzip_entropy::rans::Kernel::supported();
+        let mut back = vec![0u8; data.len()];
+        for cut in 0..buf.len() {
+            for &k in &kernels {
+                assert!(
+                    bf16a::decode_with(&buf[..cut], &mut back, k).is_err(),
+                    "cut {cut}"
+                );
+            }
+        }
+        let mut x = 7u64;
+        for _ in 0..3000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let mut bad = buf.clone();
+            let i = (x >> 33) as usize % bad.len();
+            bad[i] ^= 1 << (x >> 29 & 7);
+            let mut results = Vec::new();
+            for &k in &kernels {
+                let mut out = vec![0u8; data.len()];
+                let r = bf16a::decode_with(&bad, &mut out, k).map(|_| out);
                 results.push(r.ok());
             }
             // Every kernel reaches the same verdict and the same bytes.

@@ -112,3 +112,102 @@ unsafe fn merge_joint_vbmi(
         }
     }
 }
+
+/// The AVX-512 VBMI part of `bf16a::merge`: 64 values per step, index
+/// `2 * symbol + raw bit` looked up in the 128-entry top table with one
+/// byte permute per output byte, the 6-bit fields unpacked as in
+/// [`merge_joint`]. Returns how many values it wrote (a multiple of 64).
+pub(super) fn merge_alias(
+    tops: &[u16; 128],
+    symbols: &[u8],
+    plane: &[u8],
+    low: &[u8],
+    out: &mut [u8],
+) -> usize {
+    let steps = (symbols.len() / 64)
+        .min(plane.len() / 8)
+        .min(low.len() / 48)
+        .min(out.len() / 128);
+    if steps == 0 || !has_vbmi() {
+        return 0;
+    }
+    // SAFETY: the CPU has AVX-512 F/BW/VBMI (checked); every slice holds
+    // `steps` whole steps (64 symbols, 8 plane bytes, 48 low bytes, 128
+    // output bytes).
+    unsafe { merge_alias_vbmi(tops, symbols, plane, low, out, steps) };
+    steps * 64
+}
+
+/// # Safety
+/// AVX-512 F/BW/VBMI must be available; `symbols`, `plane`, `low` and
+/// `out` must hold at least `steps` times 64, 8, 48 and 128 bytes.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+unsafe fn merge_alias_vbmi(
+    tops: &[u16; 128],
+    symbols: &[u8],
+    plane: &[u8],
+    low: &[u8],
+    out: &mut [u8],
+    steps: usize,
+) {
+    let mut lo = [0u8; 128];
+    let mut hi = [0u8; 128];
+    for (i, t) in tops.iter().enumerate() {
+        lo[i] = *t as u8;
+        hi[i] = (*t >> 8) as u8;
+    }
+    // SAFETY: each array holds 128 bytes: two 64-byte loads.
+    let (lo, hi) = unsafe {
+        (
+            [0, 1].map(|q| _mm512_loadu_si512(lo.as_ptr().add(q * 64).cast())),
+            [0, 1].map(|q| _mm512_loadu_si512(hi.as_ptr().add(q * 64).cast())),
+        )
+    };
+    let spread = _mm512_set_epi8(
+        47, 47, 47, 46, 45, 44, 43, 42, 41, 41, 41, 40, 39, 38, 37, 36, 35, 35, 35, 34, 33, 32, 31,
+        30, 29, 29, 29, 28, 27, 26, 25, 24, 23, 23, 23, 22, 21, 20, 19, 18, 17, 17, 17, 16, 15, 14,
+        13, 12, 11, 11, 11, 10, 9, 8, 7, 6, 5, 5, 5, 4, 3, 2, 1, 0,
+    );
+    let shifts = _mm512_set1_epi64(0x2a24_1e18_120c_0600);
+    let six = _mm512_set1_epi8(0x3f);
+    let one = _mm512_set1_epi8(1);
+    let mut il = [[0i8; 64]; 2];
+    for (half, idx) in il.iter_mut().enumerate() {
+        for (j, v) in idx.iter_mut().enumerate() {
+            let i = (half * 32 + j / 2) as i8;
+            *v = if j % 2 == 0 { i } else { 64 + i };
+        }
+    }
+    // SAFETY: 64 bytes each.
+    let (il0, il1) = unsafe {
+        (
+            _mm512_loadu_si512(il[0].as_ptr().cast()),
+            _mm512_loadu_si512(il[1].as_ptr().cast()),
+        )
+    };
+    for s in 0..steps {
+        // SAFETY: s < steps: 64 symbols, 8 plane bytes and 48 low bytes are
+        // in bounds (the masked load touches only 48 bytes).
+        let (sym, bit, packed) = unsafe {
+            (
+                _mm512_loadu_si512(symbols.as_ptr().add(s * 64).cast()),
+                _cvtu64_mask64(plane.as_ptr().add(s * 8).cast::<u64>().read_unaligned()),
+                _mm512_maskz_loadu_epi8(0xffff_ffff_ffff, low.as_ptr().add(s * 48).cast()),
+            )
+        };
+        let twice = _mm512_add_epi8(sym, sym);
+        let idx = _mm512_mask_add_epi8(twice, bit, twice, one);
+        let fields = _mm512_and_si512(
+            _mm512_multishift_epi64_epi8(shifts, _mm512_permutexvar_epi8(spread, packed)),
+            six,
+        );
+        let lo_b = _mm512_or_si512(_mm512_permutex2var_epi8(lo[0], idx, lo[1]), fields);
+        let hi_b = _mm512_permutex2var_epi8(hi[0], idx, hi[1]);
+        // SAFETY: s < steps: 128 output bytes are in bounds.
+        unsafe {
+            let o = out.as_mut_ptr().add(s * 128);
+            _mm512_storeu_si512(o.cast(), _mm512_permutex2var_epi8(lo_b, il0, hi_b));
+            _mm512_storeu_si512(o.add(64).cast(), _mm512_permutex2var_epi8(lo_b, il1, hi_b));
+        }
+    }
+}

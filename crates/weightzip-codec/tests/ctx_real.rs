@@ -84,7 +84,7 @@ fn level_max_picks_the_context_codecs_and_fast_keeps_the_fast_ones() {
     assert_eq!(ctx_codec(Dtype::F16), CodecId::Fp16Ctx);
     assert_eq!(
         choose_codec(TensorType::St(Dtype::BF16), Level::Fast),
-        CodecId::Bf16Joint
+        CodecId::Bf16Alias
     );
     assert_eq!(
         choose_codec(TensorType::St(Dtype::F16), Level::Fast),

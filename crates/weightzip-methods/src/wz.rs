@@ -22,8 +22,9 @@ use crate::{Corpus, Method, MethodClass, Profile, Result};
 /// Codecs that apply to a corpus although `choose_codec` does not pick
 /// them for it (the one place to list such cases), by codec name.
 pub const EXTRA_APPLICABILITY: &[(&str, Corpus)] = &[
-    // The first fast bf16 codec, no longer the default, still benchmarked.
+    // The earlier fast bf16 codecs, no longer the default, still benchmarked.
     ("wz_bf16", Corpus::Bf16Tensor),
+    ("wz_bf16j", Corpus::Bf16Tensor),
 ];
 
 /// The tensor type whose codec choice defines applicability for `corpus`.

@@ -64,6 +64,7 @@ fn corpora_get_the_study_methods() {
         "bf16_mixture_k4",
         "wz_bf16",
         "wz_bf16j",
+        "wz_bf16a",
     ] {
         assert!(has(Corpus::Bf16Tensor, n), "{n}");
     }

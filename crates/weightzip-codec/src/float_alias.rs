@@ -1,0 +1,383 @@
+//! `wz_bf16a`: bf16 as one alias-coded symbol of 9 bits per value, one raw
+//! bit and 6 raw low mantissa bits — the fastest bf16 codec to decode.
+//!
+//! The 9 coded bits are the exponent and one neighbour: the top mantissa
+//! bit (layout [`EXP_M6`]) or the sign (layout [`SIGN_EXP`]), whichever
+//! gives the smaller entropy for the chunk (the sign depends on the exponent
+//! in norms and biases, the top mantissa bit in weight matrices). The
+//! alphabet of the 9-bit values present must have at most 64 entries,
+//! which it has in every trained tensor we have seen (~25–50); then the
+//! symbols are coded with an alias-layout rANS table
+//! ([`weightzip_entropy::alias`]), which an AVX-512 decoder looks up with
+//! register permutes instead of gathers. Otherwise the chunk is coded as
+//! [`super::bf16j`] (layout bytes 0 and 1, that codec's bytes exactly).
+//!
+//! Layout after the common header (`n`, tail): `layout: u8`, then for
+//! layouts 2 and 3: `count - 1: u8` (2..=64 symbols); the `count` distinct
+//! 9-bit values in ascending order as varints (the first, then each
+//! difference); the frequency table (12-bit precision, symbols below
+//! `count`); `m: varint`, the values in the first half (a multiple of 32,
+//! not above `n - m`); `len: varint` and the rANS payload of the symbols of
+//! values `0..m`, then the same for `m..n` (both coded with the one table,
+//! decoded in lock step); the raw bit of every value (`ceil(n / 8)` bytes,
+//! value `i` at bit `i % 8` of byte `i / 8`); the low 6 bits of every value
+//! as in `wz_bf16j` (`ceil(6n / 8)` bytes, value `i` at bit `6i`).
+
+use weightzip_entropy::alias::{self, ALIAS_BITS, ALIAS_SYMBOLS};
+use weightzip_entropy::rans::{self, KeyedEncodeTable};
+use weightzip_entropy::{entropy_bits, EncodeTable};
+
+use super::*;
+
+const NAME: &str = "wz_bf16a";
+/// Layout byte: the symbol is bits 14..6 (exponent, top mantissa bit); the
+/// raw bit is the sign.
+pub const EXP_M6: u8 = 2;
+/// Layout byte: the symbol is bits 15..7 (sign, exponent); the raw bit is
+/// the top mantissa bit.
+pub const SIGN_EXP: u8 = 3;
+/// Raw low bits per value besides the raw bit.
+const LOW: usize = 6;
+/// Keys of the encoder: the top 10 bits of a value.
+const KEYS: usize = 1 << 10;
+const KEY_SHIFT: u32 = 6;
+/// Values per half decoded per step (see `docs/PERFORMANCE.md`).
+const ALIAS_BLOCK: usize = 1024;
+
+/// The 9-bit symbol value of a 10-bit key under `layout`.
+fn field_of_key(layout: u8, key: usize) -> usize {
+    if layout == EXP_M6 {
+        key & 0x1ff
+    } else {
+        key >> 1
+    }
+}
+
+/// Bit position of the raw bit under `layout`.
+fn raw_bit(layout: u8) -> u32 {
+    if layout == EXP_M6 {
+        15
+    } else {
+        6
+    }
+}
+
+/// The top 10 bits of value `(field, raw bit)` under `layout`, in place.
+fn top_of(layout: u8, field: u16, bit: u16) -> u16 {
+    if layout == EXP_M6 {
+        (bit << 15) | (field << 6)
+    } else {
+        (field << 7) | (bit << 6)
+    }
+}
+
+/// Appends the encoding of `data` (little-endian bf16 values).
+pub fn encode(data: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    let n = write_header::<2>(data, out);
+    let values = &data[..n * 2];
+    // The first half is a whole number of rANS groups.
+    let m = n / 64 * 32;
+    let (ha, hb) = bf16j::top_histograms(values, m);
+    let mut keys = [0u64; KEYS];
+    for (k, (a, b)) in keys.iter_mut().zip(ha.iter().zip(&hb)) {
+        *k = a + b;
+    }
+    match choose_layout(&keys) {
+        Some(layout) => encode_alias(values, m, &keys, layout, out),
+        None => bf16j::encode_body(values, out),
+    }
+}
+
+/// The 9-bit value histogram of `layout`.
+fn field_histogram(keys: &[u64; KEYS], layout: u8) -> [u64; 512] {
+    let mut h = [0u64; 512];
+    for (k, &c) in keys.iter().enumerate() {
+        h[field_of_key(layout, k)] += c;
+    }
+    h
+}
+
+/// The alias layout with the smaller entropy among those whose alphabet
+/// fits (2..=64 symbols), if any.
+fn choose_layout(keys: &[u64; KEYS]) -> Option<u8> {
+    [EXP_M6, SIGN_EXP]
+        .into_iter()
+        .filter_map(|layout| {
+            let h = field_histogram(keys, layout);
+            let count = h.iter().filter(|&&c| c > 0).count();
+            (2..=ALIAS_SYMBOLS)
+                .contains(&count)
+                .then(|| (entropy_bits(&h), layout))
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, layout)| layout)
+}
+
+fn encode_alias(
+    values: &[u8],
+    m: usize,
+    keys: &[u64; KEYS],
+    layout: u8,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let n = values.len() / 2;
+    let fields = field_histogram(keys, layout);
+    let alphabet: Vec<u16> = (0..512u16).filter(|&f| fields[f as usize] > 0).collect();
+    out.push(layout);
+    out.push((alphabet.len() - 1) as u8);
+    let mut prev = 0;
+    let mut symbol_of_field = [u16::MAX; 512];
+    let mut counts = [0u64; 256];
+    for (i, &f) in alphabet.iter().enumerate() {
+        varint::write_u64(out, u64::from(f - prev));
+        prev = f;
+        symbol_of_field[f as usize] = i as u16;
+        counts[i] = fields[f as usize];
+    }
+    let table = FreqTable::from_counts(&counts, ALIAS_BITS).in_codec(NAME)?;
+    table.write(out);
+    varint::write_u64(out, m as u64);
+    let symbol_of_key: Vec<u16> = (0..KEYS)
+        .map(|k| symbol_of_field[field_of_key(layout, k)])
+        .collect();
+    let keyed = KeyedEncodeTable::new(
+        &EncodeTable::alias(&table).in_codec(NAME)?,
+        &symbol_of_key,
+        KEY_SHIFT,
+    )
+    .in_codec(NAME)?;
+    let (a, b) = values.split_at(m * 2);
+    rans::encode_pair_keyed(a, &keyed, b, &keyed, Kernel::best(), |pa, pb| {
+        for p in [pa, pb] {
+            varint::write_u64(out, p.len() as u64);
+            p.write_to(out);
+        }
+    })
+    .in_codec(NAME)?;
+    let at = out.len();
+    out.resize(at + n.div_ceil(8) + (n * LOW).div_ceil(8), 0);
+    let (plane, low) = out[at..].split_at_mut(n.div_ceil(8));
+    pack_bit(values, raw_bit(layout), plane);
+    bf16j::pack_low(values, low);
+    Ok(())
+}
+
+/// Writes bit `bit` of every value to `plane`, value `i` at bit `i % 8` of
+/// byte `i / 8` (`plane` is zeroed beyond the last value).
+fn pack_bit(values: &[u8], bit: u32, plane: &mut [u8]) {
+    // The bits of four values, 16 apart after the shift, meet in bits
+    // 48..52 of one product: the partial products land on distinct bits,
+    // so nothing carries into them.
+    const GATHER: u64 = (1 << 48) | (1 << 33) | (1 << 18) | (1 << 3);
+    let four =
+        |x: u64| ((((x >> bit) & 0x0001_0001_0001_0001).wrapping_mul(GATHER) >> 48) & 0xf) as u8;
+    let mut eights = values.chunks_exact(16);
+    for (v, o) in (&mut eights).zip(plane.iter_mut()) {
+        let lo = u64::from_le_bytes(v[..8].try_into().expect("8 bytes"));
+        let hi = u64::from_le_bytes(v[8..].try_into().expect("8 bytes"));
+        *o = four(lo) | (four(hi) << 4);
+    }
+    let rest = eights.remainder();
+    if !rest.is_empty() {
+        let mut byte = 0u8;
+        for (k, v) in rest.chunks_exact(2).enumerate() {
+            byte |= (((u16::from_le_bytes([v[0], v[1]]) >> bit) & 1) as u8) << k;
+        }
+        plane[values.len() / 16] = byte;
+    }
+}
+
+/// Decodes one encoding into `out`.
+pub fn decode(input: &[u8], out: &mut [u8]) -> Result<()> {
+    decode_with(input, out, Kernel::best())
+}
+
+/// [`decode`] with an explicit kernel (tests run every one).
+pub fn decode_with(input: &[u8], out: &mut [u8], kernel: Kernel) -> Result<()> {
+    let (n, tail, pos) = parse_header::<2>(NAME, input, out.len())?;
+    let (body, rest) = out.split_at_mut(n * 2);
+    let layout = *input.get(pos).ok_or_else(|| CodecError::Corrupt {
+        codec: NAME,
+        offset: pos,
+        reason: "truncated layout byte".into(),
+    })?;
+    match layout {
+        EXP_M6 | SIGN_EXP => decode_alias(input, pos + 1, layout, body, kernel)?,
+        _ => bf16j::decode_body(input, pos, body, kernel)?,
+    }
+    rest.copy_from_slice(tail);
+    Ok(())
+}
+
+fn decode_alias(
+    input: &[u8],
+    mut pos: usize,
+    layout: u8,
+    body: &mut [u8],
+    kernel: Kernel,
+) -> Result<()> {
+    let n = body.len() / 2;
+    let corrupt = |offset: usize, reason: String| CodecError::Corrupt {
+        codec: NAME,
+        offset,
+        reason,
+    };
+    let count = usize::from(
+        *input
+            .get(pos)
+            .ok_or_else(|| corrupt(pos, "truncated alphabet".into()))?,
+    ) + 1;
+    if !(2..=ALIAS_SYMBOLS).contains(&count) {
+        return Err(corrupt(pos, format!("alphabet of {count} symbols")));
+    }
+    pos += 1;
+    // Top part of every (symbol, raw bit) pair, at index 2 * symbol + bit.
+    let mut tops = [0u16; 2 * ALIAS_SYMBOLS];
+    let mut prev = 0u64;
+    for i in 0..count {
+        let at = pos;
+        let f = prev + varint::read_u64(input, &mut pos).in_codec(NAME)?;
+        if (i > 0 && f == prev) || f >= 512 {
+            return Err(corrupt(
+                at,
+                format!("alphabet entry {f} out of order or range"),
+            ));
+        }
+        tops[2 * i] = top_of(layout, f as u16, 0);
+        tops[2 * i + 1] = top_of(layout, f as u16, 1);
+        prev = f;
+    }
+    let at = pos;
+    let table = FreqTable::read(input, &mut pos).in_codec(NAME)?;
+    if !alias::supports(&table) || table.freqs()[count..].iter().any(|&f| f != 0) {
+        return Err(corrupt(
+            at,
+            "frequency table outside the alphabet or not an alias table".into(),
+        ));
+    }
+    let at = pos;
+    let m = varint::read_u64(input, &mut pos).in_codec(NAME)?;
+    let m = usize::try_from(m)
+        .ok()
+        .filter(|&m| m <= n / 2 && m % 32 == 0)
+        .ok_or_else(|| corrupt(at, format!("first half of {m} values for {n}")))?;
+    let mut payloads = [&input[..0]; 2];
+    for p in &mut payloads {
+        let at = pos;
+        let len = varint::read_u64(input, &mut pos).in_codec(NAME)?;
+        *p = usize::try_from(len)
+            .ok()
+            .and_then(|len| input.get(pos..pos.checked_add(len)?))
+            .ok_or_else(|| corrupt(at, format!("payload of {len} bytes past the end")))?;
+        pos += p.len();
+    }
+    let (plane_len, low_len) = (n.div_ceil(8), (n * LOW).div_ceil(8));
+    if input.len() != pos + plane_len + low_len {
+        return Err(corrupt(
+            pos,
+            format!(
+                "{} bytes of raw bits, expected {}",
+                input.len().saturating_sub(pos),
+                plane_len + low_len
+            ),
+        ));
+    }
+    let (plane, low) = input[pos..].split_at(plane_len);
+    let dt = DecodeTable::alias(&table).in_codec(NAME)?;
+    let mut da = Decoder::new(payloads[0], &dt, m).in_codec(NAME)?;
+    let mut db = Decoder::new(payloads[1], &dt, n - m).in_codec(NAME)?;
+    let mut bufs = [[0u8; ALIAS_BLOCK]; 2];
+    let mut start = 0;
+    while start < n - m {
+        let len = [
+            ALIAS_BLOCK.min(m.saturating_sub(start)),
+            ALIAS_BLOCK.min(n - m - start),
+        ];
+        let [ba, bb] = &mut bufs;
+        decode_pair(
+            &mut da,
+            &mut ba[..len[0]],
+            &mut db,
+            &mut bb[..len[1]],
+            kernel,
+        )
+        .in_codec(NAME)?;
+        for (p, first) in [(0, start), (1, m + start)] {
+            if len[p] == 0 {
+                continue;
+            }
+            // `first` is a multiple of 32: its bits start on a byte.
+            merge(
+                &tops,
+                &bufs[p][..len[p]],
+                &plane[first / 8..],
+                &low[first / 8 * LOW..],
+                &mut body[first * 2..(first + len[p]) * 2],
+                kernel,
+            );
+        }
+        start += ALIAS_BLOCK;
+    }
+    da.finish().in_codec(NAME)?;
+    db.finish().in_codec(NAME)
+}
+
+/// Writes value `i` = `tops[2 * symbols[i] + bit_i] | low_i` for every
+/// symbol, the raw bits read from `plane` and `low` (both start at value 0
+/// and may run past the last value).
+fn merge(
+    tops: &[u16; 2 * ALIAS_SYMBOLS],
+    symbols: &[u8],
+    plane: &[u8],
+    low: &[u8],
+    out: &mut [u8],
+    kernel: Kernel,
+) {
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if kernel == Kernel::Avx512 {
+        done = x86::merge_alias(tops, symbols, plane, low, out);
+    }
+    let _ = kernel;
+    let (symbols, plane, low, out) = (
+        &symbols[done..],
+        &plane[done / 8..],
+        &low[done / 8 * LOW..],
+        &mut out[done * 2..],
+    );
+    // Four values per step: 4 bits of the plane, 3 bytes of low bits.
+    for (q, (s, o)) in symbols.chunks(4).zip(out.chunks_mut(8)).enumerate() {
+        let bits = plane[q / 2] >> (4 * (q % 2));
+        let mut w = [0u8; 4];
+        let b = &low[q * 3..(q * 3 + 3).min(low.len())];
+        w[..b.len()].copy_from_slice(b);
+        let w = u32::from_le_bytes(w);
+        for (k, (&sym, o)) in s.iter().zip(o.chunks_exact_mut(2)).enumerate() {
+            let idx =
+                (2 * usize::from(sym) + usize::from((bits >> k) & 1)) & (2 * ALIAS_SYMBOLS - 1);
+            let v = tops[idx] | ((w >> (6 * k)) & 0x3f) as u16;
+            o.copy_from_slice(&v.to_le_bytes());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_bit_matches_a_bit_loop() {
+        let values: Vec<u8> = (0..1003u32)
+            .flat_map(|i| ((i.wrapping_mul(2654435761) >> 7) as u16).to_le_bytes())
+            .collect();
+        for bit in [6, 15] {
+            let n = values.len() / 2;
+            let mut plane = vec![0u8; n.div_ceil(8)];
+            pack_bit(&values, bit, &mut plane);
+            for i in 0..n {
+                let v = u16::from_le_bytes([values[2 * i], values[2 * i + 1]]);
+                assert_eq!((plane[i / 8] >> (i % 8)) & 1, ((v >> bit) & 1) as u8, "{i}");
+            }
+        }
+    }
+}
