@@ -494,7 +494,8 @@ pub mod bf16j {
         let mut prev = 0u64;
         for (i, top) in tops.iter_mut().take(count).enumerate() {
             let at = pos;
-            let t = prev + varint::read_u64(input, &mut pos).in_codec(NAME)?;
+            // Saturating: a hostile delta must fail the range check, not wrap.
+            let t = prev.saturating_add(varint::read_u64(input, &mut pos).in_codec(NAME)?);
             if (i > 0 && t == prev) || t >= TOPS as u64 {
                 return Err(corrupt(
                     at,
@@ -1054,6 +1055,23 @@ mod tests {
             }
             // Every kernel reaches the same verdict and the same bytes.
             assert!(results.windows(2).all(|w| w[0] == w[1]), "flip at {i}");
+        }
+    }
+
+    #[test]
+    fn alphabet_deltas_past_u64_are_errors_not_overflows() {
+        // n = 64, no tail, then an alphabet whose second delta is 2^64 - 1:
+        // as a joint (wz_bf16j) and an alias (wz_bf16a) layout.
+        let huge = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+        for (layout, decode) in [
+            (1u8, bf16j::decode as fn(&[u8], &mut [u8]) -> Result<()>),
+            (bf16a::EXP_M6, bf16a::decode),
+        ] {
+            let mut enc = vec![64, 0, layout, 2, 5];
+            enc.extend_from_slice(&huge);
+            enc.extend_from_slice(&[0; 64]);
+            let mut out = vec![0u8; 128];
+            assert!(decode(&enc, &mut out).is_err(), "layout {layout}");
         }
     }
 

@@ -236,7 +236,8 @@ fn decode_alias(
     let mut prev = 0u64;
     for i in 0..count {
         let at = pos;
-        let f = prev + varint::read_u64(input, &mut pos).in_codec(NAME)?;
+        // Saturating: a hostile delta must fail the range check, not wrap.
+        let f = prev.saturating_add(varint::read_u64(input, &mut pos).in_codec(NAME)?);
         if (i > 0 && f == prev) || f >= 512 {
             return Err(corrupt(
                 at,
