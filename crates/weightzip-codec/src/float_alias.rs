@@ -157,9 +157,21 @@ fn encode_alias(
     let at = out.len();
     out.resize(at + n.div_ceil(8) + (n * LOW).div_ceil(8), 0);
     let (plane, low) = out[at..].split_at_mut(n.div_ceil(8));
-    pack_bit(values, raw_bit(layout), plane);
-    bf16j::pack_low(values, low);
+    pack_raw(values, raw_bit(layout), plane, low);
     Ok(())
+}
+
+/// Writes the raw bit (`bit`) of every value to `plane` and its low 6 bits
+/// to `low` (see the layout; both zeroed past the last value).
+fn pack_raw(values: &[u8], bit: u32, plane: &mut [u8], low: &mut [u8]) {
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if Kernel::best() == Kernel::Avx512 {
+        done = x86::pack_raw(values, bit, plane, low);
+    }
+    let values = &values[done * 2..];
+    pack_bit(values, bit, &mut plane[done / 8..]);
+    bf16j::pack_low(values, &mut low[done / 8 * LOW..]);
 }
 
 /// Writes bit `bit` of every value to `plane`, value `i` at bit `i % 8` of
@@ -365,6 +377,24 @@ fn merge(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pack_raw_matches_the_portable_packers() {
+        for n in [0usize, 1, 7, 8, 9, 63, 64, 1000, 1003] {
+            let values: Vec<u8> = (0..n as u32)
+                .flat_map(|i| ((i.wrapping_mul(2654435761) >> 9) as u16).to_le_bytes())
+                .collect();
+            for bit in [6, 15] {
+                let (mut plane, mut low) =
+                    (vec![0u8; n.div_ceil(8)], vec![0u8; (n * 6).div_ceil(8)]);
+                pack_raw(&values, bit, &mut plane, &mut low);
+                let (mut plane2, mut low2) = (vec![0u8; plane.len()], vec![0u8; low.len()]);
+                pack_bit(&values, bit, &mut plane2);
+                bf16j::pack_low(&values, &mut low2);
+                assert_eq!((plane, low), (plane2, low2), "n = {n} bit {bit}");
+            }
+        }
+    }
 
     #[test]
     fn pack_bit_matches_a_bit_loop() {

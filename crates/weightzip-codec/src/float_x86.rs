@@ -211,3 +211,33 @@ unsafe fn merge_alias_vbmi(
         }
     }
 }
+
+/// The BMI2 part of `bf16a::pack_raw`: per 8 values, `pext` gathers the
+/// raw bit of each (into a plane byte) and the low 6 bits of each (into 6
+/// bytes of the bit stream). Used where AVX-512 runs, whose CPUs all have a
+/// fast `pext` (older AMD cores microcode it). Returns how many values it
+/// packed (a multiple of 8, all of them but the last partial group).
+pub(super) fn pack_raw(values: &[u8], bit: u32, plane: &mut [u8], low: &mut [u8]) -> usize {
+    if !is_x86_feature_detected!("bmi2") {
+        return 0;
+    }
+    // SAFETY: BMI2 is available (checked).
+    unsafe { pack_raw_bmi2(values, bit, plane, low) }
+}
+
+/// # Safety
+/// BMI2 must be available.
+#[target_feature(enable = "bmi2")]
+unsafe fn pack_raw_bmi2(values: &[u8], bit: u32, plane: &mut [u8], low: &mut [u8]) -> usize {
+    const SIX: u64 = 0x003f_003f_003f_003f;
+    let one = 0x0001_0001_0001_0001u64 << bit;
+    let groups = (values.len() / 16).min(plane.len()).min(low.len() / 6);
+    for (g, v) in values.chunks_exact(16).take(groups).enumerate() {
+        let lo = u64::from_le_bytes(v[..8].try_into().expect("8 bytes"));
+        let hi = u64::from_le_bytes(v[8..].try_into().expect("8 bytes"));
+        plane[g] = (_pext_u64(lo, one) | (_pext_u64(hi, one) << 4)) as u8;
+        let fields = _pext_u64(lo, SIX) | (_pext_u64(hi, SIX) << 24);
+        low[g * 6..g * 6 + 6].copy_from_slice(&fields.to_le_bytes()[..6]);
+    }
+    groups * 8
+}
