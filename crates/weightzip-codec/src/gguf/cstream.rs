@@ -294,11 +294,17 @@ pub fn decode_placed(
         r.bytes(n_ctx.div_ceil(8), "context bitmap")?
     };
     // Tables up to the last context present (a context past it never occurs
-    // in a valid stream; the decoder rejects one).
-    let used = (0..n_ctx)
-        .rev()
-        .find(|&c| bitmap[c / 8] >> (c % 8) & 1 == 1)
-        .map_or(1, |c| c + 1);
+    // in a valid stream; the decoder rejects one) — but marks contexts need
+    // all of theirs, as the encoder had: a chunk without a −127 mark still
+    // decodes with a placeholder table for that context.
+    let used = if ctx.marks {
+        n_ctx
+    } else {
+        (0..n_ctx)
+            .rev()
+            .find(|&c| bitmap[c / 8] >> (c % 8) & 1 == 1)
+            .map_or(1, |c| c + 1)
+    };
     let mut tables = Vec::with_capacity(used);
     for c in 0..used {
         if bitmap[c / 8] >> (c % 8) & 1 == 0 {

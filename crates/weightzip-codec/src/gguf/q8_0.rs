@@ -110,6 +110,21 @@ mod tests {
     }
 
     #[test]
+    fn blocks_with_only_one_sign_of_extreme_round_trip() {
+        // Marks of +127 only (context 2 never occurs), then −127 only
+        // (context 1 never occurs): found by fuzzing codec_roundtrip.
+        for extreme in [POS_MAX, NEG_MAX] {
+            for blocks in [1usize, 2, 40, 300] {
+                let mut data = vec![0xc2u8; 34 * blocks];
+                for (i, b) in data.chunks_exact_mut(34).enumerate() {
+                    b[2 + i % 32] = extreme;
+                }
+                check(encode, decode, &data);
+            }
+        }
+    }
+
+    #[test]
     fn marks_name_the_first_extreme() {
         let mut q = [0u8; 32];
         assert_eq!(mark(&q), NO_MARK);
