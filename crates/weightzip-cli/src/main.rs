@@ -116,6 +116,10 @@ struct CompressArgs {
     /// Chunk size in MiB (the unit of parallelism and random access).
     #[arg(long, default_value_t = 4)]
     chunk_mib: usize,
+    /// Skip decoding each chunk back after encoding it (faster; by default a
+    /// chunk that does not come back exactly is stored with zstd instead).
+    #[arg(long)]
+    no_verify: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -272,6 +276,7 @@ fn compress(a: CompressArgs) -> Result<()> {
             .checked_mul(1 << 20)
             .context("--chunk-mib too large")?,
         overwrite: a.force,
+        verify: !a.no_verify,
         progress,
     };
     let start = std::time::Instant::now();
