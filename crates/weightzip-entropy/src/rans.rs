@@ -1419,6 +1419,22 @@ mod tests {
             assert!(encode_with(&[1, 2, 4], &EncodeTable::new(&t), &mut out, k).is_err());
             assert!(out.is_empty());
         }
+        // In the SIMD groups too, with tables of few symbols (looked up in
+        // registers) and with alias tables, for a symbol absent below 64
+        // and one above.
+        for missing in [4u8, 63, 64, 200] {
+            let mut symbols: Vec<u8> = (0..1000).map(|i| 1 + (i % 3) as u8).collect();
+            symbols[500] = missing;
+            for table in [EncodeTable::new(&t), EncodeTable::alias(&t).unwrap()] {
+                for k in Kernel::supported() {
+                    let mut out = Vec::new();
+                    assert!(
+                        encode_with(&symbols, &table, &mut out, k).is_err(),
+                        "{missing} {k:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -486,6 +486,11 @@ unsafe fn encode_avx512<const K: usize>(mut encs: [&mut EncodeState<'_>; K], cou
     // Alias layouts: the slot-by-rank table and its index mask.
     let mut slot_of_rank = [std::ptr::null::<i32>(); K];
     let mut rank_mask = [zero; K];
+    // Symbol tables of at most 64 symbols (bytes in, no symbol above 63 in
+    // the table) are looked up in registers instead of gathered.
+    let mut small = [false; K];
+    let mut small_table = [[zero; 4]; K];
+    let (bit5, below64) = (_mm512_set1_epi32(32), _mm512_set1_epi32(64));
     let mut symbols = [std::ptr::null::<u8>(); K];
     let mut keyed = [false; K];
     let mut key_shift = [_mm_setzero_si128(); K];
@@ -504,6 +509,13 @@ unsafe fn encode_avx512<const K: usize>(mut encs: [&mut EncodeState<'_>; K], cou
         flush_shift[k] = _mm_cvtsi32_si128(32 - bits);
         bits_shift[k] = _mm_cvtsi32_si128(bits);
         start_freq[k] = e.start_freq.as_ptr().cast();
+        small[k] = e.key_shift.is_none() && e.start_freq[64..].iter().all(|&x| x == 0);
+        if small[k] {
+            for (q, r) in small_table[k].iter_mut().enumerate() {
+                // SAFETY: 16 u32 at q * 16 of the 256-entry table.
+                *r = unsafe { _mm512_loadu_si512(e.start_freq.as_ptr().add(q * 16).cast()) };
+            }
+        }
         if let Some(slots) = e.slot_of_rank {
             slot_of_rank[k] = slots.as_ptr().cast();
             rank_mask[k] = _mm512_set1_epi32(slots.len() as i32 - 1);
@@ -532,9 +544,20 @@ unsafe fn encode_avx512<const K: usize>(mut encs: [&mut EncodeState<'_>; K], cou
                     let sym = unsafe { _mm_loadu_si128(symbols[k].add(first).cast()) };
                     _mm512_cvtepu8_epi32(_mm_shuffle_epi8(sym, rev_bytes))
                 };
-                // SAFETY: indices are bytes or 16-bit keys, and the table has
-                // an entry for each (asserted by the caller).
-                let e = unsafe { _mm512_i32gather_epi32::<4>(idx, start_freq[k]) };
+                let e = if small[k] {
+                    let t = &small_table[k];
+                    let e = _mm512_mask_blend_epi32(
+                        _mm512_test_epi32_mask(idx, bit5),
+                        _mm512_permutex2var_epi32(t[0], idx, t[1]),
+                        _mm512_permutex2var_epi32(t[2], idx, t[3]),
+                    );
+                    // A symbol above 63 has no entry: frequency 0, absent.
+                    _mm512_maskz_mov_epi32(_mm512_cmplt_epu32_mask(idx, below64), e)
+                } else {
+                    // SAFETY: indices are bytes or 16-bit keys, and the table
+                    // has an entry for each (asserted by the caller).
+                    unsafe { _mm512_i32gather_epi32::<4>(idx, start_freq[k]) }
+                };
                 let freq = _mm512_srli_epi32::<16>(e);
                 let start = _mm512_and_si512(e, low16);
                 absent[k] |= _mm512_cmpeq_epi32_mask(freq, zero);
