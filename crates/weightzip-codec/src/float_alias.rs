@@ -23,8 +23,10 @@
 //! value `i` at bit `i % 8` of byte `i / 8`); the low 6 bits of every value
 //! as in `wz_bf16j` (`ceil(6n / 8)` bytes, value `i` at bit `6i`).
 
+use std::cell::RefCell;
 use weightzip_entropy::alias::{self, ALIAS_BITS, ALIAS_SYMBOLS};
-use weightzip_entropy::rans::{self, KeyedEncodeTable};
+
+use weightzip_entropy::rans;
 use weightzip_entropy::{entropy_bits, EncodeTable};
 
 use super::*;
@@ -38,9 +40,8 @@ pub const EXP_M6: u8 = 2;
 pub const SIGN_EXP: u8 = 3;
 /// Raw low bits per value besides the raw bit.
 const LOW: usize = 6;
-/// Keys of the encoder: the top 10 bits of a value.
+/// Keys of the histogram: the top 10 bits of a value.
 const KEYS: usize = 1 << 10;
-const KEY_SHIFT: u32 = 6;
 /// Values per half decoded per step (see `docs/PERFORMANCE.md`).
 const ALIAS_BLOCK: usize = 1024;
 
@@ -126,39 +127,78 @@ fn encode_alias(
     out.push(layout);
     out.push((alphabet.len() - 1) as u8);
     let mut prev = 0;
-    let mut symbol_of_field = [u16::MAX; 512];
+    // Fields outside the alphabet map to a symbol the table lacks.
+    let mut symbol_of_field = [u8::MAX; 512];
     let mut counts = [0u64; 256];
     for (i, &f) in alphabet.iter().enumerate() {
         varint::write_u64(out, u64::from(f - prev));
         prev = f;
-        symbol_of_field[f as usize] = i as u16;
+        symbol_of_field[f as usize] = i as u8;
         counts[i] = fields[f as usize];
     }
     let table = FreqTable::from_counts(&counts, ALIAS_BITS).in_codec(NAME)?;
     table.write(out);
     varint::write_u64(out, m as u64);
-    let symbol_of_key: Vec<u16> = (0..KEYS)
-        .map(|k| symbol_of_field[field_of_key(layout, k)])
-        .collect();
-    let keyed = KeyedEncodeTable::new(
-        &EncodeTable::alias(&table).in_codec(NAME)?,
-        &symbol_of_key,
-        KEY_SHIFT,
-    )
-    .in_codec(NAME)?;
-    let (a, b) = values.split_at(m * 2);
-    rans::encode_pair_keyed(a, &keyed, b, &keyed, Kernel::best(), |pa, pb| {
-        for p in [pa, pb] {
-            varint::write_u64(out, p.len() as u64);
-            p.write_to(out);
-        }
-    })
-    .in_codec(NAME)?;
+    let encode_table = EncodeTable::alias(&table).in_codec(NAME)?;
+    // The symbols as bytes first (64 per step with byte permutes): the rANS
+    // encoder then finds a symbol's entry in registers, not by a gather.
+    SYMBOLS.with(|cell| {
+        let mut symbols = cell.borrow_mut();
+        symbols.resize(n, 0);
+        symbol_bytes(values, layout, &symbol_of_field, &mut symbols);
+        let (a, b) = symbols.split_at(m);
+        rans::encode_pair(
+            a,
+            &encode_table,
+            b,
+            &encode_table,
+            Kernel::best(),
+            |pa, pb| {
+                for p in [pa, pb] {
+                    varint::write_u64(out, p.len() as u64);
+                    p.write_to(out);
+                }
+            },
+        )
+        .in_codec(NAME)
+    })?;
     let at = out.len();
     out.resize(at + n.div_ceil(8) + (n * LOW).div_ceil(8), 0);
     let (plane, low) = out[at..].split_at_mut(n.div_ceil(8));
     pack_raw(values, raw_bit(layout), plane, low);
     Ok(())
+}
+
+thread_local! {
+    /// Symbol scratch of the encoder, reused across chunks.
+    static SYMBOLS: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Writes the symbol of every value (`symbol_of_field` of its 9-bit field
+/// under `layout`) to `out`.
+fn symbol_bytes(values: &[u8], layout: u8, symbol_of_field: &[u8; 512], out: &mut [u8]) {
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if Kernel::best() == Kernel::Avx512 {
+        done = x86::symbol_bytes(values, field_shift(layout), symbol_of_field, out);
+    }
+    let shift = field_shift(layout);
+    for (o, v) in out[done..]
+        .iter_mut()
+        .zip(values[done * 2..].chunks_exact(2))
+    {
+        let field = (u16::from_le_bytes([v[0], v[1]]) >> shift) & 0x1ff;
+        *o = symbol_of_field[usize::from(field)];
+    }
+}
+
+/// The shift that brings a value's 9-bit field to bit 0 under `layout`.
+fn field_shift(layout: u8) -> u32 {
+    if layout == EXP_M6 {
+        6
+    } else {
+        7
+    }
 }
 
 /// Writes the raw bit (`bit`) of every value to `plane` and its low 6 bits
@@ -392,6 +432,32 @@ mod tests {
                 pack_bit(&values, bit, &mut plane2);
                 bf16j::pack_low(&values, &mut low2);
                 assert_eq!((plane, low), (plane2, low2), "n = {n} bit {bit}");
+            }
+        }
+    }
+
+    #[test]
+    fn symbol_bytes_match_a_lookup_loop() {
+        let mut table = [0u8; 512];
+        for (f, t) in table.iter_mut().enumerate() {
+            *t = (f.wrapping_mul(97) % 251) as u8;
+        }
+        for n in [0usize, 1, 63, 64, 65, 1000, 4099] {
+            let values: Vec<u8> = (0..n as u32)
+                .flat_map(|i| ((i.wrapping_mul(2654435761) >> 11) as u16).to_le_bytes())
+                .collect();
+            for layout in [EXP_M6, SIGN_EXP] {
+                let mut out = vec![0u8; n];
+                symbol_bytes(&values, layout, &table, &mut out);
+                for (i, v) in values.chunks_exact(2).enumerate() {
+                    let v = u16::from_le_bytes([v[0], v[1]]);
+                    let key = usize::from(v >> 6);
+                    assert_eq!(
+                        out[i],
+                        table[field_of_key(layout, key)],
+                        "n = {n} value {i}"
+                    );
+                }
             }
         }
     }

@@ -241,3 +241,76 @@ unsafe fn pack_raw_bmi2(values: &[u8], bit: u32, plane: &mut [u8], low: &mut [u8
     }
     groups * 8
 }
+
+/// The AVX-512 VBMI part of `bf16a::symbol_bytes`: 64 values per step, the
+/// 9-bit field (`value >> shift`) looked up in the 512-byte table with four
+/// 128-byte permutes blended on the field's top two bits. Returns how many
+/// values it wrote (a multiple of 64).
+pub(super) fn symbol_bytes(
+    values: &[u8],
+    shift: u32,
+    symbol_of_field: &[u8; 512],
+    out: &mut [u8],
+) -> usize {
+    let steps = (values.len() / 128).min(out.len() / 64);
+    if steps == 0 || !has_vbmi() || !(6..=7).contains(&shift) {
+        return 0;
+    }
+    // SAFETY: the CPU has AVX-512 F/BW/VBMI (checked); `values` and `out`
+    // hold `steps` whole steps (128 and 64 bytes).
+    unsafe { symbol_bytes_vbmi(values, shift, symbol_of_field, out, steps) };
+    steps * 64
+}
+
+/// # Safety
+/// AVX-512 F/BW/VBMI must be available; `values` and `out` must hold at
+/// least `steps * 128` and `steps * 64` bytes.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+unsafe fn symbol_bytes_vbmi(
+    values: &[u8],
+    shift: u32,
+    symbol_of_field: &[u8; 512],
+    out: &mut [u8],
+    steps: usize,
+) {
+    // SAFETY: 512 bytes: eight 64-byte loads.
+    let table: [__m512i; 8] = std::array::from_fn(|q| unsafe {
+        _mm512_loadu_si512(symbol_of_field.as_ptr().add(q * 64).cast())
+    });
+    let count = _mm_cvtsi32_si128(shift as i32);
+    let (bit7, bit8) = (_mm512_set1_epi16(0x80), _mm512_set1_epi16(0x100));
+    for s in 0..steps {
+        // SAFETY: s < steps: 128 value bytes are in bounds.
+        let (v0, v1) = unsafe {
+            let p = values.as_ptr().add(s * 128);
+            (
+                _mm512_loadu_si512(p.cast()),
+                _mm512_loadu_si512(p.add(64).cast()),
+            )
+        };
+        let (f0, f1) = (_mm512_srl_epi16(v0, count), _mm512_srl_epi16(v1, count));
+        // Low byte of each field; the permutes read its low 7 bits.
+        let idx = _mm512_inserti64x4::<1>(
+            _mm512_castsi256_si512(_mm512_cvtepi16_epi8(f0)),
+            _mm512_cvtepi16_epi8(f1),
+        );
+        let b7 = _mm512_kunpackd(
+            _mm512_test_epi16_mask(f1, bit7).into(),
+            _mm512_test_epi16_mask(f0, bit7).into(),
+        );
+        let b8 = _mm512_kunpackd(
+            _mm512_test_epi16_mask(f1, bit8).into(),
+            _mm512_test_epi16_mask(f0, bit8).into(),
+        );
+        let quarter = |q: usize| _mm512_permutex2var_epi8(table[2 * q], idx, table[2 * q + 1]);
+        let low = _mm512_mask_blend_epi8(b7, quarter(0), quarter(1));
+        let high = _mm512_mask_blend_epi8(b7, quarter(2), quarter(3));
+        // SAFETY: s < steps: 64 output bytes are in bounds.
+        unsafe {
+            _mm512_storeu_si512(
+                out.as_mut_ptr().add(s * 64).cast(),
+                _mm512_mask_blend_epi8(b8, low, high),
+            );
+        }
+    }
+}
