@@ -466,12 +466,6 @@ impl<'s> EncodeState<'s> {
         x86::ENCODE_MIN_BITS <= self.prob_bits
     }
 
-    /// Whether the AVX2 encoder handles this table (it has no alias path).
-    #[cfg(target_arch = "x86_64")]
-    fn avx2_ok(&self) -> bool {
-        self.simd_ok() && self.slot_of_rank.is_none()
-    }
-
     /// Codes the last `count` of the groups left with `kernel`.
     fn groups(&mut self, count: usize, kernel: Kernel) {
         #[cfg(target_arch = "x86_64")]
@@ -480,7 +474,7 @@ impl<'s> EncodeState<'s> {
             return;
         }
         #[cfg(target_arch = "x86_64")]
-        if kernel == Kernel::Avx2 && self.avx2_ok() {
+        if kernel == Kernel::Avx2 && self.simd_ok() {
             x86::encode_groups_avx2(self, count);
             return;
         }

@@ -642,6 +642,8 @@ pub(super) fn encode_groups_avx2(e: &mut EncodeState<'_>, count: usize) {
     let keys = e.key_shift.map_or(256, |shift| 1usize << (16 - shift));
     assert!(e.start_freq.len() >= keys);
     assert!(e.input.len() >= e.len * if e.key_shift.is_some() { 2 } else { 1 });
+    // Alias slot lookups are masked to the table's length.
+    assert!(e.slot_of_rank.is_none_or(|t| t.len().is_power_of_two()));
     assert!(Kernel::Avx2.is_supported());
     // SAFETY: AVX2 is available (asserted); the stream has `count` groups
     // left, a word slot per symbol and a table entry per key (asserted).
@@ -676,6 +678,9 @@ unsafe fn encode_avx2(e: &mut EncodeState<'_>, count: usize) {
         *xq = _mm256_permutevar8x32_epi32(v, rev8);
     }
     let start_freq = e.start_freq.as_ptr().cast::<i32>();
+    // Alias layouts: the slot-by-rank table and its index mask.
+    let slot_of_rank = e.slot_of_rank.map(|t| t.as_ptr().cast::<i32>());
+    let rank_mask = _mm256_set1_epi32(e.slot_of_rank.map_or(0, |t| t.len() as i32 - 1));
     let input = e.input.as_ptr();
     let words = e.words.as_mut_ptr();
     let mut wp = e.wp;
@@ -728,7 +733,16 @@ unsafe fn encode_avx2(e: &mut EncodeState<'_>, count: usize) {
             let under = _mm256_cmpgt_epi32(r, _mm256_sub_epi32(freq, one));
             qv = _mm256_sub_epi32(qv, under);
             r = _mm256_sub_epi32(r, _mm256_and_si256(under, freq));
-            *xq = _mm256_add_epi32(_mm256_add_epi32(_mm256_sll_epi32(qv, bits_shift), r), start);
+            let low = match slot_of_rank {
+                None => _mm256_add_epi32(r, start),
+                Some(table) => {
+                    let at = _mm256_and_si256(_mm256_add_epi32(r, start), rank_mask);
+                    // SAFETY: `at` is masked to the table's power-of-two
+                    // length (asserted by the caller).
+                    unsafe { _mm256_i32gather_epi32::<4>(table, at) }
+                }
+            };
+            *xq = _mm256_add_epi32(_mm256_sll_epi32(qv, bits_shift), low);
         }
     }
     for (q, xq) in x.iter().enumerate() {
