@@ -398,18 +398,36 @@ fn merge(
         &low[done / 8 * LOW..],
         &mut out[done * 2..],
     );
-    // Four values per step: 4 bits of the plane, 3 bytes of low bits.
-    for (q, (s, o)) in symbols.chunks(4).zip(out.chunks_mut(8)).enumerate() {
-        let bits = plane[q / 2] >> (4 * (q % 2));
-        let mut w = [0u8; 4];
-        let b = &low[q * 3..(q * 3 + 3).min(low.len())];
-        w[..b.len()].copy_from_slice(b);
-        let w = u32::from_le_bytes(w);
-        for (k, (&sym, o)) in s.iter().zip(o.chunks_exact_mut(2)).enumerate() {
-            let idx =
-                (2 * usize::from(sym) + usize::from((bits >> k) & 1)) & (2 * ALIAS_SYMBOLS - 1);
-            let v = tops[idx] | ((w >> (6 * k)) & 0x3f) as u16;
-            o.copy_from_slice(&v.to_le_bytes());
+    // Eight values per step: one plane byte, 6 bytes of low bits.
+    let value = |sym: u8, bit: u8, low: u64| -> [u8; 2] {
+        let idx = (2 * usize::from(sym) + usize::from(bit & 1)) & (2 * ALIAS_SYMBOLS - 1);
+        (tops[idx] | (low & 0x3f) as u16).to_le_bytes()
+    };
+    let mut eights = symbols.chunks_exact(8);
+    let mut outs = out.chunks_exact_mut(16);
+    for (g, (s, o)) in (&mut eights).zip(&mut outs).enumerate() {
+        let bits = plane[g];
+        let mut l = [0u8; 8];
+        l[..6].copy_from_slice(&low[g * 6..g * 6 + 6]);
+        let l = u64::from_le_bytes(l);
+        for k in 0..8 {
+            o[2 * k..2 * k + 2].copy_from_slice(&value(s[k], bits >> k, l >> (6 * k)));
+        }
+    }
+    // The last 1..7 values: their bits start on a byte.
+    let rest = eights.remainder();
+    if !rest.is_empty() {
+        let g = symbols.len() / 8;
+        let mut l = [0u8; 8];
+        let tail = &low[g * 6..(g * 6 + 6).min(low.len())];
+        l[..tail.len()].copy_from_slice(tail);
+        let l = u64::from_le_bytes(l);
+        for (k, (&sym, o)) in rest
+            .iter()
+            .zip(outs.into_remainder().chunks_exact_mut(2))
+            .enumerate()
+        {
+            o.copy_from_slice(&value(sym, plane[g] >> k, l >> (6 * k)));
         }
     }
 }
