@@ -159,6 +159,54 @@ fn parse_header<'a, const W: usize>(
     Ok((n, tail, pos + tail_len))
 }
 
+/// Writes an alphabet of 1..=256 ascending values: `count - 1: u8`, then
+/// the first value and each difference as varints.
+fn write_alphabet(alphabet: &[u16], out: &mut Vec<u8>) {
+    out.push((alphabet.len() - 1) as u8);
+    let mut prev = 0;
+    for &v in alphabet {
+        varint::write_u64(out, u64::from(v - prev));
+        prev = v;
+    }
+}
+
+/// Reads an alphabet written by [`write_alphabet`]: strictly ascending
+/// values below `limit`.
+fn read_alphabet(
+    codec: &'static str,
+    input: &[u8],
+    pos: &mut usize,
+    limit: u16,
+) -> Result<Vec<u16>> {
+    let corrupt = |offset: usize, reason: String| CodecError::Corrupt {
+        codec,
+        offset,
+        reason,
+    };
+    let count = usize::from(
+        *input
+            .get(*pos)
+            .ok_or_else(|| corrupt(*pos, "truncated alphabet".into()))?,
+    ) + 1;
+    *pos += 1;
+    let mut alphabet = Vec::with_capacity(count);
+    let mut prev = 0u64;
+    for i in 0..count {
+        let at = *pos;
+        // Saturating: a hostile delta must fail the range check, not wrap.
+        let v = prev.saturating_add(varint::read_u64(input, pos).in_codec(codec)?);
+        if (i > 0 && v == prev) || v >= u64::from(limit) {
+            return Err(corrupt(
+                at,
+                format!("alphabet entry {v} out of order or range"),
+            ));
+        }
+        alphabet.push(v as u16);
+        prev = v;
+    }
+    Ok(alphabet)
+}
+
 /// Decodes the `P` plane streams of `n` symbols each that start at `pos`
 /// and end the input, block by block (see [`decode_planes`]).
 fn decode_plane_streams<const P: usize>(
@@ -342,12 +390,7 @@ pub mod bf16j {
             return encode_plane_streams::<2, 2>(NAME, values, out, super::bf16::split);
         }
         out.push(JOINT);
-        out.push((alphabet.len() - 1) as u8);
-        let mut prev = 0;
-        for &t in &alphabet {
-            varint::write_u64(out, u64::from(t - prev));
-            prev = t;
-        }
+        write_alphabet(&alphabet, out);
         varint::write_u64(out, m as u64);
         // Symbols are the alphabet indices of the top parts; the encoder
         // looks them up by top part straight from the values.
@@ -482,28 +525,13 @@ pub mod bf16j {
             offset,
             reason,
         };
-        let count = usize::from(
-            *input
-                .get(pos)
-                .ok_or_else(|| corrupt(pos, "truncated alphabet".into()))?,
-        ) + 1;
-        pos += 1;
+        let alphabet = read_alphabet(NAME, input, &mut pos, TOPS as u16)?;
+        let count = alphabet.len();
         // Each index's top part, already shifted into place; indices past
         // the alphabet never decode (checked below) and map to 0.
         let mut tops = [0u16; 256];
-        let mut prev = 0u64;
-        for (i, top) in tops.iter_mut().take(count).enumerate() {
-            let at = pos;
-            // Saturating: a hostile delta must fail the range check, not wrap.
-            let t = prev.saturating_add(varint::read_u64(input, &mut pos).in_codec(NAME)?);
-            if (i > 0 && t == prev) || t >= TOPS as u64 {
-                return Err(corrupt(
-                    at,
-                    format!("alphabet entry {t} out of order or range"),
-                ));
-            }
-            *top = (t as u16) << LOW;
-            prev = t;
+        for (top, &t) in tops.iter_mut().zip(&alphabet) {
+            *top = t << LOW;
         }
         let at = pos;
         let m = varint::read_u64(input, &mut pos).in_codec(NAME)?;

@@ -125,14 +125,11 @@ fn encode_alias(
     let fields = field_histogram(keys, layout);
     let alphabet: Vec<u16> = (0..512u16).filter(|&f| fields[f as usize] > 0).collect();
     out.push(layout);
-    out.push((alphabet.len() - 1) as u8);
-    let mut prev = 0;
+    write_alphabet(&alphabet, out);
     // Fields outside the alphabet map to a symbol the table lacks.
     let mut symbol_of_field = [u8::MAX; 512];
     let mut counts = [0u64; 256];
     for (i, &f) in alphabet.iter().enumerate() {
-        varint::write_u64(out, u64::from(f - prev));
-        prev = f;
         symbol_of_field[f as usize] = i as u8;
         counts[i] = fields[f as usize];
     }
@@ -274,31 +271,17 @@ fn decode_alias(
         offset,
         reason,
     };
-    let count = usize::from(
-        *input
-            .get(pos)
-            .ok_or_else(|| corrupt(pos, "truncated alphabet".into()))?,
-    ) + 1;
+    let at = pos;
+    let alphabet = read_alphabet(NAME, input, &mut pos, 512)?;
+    let count = alphabet.len();
     if !(2..=ALIAS_SYMBOLS).contains(&count) {
-        return Err(corrupt(pos, format!("alphabet of {count} symbols")));
+        return Err(corrupt(at, format!("alphabet of {count} symbols")));
     }
-    pos += 1;
     // Top part of every (symbol, raw bit) pair, at index 2 * symbol + bit.
     let mut tops = [0u16; 2 * ALIAS_SYMBOLS];
-    let mut prev = 0u64;
-    for i in 0..count {
-        let at = pos;
-        // Saturating: a hostile delta must fail the range check, not wrap.
-        let f = prev.saturating_add(varint::read_u64(input, &mut pos).in_codec(NAME)?);
-        if (i > 0 && f == prev) || f >= 512 {
-            return Err(corrupt(
-                at,
-                format!("alphabet entry {f} out of order or range"),
-            ));
-        }
-        tops[2 * i] = top_of(layout, f as u16, 0);
-        tops[2 * i + 1] = top_of(layout, f as u16, 1);
-        prev = f;
+    for (i, &f) in alphabet.iter().enumerate() {
+        tops[2 * i] = top_of(layout, f, 0);
+        tops[2 * i + 1] = top_of(layout, f, 1);
     }
     let at = pos;
     let table = FreqTable::read(input, &mut pos).in_codec(NAME)?;
