@@ -207,6 +207,23 @@ fn read_alphabet(
     Ok(alphabet)
 }
 
+/// Reads `m`, the values in the first of the two halves of `n` values
+/// that are coded as independent rANS payloads.
+fn read_first_half(codec: &'static str, input: &[u8], pos: &mut usize, n: usize) -> Result<usize> {
+    let at = *pos;
+    let m = varint::read_u64(input, pos).in_codec(codec)?;
+    // The encoder's first half is a whole number of 32-value groups (so the
+    // second half's bits start on a byte) and not the longer.
+    usize::try_from(m)
+        .ok()
+        .filter(|&m| m <= n / 2 && m % 32 == 0)
+        .ok_or_else(|| CodecError::Corrupt {
+            codec,
+            offset: at,
+            reason: format!("first half of {m} values for {n}"),
+        })
+}
+
 /// Decodes the `P` plane streams of `n` symbols each that start at `pos`
 /// and end the input, block by block (see [`decode_planes`]).
 fn decode_plane_streams<const P: usize>(
@@ -533,14 +550,7 @@ pub mod bf16j {
         for (top, &t) in tops.iter_mut().zip(&alphabet) {
             *top = t << LOW;
         }
-        let at = pos;
-        let m = varint::read_u64(input, &mut pos).in_codec(NAME)?;
-        // The encoder's first half is a whole number of 32-value groups
-        // (so the second half's bits start on a byte) and not the longer.
-        let m = usize::try_from(m)
-            .ok()
-            .filter(|&m| m <= n / 2 && m % 32 == 0)
-            .ok_or_else(|| corrupt(at, format!("first half of {m} values for {n}")))?;
+        let m = read_first_half(NAME, input, &mut pos, n)?;
         let views = [
             parse_stream(input, &mut pos, m).in_codec(NAME)?,
             parse_stream(input, &mut pos, n - m).in_codec(NAME)?,

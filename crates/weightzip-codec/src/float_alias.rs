@@ -291,12 +291,7 @@ fn decode_alias(
             "frequency table outside the alphabet or not an alias table".into(),
         ));
     }
-    let at = pos;
-    let m = varint::read_u64(input, &mut pos).in_codec(NAME)?;
-    let m = usize::try_from(m)
-        .ok()
-        .filter(|&m| m <= n / 2 && m % 32 == 0)
-        .ok_or_else(|| corrupt(at, format!("first half of {m} values for {n}")))?;
+    let m = read_first_half(NAME, input, &mut pos, n)?;
     let mut payloads = [&input[..0]; 2];
     for p in &mut payloads {
         let at = pos;
