@@ -34,14 +34,19 @@ const SLOTS: usize = 1 << ALIAS_BITS;
 /// The per-bucket tables of a SIMD alias decoder. For a state `x`, with
 /// `slot = x & 4095` and `b = slot >> 6`:
 /// - the slot is in the second ("high") part of bucket `b` iff bit 6 of
-///   `(slot & 63) + to_high[b]` is set (a byte table: one byte permute);
-/// - the part's entry is `sym << 26 | freq << 13 | (rank_bias + 4096)`,
-///   where the next state is `freq * (x >> 12) + slot + rank_bias` (the
-///   fields are placed so that one shift extracts a field: the bias is
-///   masked, and the symbol is the top byte shifted by 2).
+///   `(x & 255) + to_high[b]` is set (a byte table: one byte permute; no
+///   mask of `x` is needed, see [`AliasBuckets::to_high`]);
+/// - the part's entry is `bias << 19 | (4096 - freq) << 7 | sym` with the
+///   13-bit signed `bias = rank - slot`, and the next state is
+///   `x - (4096 - freq) * (x >> 12) + bias`, which equals the usual
+///   `freq * (x >> 12) + rank` (as `x = 4096 * (x >> 12) + slot`). One
+///   arithmetic shift extracts the bias, a shift and a mask the frequency
+///   complement, and the symbol is the entry's low byte below bit 6.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AliasBuckets {
-    /// 64 minus the length of each bucket's low part (0..=64).
+    /// `64 - low_len[b] + 64 * (b & 1)`: with `x & 255 = 64 * (b & 3) +
+    /// offset`, bit 6 of the sum is `offset >= low_len[b]` (the added
+    /// `64 * (b & 1)` makes `b & 3` contribute an even multiple of 64).
     pub to_high: [u8; ALIAS_BUCKETS],
     /// Entry of each bucket's low part.
     pub low: [u32; ALIAS_BUCKETS],
@@ -146,8 +151,8 @@ impl AliasLayout {
 
         let entry = |slot: usize| -> u32 {
             let s = usize::from(sym_of_slot[slot]);
-            let bias = i64::from(rank_of_slot[slot]) - slot as i64 + SLOTS as i64;
-            ((s as u32) << 26) | (freqs[s] << 13) | bias as u32
+            let bias = i32::from(rank_of_slot[slot]) - slot as i32;
+            ((bias as u32) << 19) | ((SLOTS as u32 - freqs[s]) << 7) | s as u32
         };
         let mut buckets = AliasBuckets {
             to_high: [0; ALIAS_BUCKETS],
@@ -157,7 +162,7 @@ impl AliasLayout {
         for (b, &low_len) in divider.iter().enumerate() {
             let first = b * BUCKET_SLOTS as usize;
             let split = first + low_len as usize;
-            buckets.to_high[b] = (BUCKET_SLOTS - low_len) as u8;
+            buckets.to_high[b] = (BUCKET_SLOTS - low_len + BUCKET_SLOTS * (b as u32 & 1)) as u8;
             // An empty part is never selected; give it the other's entry.
             let last = first + BUCKET_SLOTS as usize - 1;
             buckets.low[b] = entry(if low_len > 0 { first } else { last });
@@ -213,17 +218,17 @@ mod tests {
             // The register path.
             let x = (5u32 << 12) | slot as u32;
             let b = slot / 64;
-            let high = ((x & 63) + u32::from(l.buckets.to_high[b])) & 64 != 0;
+            let high = ((x & 255) + u32::from(l.buckets.to_high[b])) & 64 != 0;
             let e = if high {
                 l.buckets.high[b]
             } else {
                 l.buckets.low[b]
             };
-            assert_eq!((e >> 26) as usize, s);
-            let next = ((e >> 13) & 0xfff)
-                .wrapping_mul(x >> 12)
-                .wrapping_add(x | !4095)
-                .wrapping_add(e & 0x1fff);
+            assert_eq!((e & 0x7f) as usize, s);
+            let complement = (e >> 7) & 0xfff;
+            let next = x
+                .wrapping_sub(complement.wrapping_mul(x >> 12))
+                .wrapping_add(((e as i32) >> 19) as u32);
             assert_eq!(next, f[s] * 5 + r);
         }
     }

@@ -184,18 +184,15 @@ unsafe fn avx512_alias<const K: usize, const SHARED: bool>(
 ) -> usize {
     let lv = _mm512_set1_epi32(RANS_L as i32);
     let upper_bit = _mm512_set1_epi32(1 << 11);
-    let below_slot = _mm512_set1_epi32(!0xfff);
-    let m6 = _mm512_set1_epi32(63);
     let bit6 = _mm512_set1_epi32(64);
-    let m13 = _mm512_set1_epi32(0x1fff);
     let m12 = _mm512_set1_epi32(0xfff);
     let m6b = _mm256_set1_epi8(0x3f);
-    // Byte 4i + 3 of register pair (a, b): lane i's symbol (shifted left
-    // by 2), a's lanes first.
+    // Byte 4i of register pair (a, b): lane i's symbol (below bit 6), a's
+    // lanes first.
     let narrow = _mm512_set_epi8(
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 127, 123, 119, 115, 111, 107, 103, 99, 95, 91, 87, 83, 79, 75, 71, 67, 63, 59, 55,
-        51, 47, 43, 39, 35, 31, 27, 23, 19, 15, 11, 7, 3,
+        0, 0, 124, 120, 116, 112, 108, 104, 100, 96, 92, 88, 84, 80, 76, 72, 68, 64, 60, 56, 52, 48,
+        44, 40, 36, 32, 28, 24, 20, 16, 12, 8, 4, 0,
     );
     let mut st = [[_mm512_setzero_si512(); 2]; K];
     // Per payload: the to-high bytes, and the low and high entries as 4
@@ -251,10 +248,11 @@ unsafe fn avx512_alias<const K: usize, const SHARED: bool>(
         let idx = each::<_, K>(|k, h| _mm512_srli_epi32::<6>(x[k][h]));
         let upper = each::<_, K>(|k, h| _mm512_test_epi32_mask(x[k][h], upper_bit));
         // Byte 0 of each lane holds to_high[bucket]; the other bytes are
-        // garbage that only carries upwards, away from bit 6.
+        // garbage that only carries upwards, away from bit 6 (and so do the
+        // bits of x above the bucket's low two, see AliasBuckets).
         let in_high = each::<_, K>(|k, h| {
             let sum = _mm512_add_epi32(
-                _mm512_and_si512(x[k][h], m6),
+                x[k][h],
                 _mm512_permutexvar_epi8(idx[k][h], to_high[table(k)]),
             );
             _mm512_test_epi32_mask(sum, bit6)
@@ -270,14 +268,16 @@ unsafe fn avx512_alias<const K: usize, const SHARED: bool>(
             let [low, high] = &entries[table(k)];
             _mm512_mask_blend_epi32(in_high[k][h], look(k, h, low), look(k, h, high))
         });
+        // x - (4096 - freq) * (x >> 12) + bias = freq * (x >> 12) + rank.
         let xn = each::<_, K>(|k, h| {
-            // slot - 4096, as a signed number.
-            let slot_m = _mm512_or_si512(x[k][h], below_slot);
-            let freq = _mm512_and_si512(_mm512_srli_epi32::<13>(e[k][h]), m12);
-            let bias = _mm512_and_si512(e[k][h], m13);
+            let complement = _mm512_and_si512(_mm512_srli_epi32::<7>(e[k][h]), m12);
+            let bias = _mm512_srai_epi32::<19>(e[k][h]);
             _mm512_add_epi32(
-                _mm512_mullo_epi32(freq, _mm512_srli_epi32::<12>(x[k][h])),
-                _mm512_add_epi32(slot_m, bias),
+                _mm512_sub_epi32(
+                    x[k][h],
+                    _mm512_mullo_epi32(complement, _mm512_srli_epi32::<12>(x[k][h])),
+                ),
+                bias,
             )
         });
         let refill = each::<_, K>(|k, h| _mm512_cmplt_epu32_mask(xn[k][h], lv));
@@ -301,7 +301,7 @@ unsafe fn avx512_alias<const K: usize, const SHARED: bool>(
             unsafe {
                 _mm256_storeu_si256(
                     out[k].add(g * LANES).cast(),
-                    _mm256_and_si256(_mm256_srli_epi16::<2>(symbols), m6b),
+                    _mm256_and_si256(symbols, m6b),
                 );
             }
         }
