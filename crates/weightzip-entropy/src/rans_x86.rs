@@ -191,8 +191,8 @@ unsafe fn avx512_alias<const K: usize, const SHARED: bool>(
     // lanes first.
     let narrow = _mm512_set_epi8(
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 124, 120, 116, 112, 108, 104, 100, 96, 92, 88, 84, 80, 76, 72, 68, 64, 60, 56, 52, 48,
-        44, 40, 36, 32, 28, 24, 20, 16, 12, 8, 4, 0,
+        0, 0, 124, 120, 116, 112, 108, 104, 100, 96, 92, 88, 84, 80, 76, 72, 68, 64, 60, 56, 52,
+        48, 44, 40, 36, 32, 28, 24, 20, 16, 12, 8, 4, 0,
     );
     let mut st = [[_mm512_setzero_si512(); 2]; K];
     // Per payload: the to-high bytes, and the low and high entries as 4
@@ -299,10 +299,7 @@ unsafe fn avx512_alias<const K: usize, const SHARED: bool>(
                 _mm512_castsi512_si256(_mm512_permutex2var_epi8(e[k][0], narrow, e[k][1]));
             // SAFETY: g < groups, so the 32 bytes at g * 32 are in the output.
             unsafe {
-                _mm256_storeu_si256(
-                    out[k].add(g * LANES).cast(),
-                    _mm256_and_si256(symbols, m6b),
-                );
+                _mm256_storeu_si256(out[k].add(g * LANES).cast(), _mm256_and_si256(symbols, m6b));
             }
         }
         g += 1;
