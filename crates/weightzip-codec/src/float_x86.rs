@@ -198,17 +198,84 @@ unsafe fn merge_alias_vbmi(
     }
 }
 
-/// The BMI2 part of `bf16a::pack_raw`: per 8 values, `pext` gathers the
-/// raw bit of each (into a plane byte) and the low 6 bits of each (into 6
-/// bytes of the bit stream). Used where AVX-512 runs, whose CPUs all have a
-/// fast `pext` (older AMD cores microcode it). Returns how many values it
-/// packed (a multiple of 8, all of them but the last partial group).
+/// The x86 part of `bf16a::pack_raw`: 64 values per step with AVX-512
+/// VBMI, then (or without VBMI) 8 per step with BMI2 `pext`, which every
+/// AVX-512 CPU runs fast (older AMD cores microcode it). Returns how many
+/// values it packed (a multiple of 8: all but the last partial group).
 pub(super) fn pack_raw(values: &[u8], bit: u32, plane: &mut [u8], low: &mut [u8]) -> usize {
-    if !is_x86_feature_detected!("bmi2") {
-        return 0;
+    let mut done = 0;
+    if has_vbmi() && bit < 16 {
+        let steps = (values.len() / 128)
+            .min(plane.len() / 8)
+            .min(low.len() / 48);
+        // SAFETY: the CPU has AVX-512 F/BW/VBMI (checked); every slice holds
+        // `steps` whole steps (128 value bytes, 8 plane bytes, 48 low bytes).
+        unsafe { pack_raw_vbmi(values, bit, plane, low, steps) };
+        done = steps * 64;
     }
+    if !is_x86_feature_detected!("bmi2") {
+        return done;
+    }
+    let (values, plane, low) = (
+        &values[done * 2..],
+        &mut plane[done / 8..],
+        &mut low[done / 8 * 6..],
+    );
     // SAFETY: BMI2 is available (checked).
-    unsafe { pack_raw_bmi2(values, bit, plane, low) }
+    done + unsafe { pack_raw_bmi2(values, bit, plane, low) }
+}
+
+/// # Safety
+/// AVX-512 F/BW/VBMI must be available; `values`, `plane` and `low` must
+/// hold at least `steps` times 128, 8 and 48 bytes; `bit < 16`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+unsafe fn pack_raw_vbmi(values: &[u8], bit: u32, plane: &mut [u8], low: &mut [u8], steps: usize) {
+    let to_top = _mm_cvtsi32_si128(15 - bit as i32);
+    let six = _mm512_set1_epi8(0x3f);
+    // Pairs of fields to 12 bits, pairs of those to 24 (value i at bit 6i).
+    let pair = _mm512_set1_epi16(0x4001);
+    let quad = _mm512_set1_epi32(0x1000_0001);
+    // Bytes 0..3 of every dword, in order: 48 bytes of bit stream.
+    let mut idx = [0u8; 64];
+    for (j, v) in idx.iter_mut().take(48).enumerate() {
+        *v = (j / 3 * 4 + j % 3) as u8;
+    }
+    // SAFETY: 64 bytes.
+    let squeeze = unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) };
+    for s in 0..steps {
+        // SAFETY: s < steps: 128 value bytes are in bounds.
+        let (v0, v1) = unsafe {
+            let p = values.as_ptr().add(s * 128);
+            (
+                _mm512_loadu_si512(p.cast()),
+                _mm512_loadu_si512(p.add(64).cast()),
+            )
+        };
+        let bits = u64::from(_mm512_movepi16_mask(_mm512_sll_epi16(v0, to_top)))
+            | u64::from(_mm512_movepi16_mask(_mm512_sll_epi16(v1, to_top))) << 32;
+        let fields = _mm512_and_si512(
+            _mm512_inserti64x4::<1>(
+                _mm512_castsi256_si512(_mm512_cvtepi16_epi8(v0)),
+                _mm512_cvtepi16_epi8(v1),
+            ),
+            six,
+        );
+        let packed = _mm512_madd_epi16(_mm512_maddubs_epi16(fields, pair), quad);
+        // SAFETY: s < steps: 8 plane bytes and 48 low bytes are in bounds
+        // (the masked store writes only 48).
+        unsafe {
+            plane
+                .as_mut_ptr()
+                .add(s * 8)
+                .cast::<u64>()
+                .write_unaligned(bits.to_le());
+            _mm512_mask_storeu_epi8(
+                low.as_mut_ptr().add(s * 48).cast(),
+                0xffff_ffff_ffff,
+                _mm512_permutexvar_epi8(squeeze, packed),
+            );
+        }
+    }
 }
 
 /// # Safety
