@@ -655,6 +655,8 @@ pub mod bf16j {
         out: &mut [u8],
         kernel: Kernel,
     ) {
+        // Only x86 has SIMD parts to do first.
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
         let mut done = 0;
         #[cfg(target_arch = "x86_64")]
         if kernel == Kernel::Avx512 {

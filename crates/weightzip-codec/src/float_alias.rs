@@ -174,6 +174,8 @@ thread_local! {
 /// Writes the symbol of every value (`symbol_of_field` of its 9-bit field
 /// under `layout`) to `out`.
 fn symbol_bytes(values: &[u8], layout: u8, symbol_of_field: &[u8; 512], out: &mut [u8]) {
+    // Only x86 has SIMD parts to do first.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     if Kernel::best() == Kernel::Avx512 {
@@ -201,6 +203,8 @@ fn field_shift(layout: u8) -> u32 {
 /// Writes the raw bit (`bit`) of every value to `plane` and its low 6 bits
 /// to `low` (see the layout; both zeroed past the last value).
 fn pack_raw(values: &[u8], bit: u32, plane: &mut [u8], low: &mut [u8]) {
+    // Only x86 has SIMD parts to do first.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     if Kernel::best() == Kernel::Avx512 {
@@ -364,6 +368,8 @@ fn merge(
     out: &mut [u8],
     kernel: Kernel,
 ) {
+    // Only x86 has SIMD parts to do first.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     if kernel == Kernel::Avx512 {

@@ -33,6 +33,7 @@ pub const STATE_BYTES: usize = LANES * 4;
 /// Highest table precision (the packed slot needs `bias < 2^12`).
 pub const MAX_BITS: u32 = 12;
 /// Most bytes of words one group of [`LANES`] symbols can read.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const GROUP_WINDOW: usize = LANES * 2;
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -538,6 +539,7 @@ impl<'a> Part<'a> {
     }
 
     /// Whole groups left.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     fn groups(&self) -> usize {
         (self.end - self.next) / LANES
     }

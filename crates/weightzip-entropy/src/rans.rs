@@ -366,6 +366,7 @@ pub(crate) struct EncodeState<'s> {
     pub(crate) len: usize,
     /// Per key: the division-free entry and `start | freq << 16`.
     pub(crate) fast: &'s [FastEncodeSymbol],
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(crate) start_freq: &'s [u32],
     /// The alias layout's slots by rank, if the table has that layout.
     pub(crate) slot_of_rank: Option<&'s [u32]>,
@@ -659,11 +660,13 @@ impl<'a> Decoder<'a> {
     /// supported one below it).
     pub fn decode_with(&mut self, out: &mut [u8], kernel: Kernel) -> Result<()> {
         self.check_block(out.len())?;
-        let full = out.len() / LANES * LANES;
         let done = match kernel.or_supported() {
             Kernel::Scalar => 0,
             #[cfg(target_arch = "x86_64")]
-            k => x86::decode_groups::<1>(k, [&mut *self], [&mut out[..full]]),
+            k => {
+                let full = out.len() / LANES * LANES;
+                x86::decode_groups::<1>(k, [&mut *self], [&mut out[..full]])
+            }
             #[cfg(not(target_arch = "x86_64"))]
             _ => 0,
         };
@@ -791,6 +794,7 @@ pub fn decode_pair<'a>(
 ) -> Result<()> {
     a.check_block(out_a.len())?;
     b.check_block(out_b.len())?;
+    #[cfg(target_arch = "x86_64")]
     let full = out_a.len().min(out_b.len()) / LANES * LANES;
     let done = match kernel.or_supported() {
         // Scalar code is bound by throughput, not latency; AVX2 has four
@@ -822,6 +826,7 @@ pub fn decode_many<'a, const K: usize>(
     for (d, o) in decs.iter().zip(&outs) {
         d.check_block(o.len())?;
     }
+    #[cfg(target_arch = "x86_64")]
     let full = outs.iter().map(|o| o.len()).min().unwrap_or(0) / LANES * LANES;
     let mut decs = decs;
     let mut outs = outs;
