@@ -24,8 +24,8 @@
 //! as in `wz_bf16j` (`ceil(6n / 8)` bytes, value `i` at bit `6i`).
 
 use std::cell::RefCell;
-use weightzip_entropy::alias::{self, ALIAS_BITS, ALIAS_SYMBOLS};
 
+use weightzip_entropy::alias::{self, ALIAS_BITS, ALIAS_SYMBOLS};
 use weightzip_entropy::rans;
 use weightzip_entropy::{entropy_bits, EncodeTable};
 
