@@ -26,20 +26,24 @@ impl BufferPool {
     }
 
     /// A buffer of exactly `len` bytes with unspecified contents (zeroed
-    /// only where it grew).
+    /// only where it grew). The longest free buffer is taken: growing a
+    /// buffer's length zeroes the new part, so a short one (a small chunk,
+    /// or one that only served as scratch) would cost a memset of almost
+    /// a whole chunk.
     pub(crate) fn take(&self, len: usize) -> Vec<u8> {
-        let mut v = self
-            .free
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop()
-            .unwrap_or_default();
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        let longest = (0..free.len()).max_by_key(|&i| free[i].len());
+        let mut v = longest.map(|i| free.swap_remove(i)).unwrap_or_default();
+        drop(free);
         v.resize(len, 0);
         v
     }
 
-    /// Returns a buffer for reuse.
+    /// Returns a buffer for reuse (one that never held memory is dropped).
     pub(crate) fn give(&self, v: Vec<u8>) {
+        if v.capacity() == 0 {
+            return;
+        }
         let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
         if free.len() < self.max {
             free.push(v);
@@ -184,6 +188,15 @@ mod tests {
             pool.give(vec![1; 8]);
         }
         assert_eq!(pool.free.lock().unwrap().len(), 2);
+        // Buffers without memory are not kept; the longest free one is
+        // taken first.
+        let pool = BufferPool::new(4);
+        pool.give(Vec::new());
+        pool.give(vec![0; 5]);
+        pool.give(vec![0; 500]);
+        pool.give(vec![0; 50]);
+        assert_eq!(pool.free.lock().unwrap().len(), 3);
+        assert_eq!(pool.take(0).capacity(), 500);
     }
 
     #[test]
