@@ -66,50 +66,108 @@ pub(super) fn decode_groups<const K: usize>(
     }
 }
 
+/// What both AVX-512 decoders keep per payload: its two registers of 16
+/// states, its word position and bounds, and its output.
+struct Payloads512<const K: usize> {
+    st: [[__m512i; 2]; K],
+    pos: [usize; K],
+    words: [*const u8; K],
+    words_len: [usize; K],
+    out: [*mut u8; K],
+}
+
+impl<const K: usize> Payloads512<K> {
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn load(decs: &[&mut Decoder<'_>; K], outs: &mut [&mut [u8]; K]) -> Self {
+        let mut p = Self {
+            st: [[_mm512_setzero_si512(); 2]; K],
+            pos: [0; K],
+            words: [std::ptr::null(); K],
+            words_len: [0; K],
+            out: [std::ptr::null_mut(); K],
+        };
+        for k in 0..K {
+            let d = &decs[k];
+            // SAFETY: `states` holds 32 u32, two unaligned 64-byte loads.
+            unsafe {
+                p.st[k][0] = _mm512_loadu_si512(d.states.as_ptr().cast());
+                p.st[k][1] = _mm512_loadu_si512(d.states.as_ptr().add(16).cast());
+            }
+            p.pos[k] = d.pos;
+            p.words[k] = d.words.as_ptr();
+            p.words_len[k] = d.words.len();
+            p.out[k] = outs[k].as_mut_ptr();
+        }
+        p
+    }
+
+    /// Whether every payload holds the words a whole group may read.
+    #[inline]
+    fn group_window(&self) -> bool {
+        (0..K).all(|k| self.pos[k] + GROUP_WINDOW <= self.words_len[k])
+    }
+
+    /// Register `h` of payload `k` after a step to `xn`: the lanes in
+    /// `refill` (below 2^16) take the next words of the payload in lane
+    /// order, which `vpexpandd` does exactly.
+    ///
+    /// # Safety
+    /// [`Self::group_window`] held at the start of this group (the position
+    /// is then at most 32 bytes past the group's start).
+    #[inline]
+    #[target_feature(enable = "avx512f,popcnt")]
+    unsafe fn refill(&mut self, k: usize, h: usize, xn: __m512i, refill: __mmask16) {
+        // SAFETY: the caller's contract: 32 bytes at `pos` are in the words.
+        let w = unsafe {
+            _mm512_cvtepu16_epi32(_mm256_loadu_si256(self.words[k].add(self.pos[k]).cast()))
+        };
+        let w = _mm512_maskz_expand_epi32(refill, w);
+        self.st[k][h] = _mm512_or_si512(_mm512_mask_slli_epi32(xn, refill, xn, 16), w);
+        self.pos[k] += 2 * refill.count_ones() as usize;
+    }
+
+    /// Hands the states and positions back to the decoders.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn store(self, decs: [&mut Decoder<'_>; K]) {
+        for (k, d) in decs.into_iter().enumerate() {
+            // SAFETY: `states` holds 32 u32.
+            unsafe {
+                _mm512_storeu_si512(d.states.as_mut_ptr().cast(), self.st[k][0]);
+                _mm512_storeu_si512(d.states.as_mut_ptr().add(16).cast(), self.st[k][1]);
+            }
+            d.pos = self.pos[k];
+        }
+    }
+}
+
 /// # Safety
 /// AVX-512F must be available; every decoder's table must be packed with
 /// `2^prob_bits` entries; every output must hold `groups * LANES` bytes.
 #[target_feature(enable = "avx512f,popcnt")]
 unsafe fn avx512<const K: usize>(
     decs: [&mut Decoder<'_>; K],
-    outs: [&mut [u8]; K],
+    mut outs: [&mut [u8]; K],
     groups: usize,
 ) -> usize {
     let lv = _mm512_set1_epi32(RANS_L as i32);
     let m12 = _mm512_set1_epi32(0xfff);
-    let mut st = [[_mm512_setzero_si512(); 2]; K];
+    let mut p = Payloads512::<K>::load(&decs, &mut outs);
     let mut mask = [_mm512_setzero_si512(); K];
     let mut shift = [_mm_setzero_si128(); K];
-    let mut pos = [0usize; K];
     let mut table = [std::ptr::null::<i32>(); K];
-    let mut words = [std::ptr::null::<u8>(); K];
-    let mut words_len = [0usize; K];
-    let mut out = [std::ptr::null_mut::<u8>(); K];
     for k in 0..K {
         let d = &decs[k];
-        // SAFETY: `states` holds 32 u32, two unaligned 64-byte loads.
-        unsafe {
-            st[k][0] = _mm512_loadu_si512(d.states.as_ptr().cast());
-            st[k][1] = _mm512_loadu_si512(d.states.as_ptr().add(16).cast());
-        }
         mask[k] = _mm512_set1_epi32(((1u32 << d.table.prob_bits) - 1) as i32);
         shift[k] = _mm_cvtsi32_si128(d.table.prob_bits as i32);
-        pos[k] = d.pos;
         table[k] = d.table.packed.as_ptr().cast();
-        words[k] = d.words.as_ptr();
-        words_len[k] = d.words.len();
-        out[k] = outs[k].as_mut_ptr();
     }
     let mut g = 0;
-    'groups: while g < groups {
+    while g < groups && p.group_window() {
         for k in 0..K {
-            if pos[k] + GROUP_WINDOW > words_len[k] {
-                break 'groups;
-            }
-        }
-        for k in 0..K {
-            for (h, state) in st[k].iter_mut().enumerate() {
-                let x = *state;
+            for h in 0..2 {
+                let x = p.st[k][h];
                 let slot = _mm512_and_si512(x, mask[k]);
                 // SAFETY: every index is `x & (2^bits - 1)`, inside the
                 // packed table of 2^bits entries.
@@ -118,7 +176,7 @@ unsafe fn avx512<const K: usize>(
                 // the output.
                 unsafe {
                     _mm_storeu_si128(
-                        out[k].add(g * LANES + h * 16).cast(),
+                        p.out[k].add(g * LANES + h * 16).cast(),
                         _mm512_cvtepi32_epi8(e),
                     );
                 }
@@ -128,27 +186,13 @@ unsafe fn avx512<const K: usize>(
                     _mm512_mullo_epi32(freq, _mm512_srl_epi32(x, shift[k])),
                     bias,
                 );
-                let refill = _mm512_cmplt_epu32_mask(xn, lv);
-                // SAFETY: pos[k] is at most 32 bytes past the group's
-                // start, whose 64-byte window is inside the words.
-                let w = unsafe {
-                    _mm512_cvtepu16_epi32(_mm256_loadu_si256(words[k].add(pos[k]).cast()))
-                };
-                let w = _mm512_maskz_expand_epi32(refill, w);
-                *state = _mm512_or_si512(_mm512_mask_slli_epi32(xn, refill, xn, 16), w);
-                pos[k] += 2 * refill.count_ones() as usize;
+                // SAFETY: the group window was checked for this group.
+                unsafe { p.refill(k, h, xn, _mm512_cmplt_epu32_mask(xn, lv)) };
             }
         }
         g += 1;
     }
-    for (k, d) in decs.into_iter().enumerate() {
-        // SAFETY: `states` holds 32 u32.
-        unsafe {
-            _mm512_storeu_si512(d.states.as_mut_ptr().cast(), st[k][0]);
-            _mm512_storeu_si512(d.states.as_mut_ptr().add(16).cast(), st[k][1]);
-        }
-        d.pos = pos[k];
-    }
+    p.store(decs);
     g * LANES
 }
 
@@ -179,7 +223,7 @@ fn alias_kernel_supported() -> bool {
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,popcnt")]
 unsafe fn avx512_alias<const K: usize, const SHARED: bool>(
     decs: [&mut Decoder<'_>; K],
-    outs: [&mut [u8]; K],
+    mut outs: [&mut [u8]; K],
     groups: usize,
 ) -> usize {
     let lv = _mm512_set1_epi32(RANS_L as i32);
@@ -194,30 +238,13 @@ unsafe fn avx512_alias<const K: usize, const SHARED: bool>(
         0, 0, 124, 120, 116, 112, 108, 104, 100, 96, 92, 88, 84, 80, 76, 72, 68, 64, 60, 56, 52,
         48, 44, 40, 36, 32, 28, 24, 20, 16, 12, 8, 4, 0,
     );
-    let mut st = [[_mm512_setzero_si512(); 2]; K];
+    let mut p = Payloads512::<K>::load(&decs, &mut outs);
     // Per payload: the to-high bytes, and the low and high entries as 4
     // registers of 16 each.
     let mut to_high = [_mm512_setzero_si512(); K];
     let mut entries = [[[_mm512_setzero_si512(); 4]; 2]; K];
-    let mut pos = [0usize; K];
-    let mut words = [std::ptr::null::<u8>(); K];
-    let mut words_len = [0usize; K];
-    let mut out = [std::ptr::null_mut::<u8>(); K];
-    for k in 0..K {
-        let d = &decs[k];
-        // SAFETY: `states` holds 32 u32, two unaligned 64-byte loads.
-        unsafe {
-            st[k][0] = _mm512_loadu_si512(d.states.as_ptr().cast());
-            st[k][1] = _mm512_loadu_si512(d.states.as_ptr().add(16).cast());
-        }
-        pos[k] = d.pos;
-        words[k] = d.words.as_ptr();
-        words_len[k] = d.words.len();
-        out[k] = outs[k].as_mut_ptr();
-        if SHARED && k > 0 {
-            continue;
-        }
-        let Some(a) = d.table.alias.as_deref() else {
+    for k in 0..if SHARED { 1 } else { K } {
+        let Some(a) = decs[k].table.alias.as_deref() else {
             return 0;
         };
         // SAFETY: 64 bytes.
@@ -230,19 +257,14 @@ unsafe fn avx512_alias<const K: usize, const SHARED: bool>(
         }
     }
     let mut g = 0;
-    'groups: while g < groups {
-        for k in 0..K {
-            if pos[k] + GROUP_WINDOW > words_len[k] {
-                break 'groups;
-            }
-        }
+    while g < groups && p.group_window() {
         // Every register advances one step, phase by phase across all of
         // them: the independent work of the other registers sits next to
         // each long-latency operation (permutes, mask compares, expands),
         // so the out-of-order window overlaps it.
         // Register h of payload k is [k][h]: two registers of 16 lanes each.
         let table = |k: usize| if SHARED { 0 } else { k };
-        let x = st;
+        let x = p.st;
         // Bucket = slot >> 6: the permutes read its low 5 (dword) or 6
         // (byte) bits, the blends its top bit.
         let idx = each::<_, K>(|k, h| _mm512_srli_epi32::<6>(x[k][h]));
@@ -283,35 +305,20 @@ unsafe fn avx512_alias<const K: usize, const SHARED: bool>(
         let refill = each::<_, K>(|k, h| _mm512_cmplt_epu32_mask(xn[k][h], lv));
         for k in 0..K {
             for h in 0..2 {
-                // SAFETY: pos[k] is at most 32 bytes past the group's
-                // start, whose 64-byte window is inside the words.
-                let w = unsafe {
-                    _mm512_cvtepu16_epi32(_mm256_loadu_si256(words[k].add(pos[k]).cast()))
-                };
-                let w = _mm512_maskz_expand_epi32(refill[k][h], w);
-                let (xk, rk) = (xn[k][h], refill[k][h]);
-                st[k][h] = _mm512_or_si512(_mm512_mask_slli_epi32(xk, rk, xk, 16), w);
-                pos[k] += 2 * rk.count_ones() as usize;
+                // SAFETY: the group window was checked for this group.
+                unsafe { p.refill(k, h, xn[k][h], refill[k][h]) };
             }
         }
-        for k in 0..K {
-            let symbols =
-                _mm512_castsi512_si256(_mm512_permutex2var_epi8(e[k][0], narrow, e[k][1]));
+        for (&[e0, e1], out) in e.iter().zip(p.out) {
+            let symbols = _mm512_castsi512_si256(_mm512_permutex2var_epi8(e0, narrow, e1));
             // SAFETY: g < groups, so the 32 bytes at g * 32 are in the output.
             unsafe {
-                _mm256_storeu_si256(out[k].add(g * LANES).cast(), _mm256_and_si256(symbols, m6b));
+                _mm256_storeu_si256(out.add(g * LANES).cast(), _mm256_and_si256(symbols, m6b));
             }
         }
         g += 1;
     }
-    for (k, d) in decs.into_iter().enumerate() {
-        // SAFETY: `states` holds 32 u32.
-        unsafe {
-            _mm512_storeu_si512(d.states.as_mut_ptr().cast(), st[k][0]);
-            _mm512_storeu_si512(d.states.as_mut_ptr().add(16).cast(), st[k][1]);
-        }
-        d.pos = pos[k];
-    }
+    p.store(decs);
     g * LANES
 }
 
