@@ -806,27 +806,8 @@ mod x86 {
         }
     }
 
-    /// For a refill mask of 8 lanes: lane `i` takes word
-    /// `popcount(mask & ((1 << i) - 1))` of the next 8.
-    const fn refill_permutations() -> [[i32; 8]; 256] {
-        let mut t = [[0i32; 8]; 256];
-        let mut m = 0;
-        while m < 256 {
-            let mut used = 0;
-            let mut i = 0;
-            while i < 8 {
-                if (m >> i) & 1 == 1 {
-                    t[m][i] = used;
-                    used += 1;
-                }
-                i += 1;
-            }
-            m += 1;
-        }
-        t
-    }
-
-    static REFILL: [[i32; 8]; 256] = refill_permutations();
+    // Refill permutations: lane `i` of 8 takes word `popcount(mask & ((1 << i) - 1))`.
+    use crate::rans::x86::REFILL_PERMUTATIONS as REFILL;
 
     /// # Safety
     /// As [`avx512`], with AVX2.

@@ -38,7 +38,7 @@ use crate::table::{DecodeTable, EncodeTable, FastEncodeSymbol, RCP_SHIFT};
 
 #[cfg(target_arch = "x86_64")]
 #[path = "rans_x86.rs"]
-mod x86;
+pub(crate) mod x86;
 
 /// Number of interleaved rANS states.
 pub const LANES: usize = 32;

@@ -348,7 +348,8 @@ const fn refill_permutations() -> [[i32; 8]; 256] {
     t
 }
 
-static REFILL_PERMUTATIONS: [[i32; 8]; 256] = refill_permutations();
+/// Shared with the context coder's AVX2 decoder (`multi.rs`).
+pub(crate) static REFILL_PERMUTATIONS: [[i32; 8]; 256] = refill_permutations();
 
 /// # Safety
 /// AVX2 must be available; every decoder's table must be packed with
