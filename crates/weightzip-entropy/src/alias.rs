@@ -61,10 +61,6 @@ pub(crate) struct AliasLayout {
     pub(crate) sym_of_slot: Vec<u8>,
     /// Rank of every slot among its symbol's slots (0-based, slot order).
     pub(crate) rank_of_slot: Vec<u16>,
-    /// `slot_of_rank[start[s] + r]`: the slot of symbol `s`'s rank `r`,
-    /// where `start[s]` is the sum of the frequencies of the symbols below
-    /// `s` (the encoder's usual cumulative start).
-    pub(crate) slot_of_rank: Vec<u32>,
     pub(crate) buckets: AliasBuckets,
 }
 
@@ -139,16 +135,6 @@ impl AliasLayout {
             *rank = seen[s] as u16;
             seen[s] += 1;
         }
-        let mut start = [0u32; ALIAS_BUCKETS];
-        for s in 1..ALIAS_BUCKETS {
-            start[s] = start[s - 1] + freqs[s - 1];
-        }
-        let mut slot_of_rank = vec![0u32; SLOTS];
-        for slot in 0..SLOTS {
-            let s = usize::from(sym_of_slot[slot]);
-            slot_of_rank[(start[s] + u32::from(rank_of_slot[slot])) as usize] = slot as u32;
-        }
-
         let entry = |slot: usize| -> u32 {
             let s = usize::from(sym_of_slot[slot]);
             let bias = i32::from(rank_of_slot[slot]) - slot as i32;
@@ -171,9 +157,24 @@ impl AliasLayout {
         Ok(Self {
             sym_of_slot,
             rank_of_slot,
-            slot_of_rank,
             buckets,
         })
+    }
+
+    /// What only the encoder needs: `slot_of_rank[start[s] + r]` is the
+    /// slot of symbol `s`'s rank `r`, where `start[s]` is the sum of the
+    /// frequencies of the symbols below `s` (the usual cumulative start).
+    pub(crate) fn slot_of_rank(&self, table: &FreqTable) -> Vec<u32> {
+        let freqs = table.freqs();
+        let mut start = [0u32; ALIAS_BUCKETS];
+        for s in 1..ALIAS_BUCKETS {
+            start[s] = start[s - 1] + freqs[s - 1];
+        }
+        let mut slot_of_rank = vec![0u32; SLOTS];
+        for (slot, (&s, &r)) in self.sym_of_slot.iter().zip(&self.rank_of_slot).enumerate() {
+            slot_of_rank[(start[usize::from(s)] + u32::from(r)) as usize] = slot as u32;
+        }
+        slot_of_rank
     }
 }
 
@@ -192,6 +193,7 @@ mod tests {
     /// the same symbol and next state as the per-slot tables.
     fn check(t: &FreqTable) {
         let l = AliasLayout::new(t).unwrap();
+        let slot_of_rank = l.slot_of_rank(t);
         let f = t.freqs();
         let mut owned = [0u32; 256];
         for slot in 0..SLOTS {
@@ -214,7 +216,7 @@ mod tests {
         for slot in 0..SLOTS {
             let s = usize::from(l.sym_of_slot[slot]);
             let r = u32::from(l.rank_of_slot[slot]);
-            assert_eq!(l.slot_of_rank[(starts[s] + r) as usize], slot as u32);
+            assert_eq!(slot_of_rank[(starts[s] + r) as usize], slot as u32);
             // The register path.
             let x = (5u32 << 12) | slot as u32;
             let b = slot / 64;

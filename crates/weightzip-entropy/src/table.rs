@@ -306,7 +306,7 @@ impl EncodeTable {
     pub fn alias(table: &FreqTable) -> Result<Self> {
         let layout = AliasLayout::new(table)?;
         let mut t = Self::new(table);
-        t.slot_of_rank = Some(layout.slot_of_rank);
+        t.slot_of_rank = Some(layout.slot_of_rank(table));
         Ok(t)
     }
 
