@@ -25,7 +25,7 @@
 
 use std::cell::RefCell;
 
-use weightzip_entropy::alias::{self, ALIAS_BITS, ALIAS_SYMBOLS};
+use weightzip_entropy::alias::{self, AliasShape, ALIAS_BITS, ALIAS_SYMBOLS};
 use weightzip_entropy::rans;
 use weightzip_entropy::{entropy_bits, EncodeTable};
 
@@ -136,7 +136,7 @@ fn encode_alias(
     let table = FreqTable::from_counts(&counts, ALIAS_BITS).in_codec(NAME)?;
     table.write(out);
     varint::write_u64(out, m as u64);
-    let encode_table = EncodeTable::alias(&table).in_codec(NAME)?;
+    let encode_table = EncodeTable::alias(&table, AliasShape::Narrow).in_codec(NAME)?;
     // The symbols as bytes first (64 per step with byte permutes): the rANS
     // encoder then finds a symbol's entry in registers, not by a gather.
     SYMBOLS.with(|cell| {
@@ -289,7 +289,9 @@ fn decode_alias(
     }
     let at = pos;
     let table = FreqTable::read(input, &mut pos).in_codec(NAME)?;
-    if !alias::supports(&table) || table.freqs()[count..].iter().any(|&f| f != 0) {
+    if !alias::supports(&table, AliasShape::Narrow)
+        || table.freqs()[count..].iter().any(|&f| f != 0)
+    {
         return Err(corrupt(
             at,
             "frequency table outside the alphabet or not an alias table".into(),
@@ -318,7 +320,7 @@ fn decode_alias(
         ));
     }
     let (plane, low) = input[pos..].split_at(plane_len);
-    let dt = DecodeTable::alias(&table).in_codec(NAME)?;
+    let dt = DecodeTable::alias(&table, AliasShape::Narrow).in_codec(NAME)?;
     let mut da = Decoder::new(payloads[0], &dt, m).in_codec(NAME)?;
     let mut db = Decoder::new(payloads[1], &dt, n - m).in_codec(NAME)?;
     let mut bufs = [[0u8; ALIAS_BLOCK]; 2];

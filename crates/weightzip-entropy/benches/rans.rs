@@ -6,10 +6,13 @@
 //! for two planes decoded in lock step (`WZ_QUAD=1`: the two twice, four
 //! payloads in lock step). `WZ_KERNEL=avx2` and
 //! `WZ_WHAT=encode|decode|pair` restrict the run (for `perf stat`).
-//! `WZ_ALIAS=1` codes with alias-layout tables (symbols must be below 64).
+//! `WZ_ALIAS=1` codes with alias-layout tables of 64 buckets (symbols must
+//! be below 64), `WZ_ALIAS=2` with 32 buckets (symbols from 31 up become
+//! 31, as an escape symbol would).
 //! The same plane file given twice decodes its payloads in lock step with
 //! one shared table, as the codecs do.
 
+use weightzip_entropy::alias::AliasShape;
 use weightzip_entropy::rans::{self, Decoder, Kernel};
 use weightzip_entropy::{histogram, DecodeTable, EncodeTable, FreqTable};
 
@@ -33,23 +36,25 @@ fn synthetic(n: usize, exponent_like: bool) -> Vec<u8> {
         .collect()
 }
 
-fn alias() -> bool {
-    std::env::var("WZ_ALIAS").is_ok_and(|v| v == "1")
+fn alias() -> Option<AliasShape> {
+    match std::env::var("WZ_ALIAS").as_deref() {
+        Ok("1") => Some(AliasShape::Narrow),
+        Ok("2") => Some(AliasShape::Wide),
+        _ => None,
+    }
 }
 
 fn enc_table(t: &FreqTable) -> EncodeTable {
-    if alias() {
-        EncodeTable::alias(t).expect("alias table: symbols below 64")
-    } else {
-        EncodeTable::new(t)
+    match alias() {
+        Some(shape) => EncodeTable::alias(t, shape).expect("alias table: symbols fit"),
+        None => EncodeTable::new(t),
     }
 }
 
 fn dec_table(t: &FreqTable) -> DecodeTable {
-    if alias() {
-        DecodeTable::alias(t).expect("alias table: symbols below 64")
-    } else {
-        DecodeTable::new(t)
+    match alias() {
+        Some(shape) => DecodeTable::alias(t, shape).expect("alias table: symbols fit"),
+        None => DecodeTable::new(t),
     }
 }
 
@@ -121,7 +126,13 @@ fn main() {
         ]
     } else {
         args.iter()
-            .map(|p| (p.clone(), std::fs::read(p).expect("readable plane file")))
+            .map(|p| {
+                let mut data = std::fs::read(p).expect("readable plane file");
+                if alias() == Some(AliasShape::Wide) {
+                    data.iter_mut().for_each(|s| *s = (*s).min(31));
+                }
+                (p.clone(), data)
+            })
             .collect()
     };
     let only_kernel = std::env::var("WZ_KERNEL").ok();

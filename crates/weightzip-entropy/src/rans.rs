@@ -920,6 +920,7 @@ fn group_fast<L: Lookup>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alias::AliasShape;
     use crate::histogram::histogram;
     use crate::table::FreqTable;
 
@@ -1140,8 +1141,10 @@ mod tests {
 
     /// The textbook coder of an alias layout: the slot of a symbol's rank
     /// comes from the layout instead of `start + rank`.
-    fn reference_alias_encode(symbols: &[u8], t: &FreqTable) -> Vec<u8> {
-        let slot_of_rank = crate::alias::AliasLayout::new(t).unwrap().slot_of_rank(t);
+    fn reference_alias_encode(symbols: &[u8], t: &FreqTable, shape: AliasShape) -> Vec<u8> {
+        let slot_of_rank = crate::alias::AliasLayout::new(t, shape)
+            .unwrap()
+            .slot_of_rank(t);
         let f = t.freqs();
         let mut states = [u64::from(RANS_L); LANES];
         let mut words = Vec::new();
@@ -1168,8 +1171,13 @@ mod tests {
     }
 
     /// The textbook decoder of an alias layout.
-    fn reference_alias_decode(input: &[u8], t: &FreqTable, n: usize) -> Option<Vec<u8>> {
-        let layout = crate::alias::AliasLayout::new(t).unwrap();
+    fn reference_alias_decode(
+        input: &[u8],
+        t: &FreqTable,
+        shape: AliasShape,
+        n: usize,
+    ) -> Option<Vec<u8>> {
+        let layout = crate::alias::AliasLayout::new(t, shape).unwrap();
         let f = t.freqs();
         let mut states = [0u32; LANES];
         for (lane, s) in states.iter_mut().enumerate() {
@@ -1195,25 +1203,33 @@ mod tests {
         (pos == input.len() && states.iter().all(|&s| s == RANS_L)).then_some(out)
     }
 
-    /// A random source over at most 64 symbols (an alias table's limit).
-    fn alias_source(n: usize, seed: u64) -> Vec<u8> {
-        random_source(n, seed).into_iter().map(|s| s % 64).collect()
+    /// A random source over the symbols a `shape` table holds.
+    fn alias_source(n: usize, seed: u64, shape: AliasShape) -> Vec<u8> {
+        random_source(n, seed)
+            .into_iter()
+            .map(|s| s % shape.buckets() as u8)
+            .collect()
     }
 
     #[test]
     fn alias_layouts_match_the_reference_on_every_kernel() {
         let mut r = Rng(99);
         for seed in 0..30u64 {
+            let shape = if seed % 2 == 0 {
+                AliasShape::Narrow
+            } else {
+                AliasShape::Wide
+            };
             for n in [1usize, 31, 32, 33, 64, 65, 200, 1000, 5000 + seed as usize] {
-                let symbols = alias_source(n, seed * 7919 + n as u64);
+                let symbols = alias_source(n, seed * 7919 + n as u64, shape);
                 let t = FreqTable::from_counts(&histogram(&symbols), 12).unwrap();
-                if !crate::alias::supports(&t) {
+                if !crate::alias::supports(&t, shape) {
                     continue; // one symbol: a constant stream
                 }
-                let expected = reference_alias_encode(&symbols, &t);
+                let expected = reference_alias_encode(&symbols, &t, shape);
                 let (et, dt) = (
-                    EncodeTable::alias(&t).unwrap(),
-                    DecodeTable::alias(&t).unwrap(),
+                    EncodeTable::alias(&t, shape).unwrap(),
+                    DecodeTable::alias(&t, shape).unwrap(),
                 );
                 for k in Kernel::supported() {
                     let mut payload = Vec::new();
@@ -1232,7 +1248,7 @@ mod tests {
                     cases.push(bad);
                 }
                 for case in &cases {
-                    let want = reference_alias_decode(case, &t, n);
+                    let want = reference_alias_decode(case, &t, shape, n);
                     for k in Kernel::supported() {
                         let mut back = vec![0u8; n];
                         let got = decode_with(case, &dt, &mut back, k).ok().map(|_| back);
@@ -1245,18 +1261,24 @@ mod tests {
 
     #[test]
     fn alias_pairs_decode_in_lock_step() {
-        let a = alias_source(9000, 5);
-        let b = alias_source(7000, 6);
+        for shape in [AliasShape::Narrow, AliasShape::Wide] {
+            alias_pair_in_lock_step(shape);
+        }
+    }
+
+    fn alias_pair_in_lock_step(shape: AliasShape) {
+        let a = alias_source(9000, 5, shape);
+        let b = alias_source(7000, 6, shape);
         let (ta, tb) = (
             FreqTable::from_counts(&histogram(&a), 12).unwrap(),
             FreqTable::from_counts(&histogram(&b), 12).unwrap(),
         );
         let (mut pa, mut pb) = (Vec::new(), Vec::new());
-        encode(&a, &EncodeTable::alias(&ta).unwrap(), &mut pa).unwrap();
-        encode(&b, &EncodeTable::alias(&tb).unwrap(), &mut pb).unwrap();
+        encode(&a, &EncodeTable::alias(&ta, shape).unwrap(), &mut pa).unwrap();
+        encode(&b, &EncodeTable::alias(&tb, shape).unwrap(), &mut pb).unwrap();
         let (da, db) = (
-            DecodeTable::alias(&ta).unwrap(),
-            DecodeTable::alias(&tb).unwrap(),
+            DecodeTable::alias(&ta, shape).unwrap(),
+            DecodeTable::alias(&tb, shape).unwrap(),
         );
         for k in Kernel::supported() {
             let mut x = Decoder::new(&pa, &da, a.len()).unwrap();
@@ -1424,7 +1446,11 @@ mod tests {
         for missing in [4u8, 63, 64, 200] {
             let mut symbols: Vec<u8> = (0..1000).map(|i| 1 + (i % 3) as u8).collect();
             symbols[500] = missing;
-            for table in [EncodeTable::new(&t), EncodeTable::alias(&t).unwrap()] {
+            for table in [
+                EncodeTable::new(&t),
+                EncodeTable::alias(&t, AliasShape::Narrow).unwrap(),
+                EncodeTable::alias(&t, AliasShape::Wide).unwrap(),
+            ] {
                 for k in Kernel::supported() {
                     let mut out = Vec::new();
                     assert!(

@@ -18,6 +18,7 @@
 use std::arch::x86_64::*;
 
 use super::{Decoder, EncodeState, Kernel, GROUP_WINDOW, LANES, RANS_L};
+use crate::alias::AliasShape;
 
 /// Decodes whole groups of `K` payloads in lock step with `kernel`, while
 /// every payload still holds a full group window. Returns the number of
@@ -45,15 +46,19 @@ pub(super) fn decode_groups<const K: usize>(
             // One table for every payload (the usual case in the codecs)
             // keeps the tables in registers.
             let shared = decs.iter().all(|d| std::ptr::eq(d.table, decs[0].table));
-            if shared {
-                // SAFETY: the CPU runs the kernel and every table has the
-                // alias tables at 12 bits (checked above), shared (checked
-                // here); `groups` whole groups fit in every output; the
-                // kernel checks the word window per group.
-                unsafe { avx512_alias::<K, true>(decs, outs, groups) }
-            } else {
-                // SAFETY: as above, without sharing.
-                unsafe { avx512_alias::<K, false>(decs, outs, groups) }
+            let wide = decs
+                .iter()
+                .all(|d| d.table.alias.as_ref().map(|a| a.shape) == Some(AliasShape::Wide));
+            // SAFETY (all four): the CPU runs the kernel and every table has
+            // the alias tables at 12 bits (checked above), shared when
+            // `SHARED` and of the wide shape when `WIDE` (checked here);
+            // `groups` whole groups fit in every output; the kernel checks
+            // the word window per group.
+            match (shared, wide) {
+                (true, true) => unsafe { avx512_alias::<K, true, true>(decs, outs, groups) },
+                (true, false) => unsafe { avx512_alias::<K, true, false>(decs, outs, groups) },
+                (false, true) => unsafe { avx512_alias::<K, false, true>(decs, outs, groups) },
+                (false, false) => unsafe { avx512_alias::<K, false, false>(decs, outs, groups) },
             }
         }
         // SAFETY: the CPU supports AVX-512F (checked above); the tables are
@@ -105,7 +110,14 @@ impl<const K: usize> Payloads512<K> {
     /// Whether every payload holds the words a whole group may read.
     #[inline]
     fn group_window(&self) -> bool {
-        (0..K).all(|k| self.pos[k] + GROUP_WINDOW <= self.words_len[k])
+        self.window(GROUP_WINDOW)
+    }
+
+    /// Whether every payload holds `bytes` more bytes of words (a group
+    /// window per group the caller decodes before checking again).
+    #[inline]
+    fn window(&self, bytes: usize) -> bool {
+        (0..K).all(|k| self.pos[k] + bytes <= self.words_len[k])
     }
 
     /// Register `h` of payload `k` after a step to `xn`: the lanes in
@@ -204,60 +216,56 @@ fn alias_kernel_supported() -> bool {
     *HAS.get_or_init(|| Kernel::Avx512.is_supported() && is_x86_feature_detected!("avx512vbmi"))
 }
 
-/// The AVX-512 decoder of alias-layout tables (see [`crate::alias`]): the
-/// symbol of a slot comes from tables held in registers instead of a
-/// gather from the 4096-entry table — one byte permute for the bucket's
-/// divider, two `vpermt2d` plus a blend (on the bucket's top bit) for each
-/// of its two entries; the symbols of a register pair are narrowed with one
-/// byte permute. Same steps, refill and output as [`avx512`].
-///
-/// On Zen 4 this runs at ~1.2 cycles per symbol (two payloads in lock
-/// step), where a gather of 16 lanes alone takes ~17 cycles.
-///
-/// With `SHARED`, every payload uses the first one's table.
-///
-/// # Safety
-/// The CPU must pass [`alias_kernel_supported`]; every decoder's table must
-/// have alias tables and 12-bit precision (and with `SHARED` be the first
-/// one's); every output must hold `groups * LANES` bytes.
-#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,popcnt")]
-unsafe fn avx512_alias<const K: usize, const SHARED: bool>(
-    decs: [&mut Decoder<'_>; K],
-    mut outs: [&mut [u8]; K],
-    groups: usize,
-) -> usize {
-    let lv = _mm512_set1_epi32(RANS_L as i32);
-    let upper_bit = _mm512_set1_epi32(1 << 11);
-    let bit6 = _mm512_set1_epi32(64);
-    let m12 = _mm512_set1_epi32(0xfff);
-    let m6b = _mm256_set1_epi8(0x3f);
-    // Byte 4i of register pair (a, b): lane i's symbol (below bit 6), a's
-    // lanes first.
-    let narrow = _mm512_set_epi8(
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 0, 124, 120, 116, 112, 108, 104, 100, 96, 92, 88, 84, 80, 76, 72, 68, 64, 60, 56, 52,
-        48, 44, 40, 36, 32, 28, 24, 20, 16, 12, 8, 4, 0,
-    );
-    let mut p = Payloads512::<K>::load(&decs, &mut outs);
-    // Per payload: the to-high bytes, and the low and high entries as 4
-    // registers of 16 each.
-    let mut to_high = [_mm512_setzero_si512(); K];
-    let mut entries = [[[_mm512_setzero_si512(); 4]; 2]; K];
-    for k in 0..if SHARED { 1 } else { K } {
-        let Some(a) = decs[k].table.alias.as_deref() else {
-            return 0;
+/// The register tables and constants of the alias decoders, and their
+/// step (see [`avx512_alias`]).
+struct AliasRegs<const K: usize, const SHARED: bool, const WIDE: bool> {
+    lv: __m512i,
+    upper_bit: __m512i,
+    part_bit: __m512i,
+    m12: __m512i,
+    /// Per payload (only the first with `SHARED`): the to-high bytes.
+    to_high: [__m512i; K],
+    /// Per payload: the low and high entries as 4 registers of 16 each
+    /// (only the first 2 are read with 32 buckets).
+    entries: [[[__m512i; 4]; 2]; K],
+}
+
+impl<const K: usize, const SHARED: bool, const WIDE: bool> AliasRegs<K, SHARED, WIDE> {
+    /// The tables of `decs`, or `None` if one lacks alias tables.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn load(decs: &[&mut Decoder<'_>; K]) -> Option<Self> {
+        let mut r = Self {
+            lv: _mm512_set1_epi32(RANS_L as i32),
+            upper_bit: _mm512_set1_epi32(1 << 11),
+            // Bit log2(slots per bucket): where the divider's carry lands.
+            part_bit: _mm512_set1_epi32(if WIDE { 128 } else { 64 }),
+            m12: _mm512_set1_epi32(0xfff),
+            to_high: [_mm512_setzero_si512(); K],
+            entries: [[[_mm512_setzero_si512(); 4]; 2]; K],
         };
-        // SAFETY: 64 bytes.
-        to_high[k] = unsafe { _mm512_loadu_si512(a.to_high.as_ptr().cast()) };
-        for (regs, list) in entries[k].iter_mut().zip([&a.low, &a.high]) {
-            for (q, r) in regs.iter_mut().enumerate() {
-                // SAFETY: 16 u32 at q * 16 of a 64-entry array.
-                *r = unsafe { _mm512_loadu_si512(list.as_ptr().add(q * 16).cast()) };
+        for (k, d) in decs.iter().enumerate().take(if SHARED { 1 } else { K }) {
+            let a = d.table.alias.as_deref()?;
+            // SAFETY: 64 bytes.
+            r.to_high[k] = unsafe { _mm512_loadu_si512(a.to_high.as_ptr().cast()) };
+            for (regs, list) in r.entries[k].iter_mut().zip([&a.low, &a.high]) {
+                for (q, reg) in regs.iter_mut().enumerate() {
+                    // SAFETY: 16 u32 at q * 16 of a 64-entry array.
+                    *reg = unsafe { _mm512_loadu_si512(list.as_ptr().add(q * 16).cast()) };
+                }
             }
         }
+        Some(r)
     }
-    let mut g = 0;
-    while g < groups && p.group_window() {
+
+    /// One step of every register of `p`; returns each lane's entry (its
+    /// symbol in the low byte, below bit 6).
+    ///
+    /// # Safety
+    /// [`Payloads512::group_window`] holds for this group.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,popcnt")]
+    unsafe fn step(&self, p: &mut Payloads512<K>) -> [[__m512i; 2]; K] {
         // Every register advances one step, phase by phase across all of
         // them: the independent work of the other registers sits next to
         // each long-latency operation (permutes, mask compares, expands),
@@ -265,34 +273,51 @@ unsafe fn avx512_alias<const K: usize, const SHARED: bool>(
         // Register h of payload k is [k][h]: two registers of 16 lanes each.
         let table = |k: usize| if SHARED { 0 } else { k };
         let x = p.st;
-        // Bucket = slot >> 6: the permutes read its low 5 (dword) or 6
-        // (byte) bits, the blends its top bit.
-        let idx = each::<_, K>(|k, h| _mm512_srli_epi32::<6>(x[k][h]));
-        let upper = each::<_, K>(|k, h| _mm512_test_epi32_mask(x[k][h], upper_bit));
+        // Bucket = slot >> 6 (or >> 7): the permutes read its low 5 (dword)
+        // or 6 (byte) bits; with 64 buckets the blends read its top bit.
+        let idx = each::<_, K>(|k, h| {
+            if WIDE {
+                _mm512_srli_epi32::<7>(x[k][h])
+            } else {
+                _mm512_srli_epi32::<6>(x[k][h])
+            }
+        });
         // Byte 0 of each lane holds to_high[bucket]; the other bytes are
-        // garbage that only carries upwards, away from bit 6 (and so do the
-        // bits of x above the bucket's low two, see AliasBuckets).
+        // garbage that only carries upwards, away from the part bit (and so
+        // do the bits of x above the bucket's low two, see AliasBuckets).
         let in_high = each::<_, K>(|k, h| {
             let sum = _mm512_add_epi32(
                 x[k][h],
-                _mm512_permutexvar_epi8(idx[k][h], to_high[table(k)]),
+                _mm512_permutexvar_epi8(idx[k][h], self.to_high[table(k)]),
             );
-            _mm512_test_epi32_mask(sum, bit6)
+            _mm512_test_epi32_mask(sum, self.part_bit)
         });
-        let look = |k: usize, h: usize, t: &[__m512i; 4]| {
-            _mm512_mask_blend_epi32(
-                upper[k][h],
-                _mm512_permutex2var_epi32(t[0], idx[k][h], t[1]),
-                _mm512_permutex2var_epi32(t[2], idx[k][h], t[3]),
-            )
+        let e = if WIDE {
+            each::<_, K>(|k, h| {
+                let [low, high] = &self.entries[table(k)];
+                _mm512_mask_blend_epi32(
+                    in_high[k][h],
+                    _mm512_permutex2var_epi32(low[0], idx[k][h], low[1]),
+                    _mm512_permutex2var_epi32(high[0], idx[k][h], high[1]),
+                )
+            })
+        } else {
+            let upper = each::<_, K>(|k, h| _mm512_test_epi32_mask(x[k][h], self.upper_bit));
+            let look = |k: usize, h: usize, t: &[__m512i; 4]| {
+                _mm512_mask_blend_epi32(
+                    upper[k][h],
+                    _mm512_permutex2var_epi32(t[0], idx[k][h], t[1]),
+                    _mm512_permutex2var_epi32(t[2], idx[k][h], t[3]),
+                )
+            };
+            each::<_, K>(|k, h| {
+                let [low, high] = &self.entries[table(k)];
+                _mm512_mask_blend_epi32(in_high[k][h], look(k, h, low), look(k, h, high))
+            })
         };
-        let e = each::<_, K>(|k, h| {
-            let [low, high] = &entries[table(k)];
-            _mm512_mask_blend_epi32(in_high[k][h], look(k, h, low), look(k, h, high))
-        });
         // x - (4096 - freq) * (x >> 12) + bias = freq * (x >> 12) + rank.
         let xn = each::<_, K>(|k, h| {
-            let complement = _mm512_and_si512(_mm512_srli_epi32::<7>(e[k][h]), m12);
+            let complement = _mm512_and_si512(_mm512_srli_epi32::<7>(e[k][h]), self.m12);
             let bias = _mm512_srai_epi32::<19>(e[k][h]);
             _mm512_add_epi32(
                 _mm512_sub_epi32(
@@ -302,13 +327,64 @@ unsafe fn avx512_alias<const K: usize, const SHARED: bool>(
                 bias,
             )
         });
-        let refill = each::<_, K>(|k, h| _mm512_cmplt_epu32_mask(xn[k][h], lv));
+        let refill = each::<_, K>(|k, h| _mm512_cmplt_epu32_mask(xn[k][h], self.lv));
         for k in 0..K {
             for h in 0..2 {
                 // SAFETY: the group window was checked for this group.
                 unsafe { p.refill(k, h, xn[k][h], refill[k][h]) };
             }
         }
+        e
+    }
+}
+
+/// Byte 4i of register pair (a, b): lane i's entry's low byte, a's lanes
+/// first, in bytes 0..32.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn narrow_indices() -> __m512i {
+    _mm512_set_epi8(
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 124, 120, 116, 112, 108, 104, 100, 96, 92, 88, 84, 80, 76, 72, 68, 64, 60, 56, 52,
+        48, 44, 40, 36, 32, 28, 24, 20, 16, 12, 8, 4, 0,
+    )
+}
+
+/// The AVX-512 decoder of alias-layout tables (see [`crate::alias`]): the
+/// symbol of a slot comes from tables held in registers instead of a
+/// gather from the 4096-entry table — one byte permute for the bucket's
+/// divider, then for each of its two entries two `vpermt2d` plus a blend
+/// on the bucket's top bit (64 buckets) or one `vpermt2d` (32 buckets,
+/// `WIDE`); the symbols of a register pair are narrowed with one byte
+/// permute. Same steps, refill and output as [`avx512`].
+///
+/// On Zen 4 this runs at ~1.2 cycles per symbol with 64 buckets and ~1.05
+/// with 32 (two payloads in lock step), where a gather of 16 lanes alone
+/// takes ~17 cycles.
+///
+/// With `SHARED`, every payload uses the first one's table.
+///
+/// # Safety
+/// The CPU must pass [`alias_kernel_supported`]; every decoder's table must
+/// have alias tables and 12-bit precision (and with `SHARED` be the first
+/// one's, with `WIDE` have the wide shape); every output must hold
+/// `groups * LANES` bytes.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,popcnt")]
+unsafe fn avx512_alias<const K: usize, const SHARED: bool, const WIDE: bool>(
+    decs: [&mut Decoder<'_>; K],
+    mut outs: [&mut [u8]; K],
+    groups: usize,
+) -> usize {
+    let Some(regs) = AliasRegs::<K, SHARED, WIDE>::load(&decs) else {
+        return 0;
+    };
+    let m6b = _mm256_set1_epi8(0x3f);
+    let narrow = narrow_indices();
+    let mut p = Payloads512::<K>::load(&decs, &mut outs);
+    let mut g = 0;
+    while g < groups && p.group_window() {
+        // SAFETY: the group window was checked for this group.
+        let e = unsafe { regs.step(&mut p) };
         for (&[e0, e1], out) in e.iter().zip(p.out) {
             let symbols = _mm512_castsi512_si256(_mm512_permutex2var_epi8(e0, narrow, e1));
             // SAFETY: g < groups, so the 32 bytes at g * 32 are in the output.

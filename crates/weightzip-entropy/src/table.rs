@@ -1,7 +1,7 @@
 //! Frequency tables: normalisation to a power of two, serialisation, and the
 //! lookup tables the rANS encoder and decoder run on.
 
-use crate::alias::{AliasBuckets, AliasLayout};
+use crate::alias::{AliasBuckets, AliasLayout, AliasShape};
 use crate::error::{corrupt, truncated, EntropyError, Result};
 use crate::histogram::Histogram;
 use crate::varint;
@@ -302,9 +302,10 @@ impl EncodeTable {
     }
 
     /// The encoder table of `table` in the alias layout of
-    /// [`crate::alias`] (decode with [`DecodeTable::alias`]).
-    pub fn alias(table: &FreqTable) -> Result<Self> {
-        let layout = AliasLayout::new(table)?;
+    /// [`crate::alias`] in `shape` (decode with [`DecodeTable::alias`] of
+    /// the same shape).
+    pub fn alias(table: &FreqTable, shape: AliasShape) -> Result<Self> {
+        let layout = AliasLayout::new(table, shape)?;
         let mut t = Self::new(table);
         t.slot_of_rank = Some(layout.slot_of_rank(table));
         Ok(t)
@@ -370,8 +371,8 @@ impl DecodeTable {
     /// The decoder table of `table` in the alias layout of
     /// [`crate::alias`]: the per-slot forms every kernel reads, and the
     /// per-bucket tables the AVX-512 kernel keeps in registers.
-    pub fn alias(table: &FreqTable) -> Result<Self> {
-        let layout = AliasLayout::new(table)?;
+    pub fn alias(table: &FreqTable, shape: AliasShape) -> Result<Self> {
+        let layout = AliasLayout::new(table, shape)?;
         let f = &table.freqs;
         // Every frequency is below 2^12 (checked by the layout), so the
         // packed form exists.
