@@ -26,7 +26,7 @@
 use std::cell::RefCell;
 
 use weightzip_entropy::alias::{self, AliasShape, ALIAS_BITS, ALIAS_SYMBOLS};
-use weightzip_entropy::rans;
+use weightzip_entropy::rans::{self, WordSink};
 use weightzip_entropy::{entropy_bits, EncodeTable};
 
 use super::*;
@@ -323,8 +323,27 @@ fn decode_alias(
     let dt = DecodeTable::alias(&table, AliasShape::Narrow).in_codec(NAME)?;
     let mut da = Decoder::new(payloads[0], &dt, m).in_codec(NAME)?;
     let mut db = Decoder::new(payloads[1], &dt, n - m).in_codec(NAME)?;
+    let (body_a, body_b) = body.split_at_mut(m * 2);
+    // The bulk in one fused pass where the CPU has it, then the rest block
+    // by block: symbols to a buffer, then the merge.
+    let mut start = rans::decode_pair_words(
+        &mut da,
+        &mut WordSink {
+            tops: &tops,
+            plane,
+            fields: low,
+            out: body_a,
+        },
+        &mut db,
+        &mut WordSink {
+            tops: &tops,
+            plane: &plane[m / 8..],
+            fields: &low[m / 8 * LOW..],
+            out: body_b,
+        },
+        kernel,
+    );
     let mut bufs = [[0u8; ALIAS_BLOCK]; 2];
-    let mut start = 0;
     while start < n - m {
         let len = [
             ALIAS_BLOCK.min(m.saturating_sub(start)),

@@ -2,6 +2,8 @@
 
 use std::arch::x86_64::*;
 
+use weightzip_entropy::words::x86::{assemble, byte_tables, interleave_indices, six_bit_fields};
+
 /// Whether [`merge_joint`] can run its AVX-512 VBMI loop here.
 fn has_vbmi() -> bool {
     use std::sync::OnceLock;
@@ -88,40 +90,6 @@ unsafe fn merge_joint_vbmi(
     }
 }
 
-/// The 64 6-bit fields packed in the low 48 bytes of `packed` (field `i`
-/// at bit `6i`), one per byte.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-fn six_bit_fields(packed: __m512i) -> __m512i {
-    // Qword q of the spread bits holds bytes 6q..6q+6 of the 48: 8 fields.
-    let spread = _mm512_set_epi8(
-        47, 47, 47, 46, 45, 44, 43, 42, 41, 41, 41, 40, 39, 38, 37, 36, 35, 35, 35, 34, 33, 32, 31,
-        30, 29, 29, 29, 28, 27, 26, 25, 24, 23, 23, 23, 22, 21, 20, 19, 18, 17, 17, 17, 16, 15, 14,
-        13, 12, 11, 11, 11, 10, 9, 8, 7, 6, 5, 5, 5, 4, 3, 2, 1, 0,
-    );
-    let shifts = _mm512_set1_epi64(0x2a24_1e18_120c_0600);
-    _mm512_and_si512(
-        _mm512_multishift_epi64_epi8(shifts, _mm512_permutexvar_epi8(spread, packed)),
-        _mm512_set1_epi8(0x3f),
-    )
-}
-
-/// Byte permutes that interleave 64 low bytes (first operand) and 64 high
-/// bytes (second) into little-endian 16-bit values: values 0..32, then
-/// 32..64. Output byte 2i takes low byte i, byte 2i + 1 high byte i.
-#[target_feature(enable = "avx512f")]
-fn interleave_indices() -> [__m512i; 2] {
-    let mut il = [[0i8; 64]; 2];
-    for (half, idx) in il.iter_mut().enumerate() {
-        for (j, v) in idx.iter_mut().enumerate() {
-            let i = (half * 32 + j / 2) as i8;
-            *v = if j % 2 == 0 { i } else { 64 + i };
-        }
-    }
-    // SAFETY: 64 bytes each.
-    il.map(|idx| unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) })
-}
-
 /// The AVX-512 VBMI part of `bf16a::merge`: 64 values per step, index
 /// `2 * symbol + raw bit` looked up in the 128-entry top table with one
 /// byte permute per output byte, the 6-bit fields unpacked as in
@@ -159,21 +127,8 @@ unsafe fn merge_alias_vbmi(
     out: &mut [u8],
     steps: usize,
 ) {
-    let mut lo = [0u8; 128];
-    let mut hi = [0u8; 128];
-    for (i, t) in tops.iter().enumerate() {
-        lo[i] = *t as u8;
-        hi[i] = (*t >> 8) as u8;
-    }
-    // SAFETY: each array holds 128 bytes: two 64-byte loads.
-    let (lo, hi) = unsafe {
-        (
-            [0, 1].map(|q| _mm512_loadu_si512(lo.as_ptr().add(q * 64).cast())),
-            [0, 1].map(|q| _mm512_loadu_si512(hi.as_ptr().add(q * 64).cast())),
-        )
-    };
-    let one = _mm512_set1_epi8(1);
-    let [il0, il1] = interleave_indices();
+    let tables = byte_tables(tops);
+    let interleave = interleave_indices();
     for s in 0..steps {
         // SAFETY: s < steps: 64 symbols, 8 plane bytes and 48 low bytes are
         // in bounds (the masked load touches only 48 bytes).
@@ -184,16 +139,12 @@ unsafe fn merge_alias_vbmi(
                 _mm512_maskz_loadu_epi8(0xffff_ffff_ffff, low.as_ptr().add(s * 48).cast()),
             )
         };
-        let twice = _mm512_add_epi8(sym, sym);
-        let idx = _mm512_mask_add_epi8(twice, bit, twice, one);
-        let fields = six_bit_fields(packed);
-        let lo_b = _mm512_or_si512(_mm512_permutex2var_epi8(lo[0], idx, lo[1]), fields);
-        let hi_b = _mm512_permutex2var_epi8(hi[0], idx, hi[1]);
+        let words = assemble(&tables, &interleave, sym, bit, packed);
         // SAFETY: s < steps: 128 output bytes are in bounds.
         unsafe {
             let o = out.as_mut_ptr().add(s * 128);
-            _mm512_storeu_si512(o.cast(), _mm512_permutex2var_epi8(lo_b, il0, hi_b));
-            _mm512_storeu_si512(o.add(64).cast(), _mm512_permutex2var_epi8(lo_b, il1, hi_b));
+            _mm512_storeu_si512(o.cast(), words[0]);
+            _mm512_storeu_si512(o.add(64).cast(), words[1]);
         }
     }
 }

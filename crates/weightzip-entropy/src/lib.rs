@@ -17,6 +17,7 @@ pub mod rans;
 pub mod stream;
 pub mod table;
 pub mod varint;
+pub mod words;
 
 pub use error::{EntropyError, Result};
 pub use histogram::{entropy_bits, histogram, Histogram};

@@ -35,6 +35,7 @@ use std::sync::OnceLock;
 
 use crate::error::{corrupt, truncated, EntropyError, Result};
 use crate::table::{DecodeTable, EncodeTable, FastEncodeSymbol, RCP_SHIFT};
+pub use crate::words::WordSink;
 
 #[cfg(target_arch = "x86_64")]
 #[path = "rans_x86.rs"]
@@ -816,6 +817,39 @@ pub fn decode_pair<'a>(
     b.decode_with(&mut out_b[done..], kernel)
 }
 
+/// Decodes the next symbols of two decoders that share one alias table
+/// ([`DecodeTable::alias`]) straight into 16-bit words (see
+/// [`WordSink`]), in whole steps of 64 values of each, as many as both
+/// decoders and sinks hold and the payloads' words allow. Returns how many
+/// values of each it wrote: 0 unless `kernel` is AVX-512 and the CPU has
+/// VBMI. The decoders continue after those values; the caller decodes the
+/// rest (with [`decode_pair`]) and assembles it itself.
+///
+/// This is [`decode_pair`] plus the assembly of the words in one pass: the
+/// symbols never go to memory, and the stores of the words overlap the
+/// arithmetic of the next steps.
+pub fn decode_pair_words<'a, 's>(
+    a: &mut Decoder<'a>,
+    sink_a: &mut WordSink<'s>,
+    b: &mut Decoder<'a>,
+    sink_b: &mut WordSink<'s>,
+    kernel: Kernel,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let done =
+            x86::decode_pair_words(kernel.or_supported(), [&mut *a, &mut *b], [sink_a, sink_b]);
+        a.left -= done;
+        b.left -= done;
+        done
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (a, sink_a, b, sink_b, kernel);
+        0
+    }
+}
+
 /// [`decode_pair`] for `K` payloads: decodes the next `outs[k].len()`
 /// symbols of every decoder, their common groups in lock step.
 pub fn decode_many<'a, const K: usize>(
@@ -1263,6 +1297,134 @@ mod tests {
     fn alias_pairs_decode_in_lock_step() {
         for shape in [AliasShape::Narrow, AliasShape::Wide] {
             alias_pair_in_lock_step(shape);
+        }
+    }
+
+    /// The words of [`WordSink`] for `symbols` from value `first` on,
+    /// assembled one by one.
+    fn assemble_words(
+        symbols: &[u8],
+        first: usize,
+        tops: &[u16; 128],
+        plane: &[u8],
+        fields: &[u8],
+    ) -> Vec<u8> {
+        symbols
+            .iter()
+            .enumerate()
+            .flat_map(|(j, &s)| {
+                let i = first + j;
+                let bit = (plane[i / 8] >> (i % 8)) & 1;
+                let at = 6 * i;
+                let two = u16::from(fields[at / 8])
+                    | (u16::from(*fields.get(at / 8 + 1).unwrap_or(&0)) << 8);
+                let field = (two >> (at % 8)) & 0x3f;
+                (tops[2 * usize::from(s) + usize::from(bit)] | field).to_le_bytes()
+            })
+            .collect()
+    }
+
+    /// The fused word decoder gives the words of a symbol decode and a
+    /// one-by-one assembly, on valid and damaged payloads, for both shapes,
+    /// and leaves the decoders where the symbol decoder continues.
+    #[test]
+    fn fused_word_decoding_matches_symbols_then_assembly() {
+        let mut r = Rng(4242);
+        for shape in [AliasShape::Narrow, AliasShape::Wide] {
+            for (na, nb) in [
+                (64, 64),
+                (100, 130),
+                (1024, 1024),
+                (4096, 4160),
+                (9000, 9160),
+            ] {
+                let a = alias_source(na, r.next() % 1000, shape);
+                let b = alias_source(nb, r.next() % 1000, shape);
+                let t = FreqTable::from_counts(&histogram(&[a.clone(), b.clone()].concat()), 12)
+                    .unwrap();
+                if !crate::alias::supports(&t, shape) {
+                    continue;
+                }
+                let et = EncodeTable::alias(&t, shape).unwrap();
+                let dt = DecodeTable::alias(&t, shape).unwrap();
+                let (mut pa, mut pb) = (Vec::new(), Vec::new());
+                encode(&a, &et, &mut pa).unwrap();
+                encode(&b, &et, &mut pb).unwrap();
+                let n = na + nb;
+                let tops: [u16; 128] = std::array::from_fn(|_| r.next() as u16 & !0x3f);
+                let plane: Vec<u8> = (0..n.div_ceil(8) + 8).map(|_| r.next() as u8).collect();
+                let fields: Vec<u8> = (0..(6 * n).div_ceil(8) + 48)
+                    .map(|_| r.next() as u8)
+                    .collect();
+                let mut damaged = pb.clone();
+                let at = damaged.len() / 2;
+                damaged[at] ^= 0x10;
+                for pb in [&pb, &damaged] {
+                    // Reference: symbols, then words.
+                    let (mut sa, mut sb) = (vec![0u8; na], vec![0u8; nb]);
+                    let ra = Decoder::new(&pa, &dt, na)
+                        .and_then(|mut d| d.decode_with(&mut sa, Kernel::Scalar).and(d.finish()));
+                    let rb = Decoder::new(pb, &dt, nb)
+                        .and_then(|mut d| d.decode_with(&mut sb, Kernel::Scalar).and(d.finish()));
+                    let want = [
+                        assemble_words(&sa, 0, &tops, &plane, &fields),
+                        assemble_words(&sb, na, &tops, &plane, &fields),
+                    ];
+                    // Fused, then the rest symbol by symbol.
+                    let mut x = Decoder::new(&pa, &dt, na).unwrap();
+                    let mut y = Decoder::new(pb, &dt, nb).unwrap();
+                    let mut out = vec![0u8; 2 * n];
+                    let (oa, ob) = out.split_at_mut(2 * na);
+                    let done = decode_pair_words(
+                        &mut x,
+                        &mut WordSink {
+                            tops: &tops,
+                            plane: &plane,
+                            fields: &fields,
+                            out: oa,
+                        },
+                        &mut y,
+                        &mut WordSink {
+                            tops: &tops,
+                            plane: &plane[na / 8..],
+                            fields: &fields[na / 8 * 6..],
+                            out: ob,
+                        },
+                        Kernel::best(),
+                    );
+                    assert_eq!(done % 64, 0);
+                    let (mut ra2, mut rb2) = (vec![0u8; na - done], vec![0u8; nb - done]);
+                    let fa = x.decode_with(&mut ra2, Kernel::Scalar).and(x.finish());
+                    let fb = y.decode_with(&mut rb2, Kernel::Scalar).and(y.finish());
+                    assert_eq!((fa.is_ok(), fb.is_ok()), (ra.is_ok(), rb.is_ok()));
+                    out[2 * done..2 * na]
+                        .copy_from_slice(&assemble_words(&ra2, done, &tops, &plane, &fields));
+                    out[2 * (na + done)..].copy_from_slice(&assemble_words(
+                        &rb2,
+                        na + done,
+                        &tops,
+                        &plane,
+                        &fields,
+                    ));
+                    assert_eq!(
+                        &out[..2 * na],
+                        &want[0][..],
+                        "{shape:?} {na} {nb} done {done}"
+                    );
+                    assert_eq!(
+                        &out[2 * na..],
+                        &want[1][..],
+                        "{shape:?} {na} {nb} done {done}"
+                    );
+                    #[cfg(target_arch = "x86_64")]
+                    if Kernel::best() == Kernel::Avx512
+                        && std::arch::is_x86_feature_detected!("avx512vbmi")
+                        && na >= 1024
+                    {
+                        assert!(done > 0, "the fused kernel ran");
+                    }
+                }
+            }
         }
     }
 

@@ -71,6 +71,39 @@ pub(super) fn decode_groups<const K: usize>(
     }
 }
 
+/// [`super::decode_pair_words`] on x86: the fused kernel when the CPU runs
+/// it and both decoders share one 12-bit alias table; else nothing.
+pub(super) fn decode_pair_words(
+    kernel: Kernel,
+    decs: [&mut Decoder<'_>; 2],
+    sinks: [&mut crate::words::WordSink<'_>; 2],
+) -> usize {
+    let [a, b] = &decs;
+    let shape = a.table.alias.as_ref().map(|t| t.shape);
+    if kernel != Kernel::Avx512
+        || !alias_kernel_supported()
+        || !std::ptr::eq(a.table, b.table)
+        || a.table.prob_bits != 12
+        || a.table.packed.len() != 1 << 12
+        || shape.is_none()
+    {
+        return 0;
+    }
+    let steps = (a.left / 64)
+        .min(b.left / 64)
+        .min(sinks[0].steps())
+        .min(sinks[1].steps());
+    if shape == Some(AliasShape::Wide) {
+        // SAFETY: the CPU runs the kernel; both decoders share one alias
+        // table of the wide shape at 12 bits (checked above); both sinks
+        // hold `steps` steps and both decoders 64 * `steps` symbols.
+        unsafe { avx512_alias_words::<true>(decs, sinks, steps) }
+    } else {
+        // SAFETY: as above, of the narrow shape.
+        unsafe { avx512_alias_words::<false>(decs, sinks, steps) }
+    }
+}
+
 /// What both AVX-512 decoders keep per payload: its two registers of 16
 /// states, its word position and bounds, and its output.
 struct Payloads512<const K: usize> {
@@ -396,6 +429,66 @@ unsafe fn avx512_alias<const K: usize, const SHARED: bool, const WIDE: bool>(
     }
     p.store(decs);
     g * LANES
+}
+
+/// Two payloads with one shared alias table decoded straight into words
+/// (see [`crate::words::WordSink`]), 64 values of each per step: two steps
+/// of [`AliasRegs::step`], the 64 symbols narrowed into one register and
+/// assembled in registers, so the symbols never go through memory and the
+/// word stores overlap the next steps' arithmetic. Returns the values
+/// written per payload (a multiple of 64).
+///
+/// # Safety
+/// The CPU must pass [`alias_kernel_supported`]; both decoders must share
+/// one table with alias tables (of the wide shape with `WIDE`) and 12-bit
+/// precision; both sinks must hold `steps` whole steps and both decoders
+/// `64 * steps` more symbols.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,popcnt")]
+pub(super) unsafe fn avx512_alias_words<const WIDE: bool>(
+    decs: [&mut Decoder<'_>; 2],
+    sinks: [&mut crate::words::WordSink<'_>; 2],
+    steps: usize,
+) -> usize {
+    use crate::words::x86::{assemble, byte_tables, interleave_indices};
+    let Some(regs) = AliasRegs::<2, true, WIDE>::load(&decs) else {
+        return 0;
+    };
+    let narrow = narrow_indices();
+    let tables = [byte_tables(sinks[0].tops), byte_tables(sinks[1].tops)];
+    let interleave = interleave_indices();
+    // Not written through: the kernel writes words through the sinks'
+    // pointers below.
+    let mut no_symbols: [&mut [u8]; 2] = [&mut [], &mut []];
+    let mut p = Payloads512::<2>::load(&decs, &mut no_symbols);
+    let out = sinks.map(|s| (s.out.as_mut_ptr(), s.plane.as_ptr(), s.fields.as_ptr()));
+    let mut s = 0;
+    while s < steps && p.window(2 * GROUP_WINDOW) {
+        // SAFETY: the window of both groups was checked.
+        let [first, second] = unsafe { [regs.step(&mut p), regs.step(&mut p)] };
+        for k in 0..2 {
+            let [a0, a1] = first[k];
+            let [b0, b1] = second[k];
+            let symbols = _mm512_inserti64x4::<1>(
+                _mm512_permutex2var_epi8(a0, narrow, a1),
+                _mm512_castsi512_si256(_mm512_permutex2var_epi8(b0, narrow, b1)),
+            );
+            let (o, plane, fields) = out[k];
+            // SAFETY: s < steps, so 8 plane bytes, 48 field bytes (the
+            // masked load touches only those) and 128 output bytes at this
+            // step are in the sink's slices (the caller's contract).
+            unsafe {
+                let bits = _cvtu64_mask64(plane.add(s * 8).cast::<u64>().read_unaligned());
+                let packed = _mm512_maskz_loadu_epi8(0xffff_ffff_ffff, fields.add(s * 48).cast());
+                let words = assemble(&tables[k], &interleave, symbols, bits, packed);
+                let o = o.add(s * 128);
+                _mm512_storeu_si512(o.cast(), words[0]);
+                _mm512_storeu_si512(o.add(64).cast(), words[1]);
+            }
+        }
+        s += 1;
+    }
+    p.store(decs);
+    s * 64
 }
 
 /// `[[f(k, 0), f(k, 1)]; K]`: one value per register of `K` payloads.
