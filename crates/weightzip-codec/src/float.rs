@@ -957,9 +957,16 @@ mod tests {
     /// Every truncation is an error on every kernel; every single-bit flip
     /// gives the same verdict and bytes on every kernel (never a panic).
     fn corrupt_encodings_agree(encode: fn(&[u8], &mut Vec<u8>) -> Result<()>, decode: Decode) {
-        let data = gaussian_bf16(3000, 9);
+        corrupt_encodings_agree_on(&gaussian_bf16(3000, 9), encode, decode);
+    }
+
+    fn corrupt_encodings_agree_on(
+        data: &[u8],
+        encode: fn(&[u8], &mut Vec<u8>) -> Result<()>,
+        decode: Decode,
+    ) {
         let mut buf = Vec::new();
-        encode(&data, &mut buf).unwrap();
+        encode(data, &mut buf).unwrap();
         let kernels = weightzip_entropy::rans::Kernel::supported();
         let mut back = vec![0u8; data.len()];
         for cut in 0..buf.len() {
@@ -1001,7 +1008,69 @@ mod tests {
         round_trips_with_every_kernel(
             bf16a::encode,
             bf16a::decode_with,
-            &[bf16a::EXP_M6, bf16a::SIGN_EXP],
+            &[
+                bf16a::EXP_M6,
+                bf16a::SIGN_EXP,
+                bf16a::EXP_M6_WIDE,
+                bf16a::SIGN_EXP_WIDE,
+            ],
+        );
+    }
+
+    /// Gaussian weights with `rare` values of distinct exponents (far
+    /// outside the bulk's) spread over them.
+    fn with_rare_exponents(n: usize, rare: usize) -> Vec<u8> {
+        let mut data = gaussian_bf16(n, 5);
+        for r in 0..rare {
+            let i = (r * 7919 + 13) % n;
+            // Exponents 1..=20 and 150..=169, then again.
+            let e = (r % 40) as u16;
+            let exponent = if e < 20 { 1 + e } else { 130 + e };
+            let v = (exponent << 7) | (r as u16 & 0x7f);
+            data[2 * i..2 * i + 2].copy_from_slice(&v.to_le_bytes());
+        }
+        data
+    }
+
+    #[test]
+    fn bf16a_patches_rare_fields_in_the_wide_layout() {
+        let n = 200_000;
+        // 40 rare fields (one in 5000 values): patched; with the bulk's
+        // fields that is more than 64 symbols, which the 64-symbol layout
+        // could not take.
+        let data = with_rare_exponents(n, 40);
+        let mut fields: Vec<u16> = data
+            .chunks_exact(2)
+            .map(|v| (u16::from_le_bytes([v[0], v[1]]) >> 6) & 0x1ff)
+            .collect();
+        fields.sort_unstable();
+        fields.dedup();
+        assert!(fields.len() > 64, "{} fields", fields.len());
+        let mut buf = Vec::new();
+        bf16a::encode(&data, &mut buf).unwrap();
+        assert_eq!(layout_byte(&buf, n, 0), bf16a::EXP_M6_WIDE);
+        for k in weightzip_entropy::rans::Kernel::supported() {
+            let mut back = vec![0u8; data.len()];
+            bf16a::decode_with(&buf, &mut back, k).unwrap();
+            assert_eq!(back, data, "{k:?}");
+        }
+        // 300 of them: too many to patch, too many symbols for the 64-symbol
+        // layout: the joint codec's layout.
+        let data = with_rare_exponents(n, 300);
+        let mut buf = Vec::new();
+        bf16a::encode(&data, &mut buf).unwrap();
+        assert!(layout_byte(&buf, n, 0) < bf16a::EXP_M6);
+        let mut back = vec![0u8; data.len()];
+        bf16a::decode(&buf, &mut back).unwrap();
+        assert_eq!(back, data);
+    }
+
+    #[test]
+    fn bf16a_corrupt_patched_encodings_error_or_agree_never_panic() {
+        corrupt_encodings_agree_on(
+            &with_rare_exponents(5000, 2),
+            bf16a::encode,
+            bf16a::decode_with,
         );
     }
 
@@ -1017,7 +1086,11 @@ mod tests {
         let weights = gaussian_bf16(50_000, 11);
         let mut buf = Vec::new();
         bf16a::encode(&weights, &mut buf).unwrap();
-        assert_eq!(layout_byte(&buf, 25_000, 0), bf16a::EXP_M6);
+        let layout = layout_byte(&buf, 25_000, 0);
+        assert!(
+            matches!(layout, bf16a::EXP_M6 | bf16a::EXP_M6_WIDE),
+            "{layout}"
+        );
         // Norm-like weights: positive, so the sign is free to code with
         // the exponent, and the top mantissa bit is raw.
         let norms: Vec<u8> = weights
@@ -1026,7 +1099,11 @@ mod tests {
             .collect();
         let mut buf = Vec::new();
         bf16a::encode(&norms, &mut buf).unwrap();
-        assert_eq!(layout_byte(&buf, 25_000, 0), bf16a::SIGN_EXP);
+        let layout = layout_byte(&buf, 25_000, 0);
+        assert!(
+            matches!(layout, bf16a::SIGN_EXP | bf16a::SIGN_EXP_WIDE),
+            "{layout}"
+        );
         let mut back = vec![0u8; norms.len()];
         bf16a::decode(&buf, &mut back).unwrap();
         assert_eq!(back, norms);
@@ -1071,6 +1148,7 @@ mod tests {
         for (layout, decode) in [
             (1u8, bf16j::decode as fn(&[u8], &mut [u8]) -> Result<()>),
             (bf16a::EXP_M6, bf16a::decode),
+            (bf16a::EXP_M6_WIDE, bf16a::decode),
         ] {
             let mut enc = vec![64, 0, layout, 2, 5];
             enc.extend_from_slice(&huge);

@@ -2,26 +2,36 @@
 //! bit and 6 raw low mantissa bits — the fastest bf16 codec to decode.
 //!
 //! The 9 coded bits are the exponent and one neighbour: the top mantissa
-//! bit (layout [`EXP_M6`]) or the sign (layout [`SIGN_EXP`]), whichever
-//! gives the smaller entropy for the chunk (the sign depends on the exponent
-//! in norms and biases, the top mantissa bit in weight matrices). The
-//! alphabet of the 9-bit values present must have at most 64 entries,
-//! which it has in every trained tensor we have seen (~25–50); then the
-//! symbols are coded with an alias-layout rANS table
-//! ([`weightzip_entropy::alias`]), which an AVX-512 decoder looks up with
-//! register permutes instead of gathers. Otherwise the chunk is coded as
-//! [`super::bf16j`] (layout bytes 0 and 1, that codec's bytes exactly).
+//! bit (layouts [`EXP_M6`], [`EXP_M6_WIDE`]) or the sign ([`SIGN_EXP`],
+//! [`SIGN_EXP_WIDE`]), whichever gives the smaller entropy for the chunk
+//! (the sign depends on the exponent in norms and biases, the top mantissa
+//! bit in weight matrices). The symbols are coded with an alias-layout
+//! rANS table ([`weightzip_entropy::alias`]), which an AVX-512 decoder
+//! looks up with register permutes instead of gathers:
+//! - the wide layouts keep the 32 most frequent 9-bit values (a 32-bucket
+//!   table, the fastest to decode) and list every other value as a patch,
+//!   chosen while patches are at most one value in 2048; in
+//!   trained tensors (~45–55 values present) they are ~0.02 %;
+//! - else layouts 2 and 3 code every 9-bit value present if there are at
+//!   most 64 (a 64-bucket table);
+//! - else the chunk is coded as [`super::bf16j`] (layout bytes 0 and 1,
+//!   that codec's bytes exactly).
 //!
 //! Layout after the common header (`n`, tail): `layout: u8`, then for
-//! layouts 2 and 3: `count - 1: u8` (2..=64 symbols); the `count` distinct
-//! 9-bit values in ascending order as varints (the first, then each
-//! difference); the frequency table (12-bit precision, symbols below
-//! `count`); `m: varint`, the values in the first half (a multiple of 32,
-//! not above `n - m`); `len: varint` and the rANS payload of the symbols of
-//! values `0..m`, then the same for `m..n` (both coded with the one table,
-//! decoded in lock step); the raw bit of every value (`ceil(n / 8)` bytes,
-//! value `i` at bit `i % 8` of byte `i / 8`); the low 6 bits of every value
-//! as in `wz_bf16j` (`ceil(6n / 8)` bytes, value `i` at bit `6i`).
+//! layouts 2 to 5: `count - 1: u8` (2..=64 symbols, 2..=32 for the wide
+//! layouts 4 and 5); the `count` coded 9-bit values in ascending order as
+//! varints (the first, then each difference); the frequency table (12-bit
+//! precision, symbols below `count`); `m: varint`, the values in the first
+//! half (a multiple of 32, not above `n - m`); `len: varint` and the rANS
+//! payload of the symbols of values `0..m`, then the same for `m..n` (both
+//! coded with the one table, decoded in lock step); for layouts 4 and 5
+//! only, the patches: their count as a varint, then per patch the gap from
+//! the previous patched value's index + 1 (from 0 for the first) and its
+//! 9-bit value, both varints (the symbol coded for a patched value is the
+//! most frequent one, and the patch replaces its 9 bits); the raw bit of
+//! every value (`ceil(n / 8)` bytes, value `i` at bit `i % 8` of byte
+//! `i / 8`); the low 6 bits of every value as in `wz_bf16j`
+//! (`ceil(6n / 8)` bytes, value `i` at bit `6i`).
 
 use std::cell::RefCell;
 
@@ -38,6 +48,17 @@ pub const EXP_M6: u8 = 2;
 /// Layout byte: the symbol is bits 15..7 (sign, exponent); the raw bit is
 /// the top mantissa bit.
 pub const SIGN_EXP: u8 = 3;
+/// Layout byte: as [`EXP_M6`], with at most 32 symbols (a 32-bucket alias
+/// table) and the rarer fields as patches.
+pub const EXP_M6_WIDE: u8 = 4;
+/// Layout byte: as [`SIGN_EXP`], with at most 32 symbols and patches.
+pub const SIGN_EXP_WIDE: u8 = 5;
+/// Symbols of a wide layout's table.
+const WIDE_SYMBOLS: usize = 32;
+/// A wide layout is chosen while its patched values are at most one in
+/// this many: each costs ~3 bytes more than a coded symbol, so this keeps
+/// the cost below ~0.1 % of the output.
+const PATCH_RARITY: usize = 2048;
 /// Raw low bits per value besides the raw bit.
 const LOW: usize = 6;
 /// Keys of the histogram: the top 10 bits of a value.
@@ -83,9 +104,34 @@ pub fn encode(data: &[u8], out: &mut Vec<u8>) -> Result<()> {
     for (k, (a, b)) in keys.iter_mut().zip(ha.iter().zip(&hb)) {
         *k = a + b;
     }
-    match choose_layout(&keys) {
-        Some(layout) => encode_alias(values, m, &keys, layout, out),
+    match choose_layout(&keys, n) {
+        Some((layout, alphabet)) => encode_alias(
+            values,
+            m,
+            &field_histogram(&keys, base(layout)),
+            &alphabet,
+            layout,
+            out,
+        ),
         None => bf16j::encode_body(values, out),
+    }
+}
+
+/// The wide layout of a 64-symbol `layout`.
+fn wide(layout: u8) -> u8 {
+    if layout == EXP_M6 {
+        EXP_M6_WIDE
+    } else {
+        SIGN_EXP_WIDE
+    }
+}
+
+/// The 64-symbol layout whose fields and raw bit `layout` uses.
+fn base(layout: u8) -> u8 {
+    match layout {
+        EXP_M6_WIDE => EXP_M6,
+        SIGN_EXP_WIDE => SIGN_EXP,
+        other => other,
     }
 }
 
@@ -98,34 +144,61 @@ fn field_histogram(keys: &[u64; KEYS], layout: u8) -> [u64; 512] {
     h
 }
 
-/// The alias layout with the smaller entropy among those whose alphabet
-/// fits (2..=64 symbols), if any.
-fn choose_layout(keys: &[u64; KEYS]) -> Option<u8> {
+/// The layout with the smaller entropy of the fields among [`EXP_M6`] and
+/// [`SIGN_EXP`], in its wide form if at most one value in
+/// [`PATCH_RARITY`] of `n` has a field outside the 32 most frequent, else
+/// as is if its alphabet fits (2..=64 symbols); and its alphabet
+/// (ascending). `None` if neither fits.
+fn choose_layout(keys: &[u64; KEYS], n: usize) -> Option<(u8, Vec<u16>)> {
     [EXP_M6, SIGN_EXP]
         .into_iter()
         .filter_map(|layout| {
             let h = field_histogram(keys, layout);
-            let count = h.iter().filter(|&&c| c > 0).count();
-            (2..=ALIAS_SYMBOLS)
-                .contains(&count)
-                .then(|| (entropy_bits(&h), layout))
+            let mut alphabet: Vec<u16> = (0..512u16).filter(|&f| h[f as usize] > 0).collect();
+            if alphabet.len() < 2 {
+                return None;
+            }
+            // Most frequent first; ties by value, so the choice is a pure
+            // function of the histogram.
+            alphabet.sort_by_key(|&f| (std::cmp::Reverse(h[f as usize]), f));
+            let patched: u64 = alphabet[WIDE_SYMBOLS.min(alphabet.len())..]
+                .iter()
+                .map(|&f| h[f as usize])
+                .sum();
+            let layout = if patched <= (n / PATCH_RARITY) as u64 {
+                alphabet.truncate(WIDE_SYMBOLS);
+                wide(layout)
+            } else if alphabet.len() <= ALIAS_SYMBOLS {
+                layout
+            } else {
+                return None;
+            };
+            alphabet.sort_unstable();
+            Some((entropy_bits(&h), layout, alphabet))
         })
         .min_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, layout)| layout)
+        .map(|(_, layout, alphabet)| (layout, alphabet))
 }
 
+/// Codes `values` under `layout` with `alphabet` (ascending). With a wide
+/// layout, values whose field is not in the alphabet are coded as its most
+/// frequent symbol and listed as patches.
 fn encode_alias(
     values: &[u8],
     m: usize,
-    keys: &[u64; KEYS],
+    fields: &[u64; 512],
+    alphabet: &[u16],
     layout: u8,
     out: &mut Vec<u8>,
 ) -> Result<()> {
     let n = values.len() / 2;
-    let fields = field_histogram(keys, layout);
-    let alphabet: Vec<u16> = (0..512u16).filter(|&f| fields[f as usize] > 0).collect();
+    let shape = if layout == base(layout) {
+        AliasShape::Narrow
+    } else {
+        AliasShape::Wide
+    };
     out.push(layout);
-    write_alphabet(&alphabet, out);
+    write_alphabet(alphabet, out);
     // Fields outside the alphabet map to a symbol the table lacks.
     let mut symbol_of_field = [u8::MAX; 512];
     let mut counts = [0u64; 256];
@@ -133,16 +206,43 @@ fn encode_alias(
         symbol_of_field[f as usize] = i as u8;
         counts[i] = fields[f as usize];
     }
+    let patched: u64 = fields.iter().sum::<u64>() - counts.iter().sum::<u64>();
+    // Patched values are coded as the most frequent symbol (the first of
+    // equals), the cheapest.
+    let common = (0..alphabet.len())
+        .max_by_key(|&i| (counts[i], std::cmp::Reverse(i)))
+        .unwrap_or(0) as u8;
+    counts[usize::from(common)] += patched;
     let table = FreqTable::from_counts(&counts, ALIAS_BITS).in_codec(NAME)?;
     table.write(out);
     varint::write_u64(out, m as u64);
-    let encode_table = EncodeTable::alias(&table, AliasShape::Narrow).in_codec(NAME)?;
+    let encode_table = EncodeTable::alias(&table, shape).in_codec(NAME)?;
     // The symbols as bytes first (64 per step with byte permutes): the rANS
     // encoder then finds a symbol's entry in registers, not by a gather.
     SYMBOLS.with(|cell| {
         let mut symbols = cell.borrow_mut();
         symbols.resize(n, 0);
-        symbol_bytes(values, layout, &symbol_of_field, &mut symbols);
+        symbol_bytes(values, base(layout), &symbol_of_field, &mut symbols);
+        let mut patches = Vec::new();
+        if patched > 0 {
+            // Patched values are rare: skip the blocks without one. (A
+            // maximum of bytes vectorises; `contains` stops early and does
+            // not.)
+            let shift = field_shift(base(layout));
+            for (b, block) in symbols.chunks_mut(256).enumerate() {
+                if block.iter().fold(0u8, |m, &s| m.max(s)) != u8::MAX {
+                    continue;
+                }
+                for (j, s) in block.iter_mut().enumerate() {
+                    if *s == u8::MAX {
+                        let i = b * 256 + j;
+                        let v = u16::from_le_bytes([values[2 * i], values[2 * i + 1]]);
+                        patches.push((i, (v >> shift) & 0x1ff));
+                        *s = common;
+                    }
+                }
+            }
+        }
         let (a, b) = symbols.split_at(m);
         rans::encode_pair(
             a,
@@ -157,13 +257,66 @@ fn encode_alias(
                 }
             },
         )
-        .in_codec(NAME)
+        .in_codec(NAME)?;
+        if shape == AliasShape::Wide {
+            write_patches(&patches, out);
+        }
+        Ok(())
     })?;
     let at = out.len();
     out.resize(at + n.div_ceil(8) + (n * LOW).div_ceil(8), 0);
     let (plane, low) = out[at..].split_at_mut(n.div_ceil(8));
-    pack_raw(values, raw_bit(layout), plane, low);
+    pack_raw(values, raw_bit(base(layout)), plane, low);
     Ok(())
+}
+
+/// Writes the patches of a wide layout: their count, then per patch the
+/// gap to the previous patched value (the index of the first) and the
+/// field, as varints.
+fn write_patches(patches: &[(usize, u16)], out: &mut Vec<u8>) {
+    varint::write_u64(out, patches.len() as u64);
+    let mut next = 0;
+    for &(i, field) in patches {
+        varint::write_u64(out, (i - next) as u64);
+        varint::write_u64(out, u64::from(field));
+        next = i + 1;
+    }
+}
+
+/// Reads the patches written by [`write_patches`] for `n` values: indices
+/// ascending and below `n`, fields below 512.
+fn read_patches(input: &[u8], pos: &mut usize, n: usize) -> Result<Vec<(usize, u16)>> {
+    let corrupt = |offset: usize, reason: String| CodecError::Corrupt {
+        codec: NAME,
+        offset,
+        reason,
+    };
+    let at = *pos;
+    let count = varint::read_u64(input, pos).in_codec(NAME)?;
+    // Each patch takes at least two bytes: bound the count before allocating.
+    let count = usize::try_from(count)
+        .ok()
+        .filter(|&c| c <= n && c <= input.len().saturating_sub(*pos) / 2)
+        .ok_or_else(|| corrupt(at, format!("{count} patches")))?;
+    let mut patches = Vec::with_capacity(count);
+    let mut next = 0usize;
+    for _ in 0..count {
+        let at = *pos;
+        let gap = varint::read_u64(input, pos).in_codec(NAME)?;
+        let field = varint::read_u64(input, pos).in_codec(NAME)?;
+        let i = usize::try_from(gap)
+            .ok()
+            .and_then(|g| next.checked_add(g))
+            .filter(|&i| i < n)
+            .ok_or_else(|| corrupt(at, format!("patch {gap} values past {next} of {n}")))?;
+        let field = u16::try_from(field)
+            .ok()
+            .filter(|&f| f < 512)
+            .ok_or_else(|| corrupt(at, format!("patch field {field}")))?;
+        patches.push((i, field));
+        next = i + 1;
+    }
+    Ok(patches)
 }
 
 thread_local! {
@@ -255,7 +408,9 @@ pub fn decode_with(input: &[u8], out: &mut [u8], kernel: Kernel) -> Result<()> {
         reason: "truncated layout byte".into(),
     })?;
     match layout {
-        EXP_M6 | SIGN_EXP => decode_alias(input, pos + 1, layout, body, kernel)?,
+        EXP_M6 | SIGN_EXP | EXP_M6_WIDE | SIGN_EXP_WIDE => {
+            decode_alias(input, pos + 1, layout, body, kernel)?
+        }
         _ => bf16j::decode_body(input, pos, body, kernel)?,
     }
     rest.copy_from_slice(tail);
@@ -278,20 +433,23 @@ fn decode_alias(
     let at = pos;
     let alphabet = read_alphabet(NAME, input, &mut pos, 512)?;
     let count = alphabet.len();
-    if !(2..=ALIAS_SYMBOLS).contains(&count) {
+    let (shape, fields) = if layout == base(layout) {
+        (AliasShape::Narrow, layout)
+    } else {
+        (AliasShape::Wide, base(layout))
+    };
+    if !(2..=shape.buckets()).contains(&count) {
         return Err(corrupt(at, format!("alphabet of {count} symbols")));
     }
     // Top part of every (symbol, raw bit) pair, at index 2 * symbol + bit.
     let mut tops = [0u16; 2 * ALIAS_SYMBOLS];
     for (i, &f) in alphabet.iter().enumerate() {
-        tops[2 * i] = top_of(layout, f, 0);
-        tops[2 * i + 1] = top_of(layout, f, 1);
+        tops[2 * i] = top_of(fields, f, 0);
+        tops[2 * i + 1] = top_of(fields, f, 1);
     }
     let at = pos;
     let table = FreqTable::read(input, &mut pos).in_codec(NAME)?;
-    if !alias::supports(&table, AliasShape::Narrow)
-        || table.freqs()[count..].iter().any(|&f| f != 0)
-    {
+    if !alias::supports(&table, shape) || table.freqs()[count..].iter().any(|&f| f != 0) {
         return Err(corrupt(
             at,
             "frequency table outside the alphabet or not an alias table".into(),
@@ -308,6 +466,11 @@ fn decode_alias(
             .ok_or_else(|| corrupt(at, format!("payload of {len} bytes past the end")))?;
         pos += p.len();
     }
+    let patches = if shape == AliasShape::Wide {
+        read_patches(input, &mut pos, n)?
+    } else {
+        Vec::new()
+    };
     let (plane_len, low_len) = (n.div_ceil(8), (n * LOW).div_ceil(8));
     if input.len() != pos + plane_len + low_len {
         return Err(corrupt(
@@ -320,7 +483,7 @@ fn decode_alias(
         ));
     }
     let (plane, low) = input[pos..].split_at(plane_len);
-    let dt = DecodeTable::alias(&table, AliasShape::Narrow).in_codec(NAME)?;
+    let dt = DecodeTable::alias(&table, shape).in_codec(NAME)?;
     let mut da = Decoder::new(payloads[0], &dt, m).in_codec(NAME)?;
     let mut db = Decoder::new(payloads[1], &dt, n - m).in_codec(NAME)?;
     let (body_a, body_b) = body.split_at_mut(m * 2);
@@ -375,7 +538,14 @@ fn decode_alias(
         start += ALIAS_BLOCK;
     }
     da.finish().in_codec(NAME)?;
-    db.finish().in_codec(NAME)
+    db.finish().in_codec(NAME)?;
+    let shift = field_shift(fields);
+    for (i, field) in patches {
+        let v = u16::from_le_bytes([body[2 * i], body[2 * i + 1]]);
+        let v = (v & !(0x1ff << shift)) | (field << shift);
+        body[2 * i..2 * i + 2].copy_from_slice(&v.to_le_bytes());
+    }
+    Ok(())
 }
 
 /// Writes value `i` = `tops[2 * symbols[i] + bit_i] | low_i` for every

@@ -3,7 +3,8 @@
 //! the sizes rank as designed, and format-v1 encodings decode forever.
 //!
 //! `WZ_WRITE_GOLDEN=1 cargo test -p weightzip-codec --test float_real`
-//! writes the golden encodings (only when a codec is added).
+//! writes the golden encodings that are missing (when a codec or a layout
+//! is added).
 
 use weightzip_codec::{float, CodecId, Level};
 use weightzip_entropy::rans::Kernel;
@@ -57,16 +58,33 @@ fn alias_codec_sizes_sit_between_the_plane_split_and_the_joint_codec() {
 fn golden_v1_encodings_decode() {
     let source = &INTERMEDIATE[..2 * 384 * 64 + 1];
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden");
-    for (codec, file) in [
-        (CodecId::Bf16, "golden_v1.bf16.wzc"),
-        (CodecId::Bf16Joint, "golden_v1.bf16j.wzc"),
-        (CodecId::Bf16Alias, "golden_v1.bf16a.wzc"),
+    // The layout byte of the bf16 encodings: after n (a 3-byte varint
+    // here), the tail length and the one tail byte.
+    const LAYOUT_AT: usize = 5;
+    for (codec, file, layout) in [
+        (CodecId::Bf16, "golden_v1.bf16.wzc", None),
+        (CodecId::Bf16Joint, "golden_v1.bf16j.wzc", Some(1)),
+        // Written when wz_bf16a's encoder chose the 64-symbol layout.
+        (
+            CodecId::Bf16Alias,
+            "golden_v1.bf16a.wzc",
+            Some(float::bf16a::EXP_M6),
+        ),
+        (
+            CodecId::Bf16Alias,
+            "golden_v1.bf16a_wide.wzc",
+            Some(float::bf16a::EXP_M6_WIDE),
+        ),
     ] {
         let path = dir.join(file);
-        if std::env::var_os("WZ_WRITE_GOLDEN").is_some() {
+        // Only missing files are written: each pins the encoder of its time.
+        if std::env::var_os("WZ_WRITE_GOLDEN").is_some() && !path.exists() {
             std::fs::write(&path, encode(codec, source)).unwrap();
         }
         let golden = std::fs::read(&path).unwrap();
+        if let Some(layout) = layout {
+            assert_eq!(golden[LAYOUT_AT], layout, "{file}");
+        }
         for k in Kernel::supported() {
             let mut back = vec![0u8; source.len()];
             match codec {
