@@ -1107,6 +1107,42 @@ mod tests {
         round_trip(&[7u8; 1000], 8);
     }
 
+    /// Frequencies at the extremes (1, 2, the table size minus a few) with
+    /// symbols drawn regardless of them: the SIMD encoders' approximate
+    /// quotients (a float division, or a multiply by a float reciprocal)
+    /// meet their largest errors, and must still code what the reference
+    /// codes.
+    #[test]
+    fn every_kernel_matches_the_reference_at_extreme_frequencies() {
+        let mut r = Rng(77);
+        for bits in [12u32, 15] {
+            let total = 1u32 << bits;
+            for freqs in [
+                vec![1, total - 1],
+                vec![total - 1, 1],
+                vec![1, total - 3, 2],
+                vec![3, 1, total - 5, 1],
+                vec![total / 2 + 1, total / 2 - 1],
+            ] {
+                let mut f = [0u32; 256];
+                f[..freqs.len()].copy_from_slice(&freqs);
+                let t = FreqTable::from_freqs(f, bits).unwrap();
+                let symbols: Vec<u8> = (0..5000)
+                    .map(|_| (r.next() % freqs.len() as u64) as u8)
+                    .collect();
+                let expected = reference_encode(&symbols, &t);
+                for k in Kernel::supported() {
+                    let mut payload = Vec::new();
+                    encode_with(&symbols, &EncodeTable::new(&t), &mut payload, k).unwrap();
+                    assert_eq!(payload, expected, "{k:?} bits={bits} {freqs:?}");
+                    let mut back = vec![0u8; symbols.len()];
+                    decode_with(&payload, &DecodeTable::new(&t), &mut back, k).unwrap();
+                    assert_eq!(back, symbols, "{k:?} bits={bits} {freqs:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn every_kernel_matches_the_reference_on_many_inputs() {
         for seed in 0..40u64 {

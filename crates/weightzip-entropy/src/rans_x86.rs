@@ -664,6 +664,7 @@ unsafe fn encode_avx512<const K: usize>(mut encs: [&mut EncodeState<'_>; K], cou
     // the table) are looked up in registers instead of gathered.
     let mut small = [false; K];
     let mut small_table = [[zero; 4]; K];
+    let mut small_rcp = [[_mm512_setzero_ps(); 4]; K];
     let (bit5, below64) = (_mm512_set1_epi32(32), _mm512_set1_epi32(64));
     let mut symbols = [std::ptr::null::<u8>(); K];
     let mut keyed = [false; K];
@@ -688,6 +689,18 @@ unsafe fn encode_avx512<const K: usize>(mut encs: [&mut EncodeState<'_>; K], cou
             for (q, r) in small_table[k].iter_mut().enumerate() {
                 // SAFETY: 16 u32 at q * 16 of the 256-entry table.
                 *r = unsafe { _mm512_loadu_si512(e.start_freq.as_ptr().add(q * 16).cast()) };
+            }
+            let rcp: [f32; 64] = std::array::from_fn(|s| {
+                let f = e.start_freq[s] >> 16;
+                if f == 0 {
+                    0.0
+                } else {
+                    1.0 / f as f32
+                }
+            });
+            for (q, r) in small_rcp[k].iter_mut().enumerate() {
+                // SAFETY: 16 f32 at q * 16 of 64.
+                *r = unsafe { _mm512_loadu_ps(rcp.as_ptr().add(q * 16)) };
             }
         }
         if let Some(slots) = e.slot_of_rank {
@@ -718,13 +731,21 @@ unsafe fn encode_avx512<const K: usize>(mut encs: [&mut EncodeState<'_>; K], cou
                     let sym = unsafe { _mm_loadu_si128(symbols[k].add(first).cast()) };
                     _mm512_cvtepu8_epi32(_mm_shuffle_epi8(sym, rev_bytes))
                 };
+                let mut rcp = None;
                 let e = if small[k] {
                     let t = &small_table[k];
+                    let upper = _mm512_test_epi32_mask(idx, bit5);
                     let e = _mm512_mask_blend_epi32(
-                        _mm512_test_epi32_mask(idx, bit5),
+                        upper,
                         _mm512_permutex2var_epi32(t[0], idx, t[1]),
                         _mm512_permutex2var_epi32(t[2], idx, t[3]),
                     );
+                    let rt = &small_rcp[k];
+                    rcp = Some(_mm512_mask_blend_ps(
+                        upper,
+                        _mm512_permutex2var_ps(rt[0], idx, rt[1]),
+                        _mm512_permutex2var_ps(rt[2], idx, rt[3]),
+                    ));
                     // A symbol above 63 has no entry: frequency 0, absent.
                     _mm512_maskz_mov_epi32(_mm512_cmplt_epu32_mask(idx, below64), e)
                 } else {
@@ -743,7 +764,15 @@ unsafe fn encode_avx512<const K: usize>(mut encs: [&mut EncodeState<'_>; K], cou
                 unsafe { _mm256_storeu_si256(words[k].add(wp[k]).cast(), out) };
                 wp[k] += flush.count_ones() as usize;
                 let xs = _mm512_mask_srli_epi32(xv, flush, xv, 16);
-                let qf = _mm512_div_ps(_mm512_cvtepu32_ps(xs), _mm512_cvtepu32_ps(freq));
+                // With a register table, xs times the f32 reciprocal of freq:
+                // xs < 2^20 * freq, so the three roundings (xs, 1 / freq, the
+                // product) leave the quotient off by less than 0.2, which the
+                // corrections below fix as they fix the division's error;
+                // a multiply costs much less than a division.
+                let qf = match rcp {
+                    Some(rcp) => _mm512_mul_ps(_mm512_cvtepu32_ps(xs), rcp),
+                    None => _mm512_div_ps(_mm512_cvtepu32_ps(xs), _mm512_cvtepu32_ps(freq)),
+                };
                 let mut q = _mm512_cvttps_epu32(qf);
                 let mut r = _mm512_sub_epi32(xs, _mm512_mullo_epi32(q, freq));
                 let over = _mm512_cmplt_epi32_mask(r, zero);
