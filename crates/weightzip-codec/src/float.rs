@@ -1066,6 +1066,27 @@ mod tests {
     }
 
     #[test]
+    fn bf16a_checks_a_sampled_wide_layout_against_the_values_it_missed() {
+        // Rare exponents only at values the sample skips (1 mod 4): the
+        // sampled alphabet lacks them, so the wide layout would patch 1000
+        // values; the encoder must fall back to the exact histogram, which
+        // sees too many fields for either alias layout.
+        let n = 50_000;
+        let mut data = gaussian_bf16(n, 8);
+        for j in 0..1000 {
+            let i = 4 * j + 1;
+            let exponent = 1 + (j % 40) as u16;
+            data[2 * i..2 * i + 2].copy_from_slice(&(exponent << 7).to_le_bytes());
+        }
+        let mut buf = Vec::new();
+        bf16a::encode(&data, &mut buf).unwrap();
+        assert!(layout_byte(&buf, n, 0) < bf16a::EXP_M6);
+        let mut back = vec![0u8; data.len()];
+        bf16a::decode(&buf, &mut back).unwrap();
+        assert_eq!(back, data);
+    }
+
+    #[test]
     fn bf16a_corrupt_patched_encodings_error_or_agree_never_panic() {
         corrupt_encodings_agree_on(
             &with_rare_exponents(5000, 2),
