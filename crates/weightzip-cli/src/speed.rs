@@ -73,17 +73,44 @@ struct Contender {
     dec: Dec,
 }
 
+thread_local! {
+    /// The zstd contexts of this thread (see `contenders`).
+    static ZSTD_ENC: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(None) };
+    static ZSTD_DEC: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 fn contenders(codecs: &[CodecId], level: Level, kernels: bool) -> Vec<Contender> {
+    // zstd keeps one context per thread and level, as a program coding
+    // many chunks would: a fresh context per chunk allocates and clears
+    // megabytes of tables, which made zstd's encode speed depend on the
+    // allocator's state (up to 1.8x between otherwise equal runs).
     let zstd_at = |lvl: i32, key| Contender {
         name: format!("zstd -{lvl}"),
         key,
         kernel: None,
         enc: Box::new(move |d, o| {
-            o.extend_from_slice(&zstd::bulk::compress(d, lvl)?);
-            Ok(())
+            o.reserve(zstd::zstd_safe::compress_bound(d.len()));
+            ZSTD_ENC.with(|cell| {
+                let mut cache = cell.borrow_mut();
+                if cache.as_ref().is_none_or(|(l, _)| *l != lvl) {
+                    *cache = Some((lvl, zstd::bulk::Compressor::new(lvl)?));
+                }
+                let (_, c) = cache.as_mut().expect("set above");
+                c.compress_to_buffer(d, o)?;
+                anyhow::Ok(())
+            })
         }),
         dec: Box::new(|i, o| {
-            let n = zstd::bulk::Decompressor::new()?.decompress_to_buffer(i, o)?;
+            let n = ZSTD_DEC.with(|cell| {
+                let mut cache = cell.borrow_mut();
+                if cache.is_none() {
+                    *cache = Some(zstd::bulk::Decompressor::new()?);
+                }
+                let d = cache.as_mut().expect("set above");
+                anyhow::Ok(d.decompress_to_buffer(i, o)?)
+            })?;
             if n != o.len() {
                 bail!("zstd: short output");
             }
