@@ -13,7 +13,7 @@
 //! one shared table, as the codecs do.
 
 use weightzip_entropy::alias::AliasShape;
-use weightzip_entropy::rans::{self, Decoder, Kernel};
+use weightzip_entropy::rans::{self, Decoder, Kernel, WordSink};
 use weightzip_entropy::{histogram, DecodeTable, EncodeTable, FreqTable};
 
 const CHUNK: usize = 2 << 20;
@@ -157,6 +157,24 @@ fn main() {
                 .collect(),
         })
         .collect();
+    if want("tables") {
+        let t = &planes[0].chunks[0].1;
+        let reps = 2000;
+        let t0 = now();
+        for _ in 0..reps {
+            std::hint::black_box(dec_table(t));
+        }
+        let t1 = now();
+        for _ in 0..reps {
+            std::hint::black_box(enc_table(t));
+        }
+        let t2 = now();
+        println!(
+            "tables: decode {:.1} us, encode {:.1} us",
+            (t1 - t0) / reps as f64 * 1e6,
+            (t2 - t1) / reps as f64 * 1e6
+        );
+    }
     for plane in &planes {
         let n: usize = plane.chunks.iter().map(|c| c.0.len()).sum();
         let coded: usize = plane.chunks.iter().map(|c| c.2.len()).sum();
@@ -252,4 +270,47 @@ fn main() {
             println!("  {:<8} decode {:>7.0} Msym/s", k.name(), dec);
         }
     }
+    if want("words") && alias().is_some() && planes.len() >= 2 && a_and_b_match(&planes) {
+        let (a, b) = (&planes[0], &planes[1]);
+        let n: usize = a.chunks.iter().map(|c| c.0.len()).sum::<usize>() * 2;
+        // Raw bits and fields of no meaning: only the speed is measured.
+        let tops: [u16; 128] = std::array::from_fn(|i| (i as u16) << 6);
+        let plane: Vec<u8> = (0..CHUNK / 4 + 64).map(|i| (i * 37) as u8).collect();
+        let fields: Vec<u8> = (0..CHUNK * 3 / 2 + 64).map(|i| (i * 91) as u8).collect();
+        let mut out = vec![0u8; 4 * CHUNK];
+        println!("{} + {} into words:", a.name, b.name);
+        let speed = time(repeats, n, || {
+            for (ca, cb) in a.chunks.iter().zip(&b.chunks) {
+                let t = dec_table(&ca.1);
+                let len = ca.0.len();
+                let mut da = Decoder::new(&ca.2, &t, len).unwrap();
+                let mut db = Decoder::new(&cb.2, &t, len).unwrap();
+                let (oa, ob) = out.split_at_mut(2 * CHUNK);
+                let done = rans::decode_pair_words(
+                    &mut da,
+                    &mut WordSink {
+                        tops: &tops,
+                        plane: &plane,
+                        fields: &fields,
+                        out: oa,
+                    },
+                    &mut db,
+                    &mut WordSink {
+                        tops: &tops,
+                        plane: &plane,
+                        fields: &fields,
+                        out: ob,
+                    },
+                    Kernel::best(),
+                );
+                std::hint::black_box(done);
+            }
+        });
+        println!("  fused    decode {:>7.0} Mvalues/s", speed);
+    }
+}
+
+/// Whether the first two planes are the same file (one table for both).
+fn a_and_b_match(planes: &[Plane]) -> bool {
+    planes[0].name == planes[1].name
 }
