@@ -169,20 +169,21 @@ impl AliasLayout {
             }
         }
 
+        // Ranks follow slot order: part by part (a run of one symbol's slots).
         let mut sym_of_slot = vec![0u8; SLOTS];
         let mut rank_of_slot = vec![0u16; SLOTS];
-        let mut seen = [0u32; ALIAS_BUCKETS];
-        for (slot, (sym, rank)) in sym_of_slot
-            .iter_mut()
-            .zip(rank_of_slot.iter_mut())
-            .enumerate()
-        {
-            let b = slot / bucket_slots as usize;
-            let in_low = (slot as u32 % bucket_slots) < divider[b];
-            let s = if in_low { low_sym[b] } else { high_sym[b] };
-            *sym = s as u8;
-            *rank = seen[s] as u16;
-            seen[s] += 1;
+        let mut seen = [0u16; ALIAS_BUCKETS];
+        let w = bucket_slots as usize;
+        for b in 0..nb {
+            let (first, split) = (b * w, b * w + divider[b] as usize);
+            for (run, s) in [(first..split, low_sym[b]), (split..first + w, high_sym[b])] {
+                let len = run.len() as u16;
+                sym_of_slot[run.clone()].fill(s as u8);
+                for (r, rank) in rank_of_slot[run].iter_mut().zip(seen[s]..) {
+                    *r = rank;
+                }
+                seen[s] += len;
+            }
         }
         let entry = |slot: usize| -> u32 {
             let s = usize::from(sym_of_slot[slot]);
