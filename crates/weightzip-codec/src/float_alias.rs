@@ -484,11 +484,11 @@ fn decode_alias(
     if !(2..=shape.buckets()).contains(&count) {
         return Err(corrupt(at, format!("alphabet of {count} symbols")));
     }
-    // Top part of every (symbol, raw bit) pair, at index 2 * symbol + bit.
+    // Top part of every (symbol, raw bit) pair, at index symbol + 64 * bit.
     let mut tops = [0u16; 2 * ALIAS_SYMBOLS];
     for (i, &f) in alphabet.iter().enumerate() {
-        tops[2 * i] = top_of(fields, f, 0);
-        tops[2 * i + 1] = top_of(fields, f, 1);
+        tops[i] = top_of(fields, f, 0);
+        tops[ALIAS_SYMBOLS + i] = top_of(fields, f, 1);
     }
     let at = pos;
     let table = FreqTable::read(input, &mut pos).in_codec(NAME)?;
@@ -591,7 +591,7 @@ fn decode_alias(
     Ok(())
 }
 
-/// Writes value `i` = `tops[2 * symbols[i] + bit_i] | low_i` for every
+/// Writes value `i` = `tops[symbols[i] + 64 * bit_i] | low_i` for every
 /// symbol, the raw bits read from `plane` and `low` (both start at value 0
 /// and may run past the last value).
 fn merge(
@@ -618,7 +618,7 @@ fn merge(
     );
     // Eight values per step: one plane byte, 6 bytes of low bits.
     let value = |sym: u8, bit: u8, low: u64| -> [u8; 2] {
-        let idx = (2 * usize::from(sym) + usize::from(bit & 1)) & (2 * ALIAS_SYMBOLS - 1);
+        let idx = usize::from(sym & 0x3f) + ALIAS_SYMBOLS * usize::from(bit & 1);
         (tops[idx] | (low & 0x3f) as u16).to_le_bytes()
     };
     let mut eights = symbols.chunks_exact(8);

@@ -91,7 +91,7 @@ unsafe fn merge_joint_vbmi(
 }
 
 /// The AVX-512 VBMI part of `bf16a::merge`: 64 values per step, index
-/// `2 * symbol + raw bit` looked up in the 128-entry top table with one
+/// `symbol + 64 * raw bit` looked up in the 128-entry top table with one
 /// byte permute per output byte, the 6-bit fields unpacked as in
 /// [`merge_joint`]. Returns how many values it wrote (a multiple of 64).
 pub(super) fn merge_alias(

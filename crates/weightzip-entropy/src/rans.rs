@@ -1355,7 +1355,7 @@ mod tests {
                 let two = u16::from(fields[at / 8])
                     | (u16::from(*fields.get(at / 8 + 1).unwrap_or(&0)) << 8);
                 let field = (two >> (at % 8)) & 0x3f;
-                (tops[2 * usize::from(s) + usize::from(bit)] | field).to_le_bytes()
+                (tops[usize::from(s) + 64 * usize::from(bit)] | field).to_le_bytes()
             })
             .collect()
     }

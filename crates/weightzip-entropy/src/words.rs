@@ -4,12 +4,12 @@
 //! symbols first.
 
 /// Where a fused decoder writes one payload's values: value `i` becomes the
-/// little-endian word `tops[2 * symbol_i + bit_i] | field_i` at
+/// little-endian word `tops[symbol_i + 64 * bit_i] | field_i` at
 /// `out[2 * i..]`, where `bit_i` is bit `i % 8` of `plane[i / 8]` and
 /// `field_i` the 6 bits at bit `6 * i` of `fields` (little-endian bit
 /// order). Symbols must be below 64.
 pub struct WordSink<'a> {
-    /// Top part of every (symbol, raw bit) pair at `2 * symbol + bit`.
+    /// Top part of every (symbol, raw bit) pair at `symbol + 64 * bit`.
     pub tops: &'a [u16; 128],
     /// One raw bit per value.
     pub plane: &'a [u8],
@@ -95,7 +95,7 @@ pub mod x86 {
             .map(|t| [0, 1].map(|q| unsafe { _mm512_loadu_si512(t.as_ptr().add(q * 64).cast()) }))
     }
 
-    /// The 64 words of one step: `tops[2 * symbol + bit] | field` for the
+    /// The 64 words of one step: `tops[symbol + 64 * bit] | field` for the
     /// symbols in the bytes of `symbols` (below 64; bit 7 of each byte is
     /// ignored), the raw bits of `bits` and the 48 packed field bytes in
     /// `packed`, as two registers of 32 little-endian words.
@@ -112,9 +112,10 @@ pub mod x86 {
         bits: __mmask64,
         packed: __m512i,
     ) -> [__m512i; 2] {
-        // Doubling drops bit 7 of each byte.
-        let twice = _mm512_add_epi8(symbols, symbols);
-        let idx = _mm512_mask_add_epi8(twice, bits, twice, _mm512_set1_epi8(1));
+        // Bit 6 of each symbol byte is clear (symbols are below 64); the
+        // two-register permutes read bits 0..6 of the index, so bit 7 is
+        // ignored.
+        let idx = _mm512_mask_add_epi8(symbols, bits, symbols, _mm512_set1_epi8(64));
         let [lo, hi] = tables;
         let lo_b = _mm512_or_si512(
             _mm512_permutex2var_epi8(lo[0], idx, lo[1]),
