@@ -104,7 +104,7 @@ impl<'a> Archive<'a> {
     pub fn extract(&self, output: &Path, opts: &ExtractOptions) -> Result<()> {
         match self.index.root {
             RootKind::File => write_atomically(output, opts.overwrite, |w| {
-                self.extract_entry_to(0, w, opts)
+                self.extract_entry_to_file(0, w.get_ref(), opts)
             }),
             RootKind::Dir => self.extract_dir(output, opts),
         }
@@ -125,10 +125,7 @@ impl<'a> Archive<'a> {
                 }
                 let file = File::create(&target)
                     .map_err(|err| WzError::io("cannot create", &target, err))?;
-                let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-                self.extract_entry_to(i, &mut w, opts)?;
-                w.flush()
-                    .map_err(|err| WzError::io("cannot write", &target, err))?;
+                self.extract_entry_to_file(i, &file, opts)?;
             }
             Ok(())
         })();
@@ -165,21 +162,38 @@ impl<'a> Archive<'a> {
             .get(i)
             .ok_or_else(|| WzError::InvalidInput(format!("no entry {i}")))?;
         let mut hasher = Xxh3::new();
-        let mut emit = |bytes: &[u8]| -> Result<()> {
+        let mut emit = |bytes: &[u8], _written: bool| -> Result<()> {
             hasher.update(bytes);
             out.write_all(bytes)
                 .map_err(|e| WzError::io("cannot write", "output", e))
         };
-        self.replay(entry, opts, &mut emit)?;
-        let actual = hasher.digest();
-        if actual != entry.checksum {
-            return Err(WzError::Checksum {
-                place: format!("file {:?} as a whole", entry.path),
-                expected: entry.checksum,
-                actual,
-            });
-        }
-        Ok(())
+        self.replay(entry, opts, None, &mut emit)?;
+        check_whole(entry, hasher.digest())
+    }
+
+    /// [`Self::extract_entry_to`] into a file by positional writes: the
+    /// workers write each tensor chunk at its place as soon as it is
+    /// decoded (the page-cache copies run on every thread), and the ordered
+    /// pass only hashes the file and writes the non-tensor bytes. On error
+    /// the file holds part of the output: callers use temporary files.
+    fn extract_entry_to_file(&self, i: usize, file: &File, opts: &ExtractOptions) -> Result<()> {
+        let entry = self
+            .index
+            .entries
+            .get(i)
+            .ok_or_else(|| WzError::InvalidInput(format!("no entry {i}")))?;
+        let mut hasher = Xxh3::new();
+        let mut at = 0u64;
+        let mut emit = |bytes: &[u8], written: bool| -> Result<()> {
+            hasher.update(bytes);
+            if !written {
+                write_all_at(file, bytes, at)?;
+            }
+            at += bytes.len() as u64;
+            Ok(())
+        };
+        self.replay(entry, opts, Some(file), &mut emit)?;
+        check_whole(entry, hasher.digest())
     }
 
     /// Decodes every entry, checking all checksums, writing nothing.
@@ -294,22 +308,27 @@ impl<'a> Archive<'a> {
         &self,
         entry: &Entry,
         opts: &ExtractOptions,
-        emit: &mut dyn FnMut(&[u8]) -> Result<()>,
+        file: Option<&File>,
+        emit: &mut dyn FnMut(&[u8], bool) -> Result<()>,
     ) -> Result<()> {
         // Schedule: before each passthrough segment, enough passthrough
         // chunks to cover it; each tensor segment's chunks in order.
         struct Job<'c> {
             chunk: &'c ChunkRef,
             to_output: bool,
+            /// Where a tensor chunk's bytes go in the output file.
+            at: u64,
             place: String,
         }
         let mut jobs: Vec<Job<'_>> = Vec::new();
         let mut pass_needed = 0u64;
         let mut pass_scheduled = 0u64;
         let mut pass_iter = entry.passthrough.iter().enumerate();
+        let mut file_pos = 0u64;
         for seg in &entry.segments {
             match &seg.kind {
                 SegmentKind::Passthrough => {
+                    file_pos = file_pos.saturating_add(seg.len);
                     pass_needed += seg.len;
                     while pass_scheduled < pass_needed {
                         let (k, c) = pass_iter.next().ok_or_else(|| {
@@ -319,6 +338,7 @@ impl<'a> Archive<'a> {
                         jobs.push(Job {
                             chunk: c,
                             to_output: false,
+                            at: 0,
                             place: format!("{}: non-tensor bytes, chunk {k}", entry.path),
                         });
                     }
@@ -328,8 +348,10 @@ impl<'a> Archive<'a> {
                         jobs.push(Job {
                             chunk: c,
                             to_output: true,
+                            at: file_pos,
                             place: format!("{}: tensor {name:?}, chunk {k}", entry.path),
                         });
+                        file_pos = file_pos.saturating_add(c.raw_len);
                     }
                 }
             }
@@ -342,14 +364,14 @@ impl<'a> Archive<'a> {
         // pending passthrough bytes can already cover.
         let flush_pass = |pending: &mut VecDeque<u8>,
                           seg_i: &mut usize,
-                          emit: &mut dyn FnMut(&[u8]) -> Result<()>|
+                          emit: &mut dyn FnMut(&[u8], bool) -> Result<()>|
          -> Result<()> {
             while let Some(seg) = segments.get(*seg_i) {
                 if seg.kind != SegmentKind::Passthrough || (pending.len() as u64) < seg.len {
                     break;
                 }
                 let bytes: Vec<u8> = pending.drain(..seg.len as usize).collect();
-                emit(&bytes)?;
+                emit(&bytes, false)?;
                 *seg_i += 1;
             }
             Ok(())
@@ -360,7 +382,23 @@ impl<'a> Archive<'a> {
             jobs.len(),
             threads,
             threads * 2,
-            |i| self.decode_chunk(jobs[i].chunk, &jobs[i].place, &pool),
+            |i| {
+                let job = &jobs[i];
+                let bytes = self.decode_chunk(job.chunk, &job.place, &pool)?;
+                if let (Some(file), true) = (file, job.to_output) {
+                    // Inside the file's size: the parsed index guarantees
+                    // it (Entry::validate); checked again before a write
+                    // whose place comes from arithmetic on that index.
+                    if job.at.saturating_add(bytes.len() as u64) > entry.size {
+                        return Err(WzError::Corrupt(format!(
+                            "{}: chunk past the file's {} bytes",
+                            job.place, entry.size
+                        )));
+                    }
+                    write_all_at(file, &bytes, job.at)?;
+                }
+                Ok(bytes)
+            },
             |i, bytes| {
                 if let Some(p) = &opts.progress {
                     p(bytes.len() as u64);
@@ -376,7 +414,7 @@ impl<'a> Archive<'a> {
                             entry.path
                         )));
                     }
-                    emit(&bytes)?;
+                    emit(&bytes, file.is_some())?;
                     seg_done += bytes.len() as u64;
                     if segments.get(seg_i).is_some_and(|s| seg_done == s.len) {
                         seg_i += 1;
@@ -400,4 +438,45 @@ impl<'a> Archive<'a> {
         }
         Ok(())
     }
+}
+
+/// Checks an entry's whole-file checksum.
+fn check_whole(entry: &Entry, actual: u64) -> Result<()> {
+    if actual != entry.checksum {
+        return Err(WzError::Checksum {
+            place: format!("file {:?} as a whole", entry.path),
+            expected: entry.checksum,
+            actual,
+        });
+    }
+    Ok(())
+}
+
+/// Writes all of `bytes` at offset `at` of `file`, leaving the file
+/// position alone (so threads may write different places at once).
+fn write_all_at(file: &File, bytes: &[u8], at: u64) -> Result<()> {
+    #[cfg(unix)]
+    let written = std::os::unix::fs::FileExt::write_all_at(file, bytes, at);
+    #[cfg(windows)]
+    let written = {
+        let mut done = 0usize;
+        loop {
+            if done == bytes.len() {
+                break Ok(());
+            }
+            match std::os::windows::fs::FileExt::seek_write(file, &bytes[done..], at + done as u64)
+            {
+                Ok(0) => break Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        }
+    };
+    #[cfg(not(any(unix, windows)))]
+    let written: std::io::Result<()> = {
+        let _ = (file, bytes, at);
+        Err(std::io::ErrorKind::Unsupported.into())
+    };
+    written.map_err(|e| WzError::io("cannot write", "output", e))
 }
