@@ -998,13 +998,7 @@ mod tests {
             cum[s] = sym_of.len() as u32;
             sym_of.extend(std::iter::repeat_n(s as u8, f[s] as usize));
         }
-        let mut states = [0u32; LANES];
-        for (lane, s) in states.iter_mut().enumerate() {
-            *s = u32::from_le_bytes(input.get(lane * 4..lane * 4 + 4)?.try_into().ok()?);
-            if *s < RANS_L {
-                return None;
-            }
-        }
+        let mut states = reference_states(input)?;
         let mut pos = STATE_BYTES;
         let mut out = Vec::with_capacity(n);
         for i in 0..n {
@@ -1209,6 +1203,18 @@ mod tests {
         }
     }
 
+    /// The 32 initial states of a payload, if present and valid.
+    fn reference_states(input: &[u8]) -> Option<[u32; LANES]> {
+        let mut states = [0u32; LANES];
+        for (lane, s) in states.iter_mut().enumerate() {
+            *s = u32::from_le_bytes(input.get(lane * 4..lane * 4 + 4)?.try_into().ok()?);
+            if *s < RANS_L {
+                return None;
+            }
+        }
+        Some(states)
+    }
+
     /// The textbook coder of an alias layout: the slot of a symbol's rank
     /// comes from the layout instead of `start + rank`.
     fn reference_alias_encode(symbols: &[u8], t: &FreqTable, shape: AliasShape) -> Vec<u8> {
@@ -1249,13 +1255,7 @@ mod tests {
     ) -> Option<Vec<u8>> {
         let layout = crate::alias::AliasLayout::new(t, shape).unwrap();
         let f = t.freqs();
-        let mut states = [0u32; LANES];
-        for (lane, s) in states.iter_mut().enumerate() {
-            *s = u32::from_le_bytes(input.get(lane * 4..lane * 4 + 4)?.try_into().ok()?);
-            if *s < RANS_L {
-                return None;
-            }
-        }
+        let mut states = reference_states(input)?;
         let mut pos = STATE_BYTES;
         let mut out = Vec::with_capacity(n);
         for i in 0..n {

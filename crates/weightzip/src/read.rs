@@ -147,6 +147,14 @@ impl<'a> Archive<'a> {
         })
     }
 
+    /// Entry `i` of the index.
+    fn entry(&self, i: usize) -> Result<&Entry> {
+        self.index
+            .entries
+            .get(i)
+            .ok_or_else(|| WzError::InvalidInput(format!("no entry {i}")))
+    }
+
     /// Decodes entry `i` to `out`, checking every chunk checksum and the
     /// whole-file checksum. On error, `out` holds a prefix: callers write to
     /// temporary files for that reason.
@@ -156,11 +164,7 @@ impl<'a> Archive<'a> {
         out: &mut dyn Write,
         opts: &ExtractOptions,
     ) -> Result<()> {
-        let entry = self
-            .index
-            .entries
-            .get(i)
-            .ok_or_else(|| WzError::InvalidInput(format!("no entry {i}")))?;
+        let entry = self.entry(i)?;
         let mut hasher = Xxh3::new();
         let mut emit = |bytes: &[u8], _written: bool| -> Result<()> {
             hasher.update(bytes);
@@ -177,11 +181,7 @@ impl<'a> Archive<'a> {
     /// pass only hashes the file and writes the non-tensor bytes. On error
     /// the file holds part of the output: callers use temporary files.
     fn extract_entry_to_file(&self, i: usize, file: &File, opts: &ExtractOptions) -> Result<()> {
-        let entry = self
-            .index
-            .entries
-            .get(i)
-            .ok_or_else(|| WzError::InvalidInput(format!("no entry {i}")))?;
+        let entry = self.entry(i)?;
         let mut hasher = Xxh3::new();
         let mut at = 0u64;
         let mut emit = |bytes: &[u8], written: bool| -> Result<()> {

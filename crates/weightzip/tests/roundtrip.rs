@@ -114,12 +114,7 @@ fn files_and_folders_round_trip_on_disk() {
         );
     }
     // No temporary files are left behind.
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
-        .collect();
-    assert!(leftovers.is_empty());
+    assert_no_temporaries(dir.path());
 
     // A single file keeps its name as the entry path.
     let single = dir.path().join("one.wz");
@@ -242,10 +237,15 @@ fn extraction_to_files_writes_every_chunk_in_place() {
         assert!(Archive::open(&bad_wz).unwrap().extract(&out, &eo).is_err());
         assert!(!out.exists());
     }
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+    assert_no_temporaries(dir.path());
+}
+
+/// No temporary file or folder is left in `dir`.
+fn assert_no_temporaries(dir: &std::path::Path) {
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
         .collect();
-    assert!(leftovers.is_empty());
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
