@@ -978,14 +978,7 @@ mod tests {
             }
             *x = ((*x / freq) << bits) + *x % freq + cum[s];
         }
-        let mut out = Vec::new();
-        for s in states {
-            out.extend_from_slice(&(s as u32).to_le_bytes());
-        }
-        for w in words.iter().rev() {
-            out.extend_from_slice(&w.to_le_bytes());
-        }
-        out
+        reference_payload(&states, &words)
     }
 
     /// The textbook decoder, one symbol at a time, every read checked.
@@ -1203,6 +1196,19 @@ mod tests {
         }
     }
 
+    /// A payload from a reference encoder's final states and its words in
+    /// the order they were pushed (the decoder reads them backwards).
+    fn reference_payload(states: &[u64; LANES], words: &[u16]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &s in states {
+            out.extend_from_slice(&(s as u32).to_le_bytes());
+        }
+        for w in words.iter().rev() {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        out
+    }
+
     /// The 32 initial states of a payload, if present and valid.
     fn reference_states(input: &[u8]) -> Option<[u32; LANES]> {
         let mut states = [0u32; LANES];
@@ -1236,14 +1242,7 @@ mod tests {
             let slot = slot_of_rank[(start + *x % freq) as usize];
             *x = ((*x / freq) << 12) + u64::from(slot);
         }
-        let mut out = Vec::new();
-        for s in states {
-            out.extend_from_slice(&(s as u32).to_le_bytes());
-        }
-        for w in words.iter().rev() {
-            out.extend_from_slice(&w.to_le_bytes());
-        }
-        out
+        reference_payload(&states, &words)
     }
 
     /// The textbook decoder of an alias layout.
