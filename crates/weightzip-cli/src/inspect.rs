@@ -1,10 +1,11 @@
 //! `weightzip inspect`: what is in an archive, tensor by tensor.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use weightzip::{Archive, ChunkRef, SegmentKind};
+use anyhow::Result;
+use weightzip::{ChunkRef, SegmentKind};
 use weightzip_codec::CodecId;
 use weightzip_format::TensorType;
 
@@ -29,7 +30,7 @@ fn type_name(ty: &Option<TensorType>) -> String {
 
 /// Prints the archive's files and tensors as a table or JSON.
 pub fn run(path: &Path, json: bool) -> Result<()> {
-    let archive = Archive::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let archive = crate::open_archive(path)?;
     let index = archive.index();
     let mut rows = Vec::new();
     let mut by_codec: BTreeMap<String, (u64, u64)> = BTreeMap::new();
@@ -54,22 +55,26 @@ pub fn run(path: &Path, json: bool) -> Result<()> {
             }
         }
     }
-    let archive_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let archive_bytes = archive.size();
     let total = index.total_size();
+    let mut out = std::io::stdout().lock();
     if json {
-        let out = serde_json::json!({
+        let doc = serde_json::json!({
             "archive": path.display().to_string(), "archive_bytes": archive_bytes,
             "original_bytes": total, "ratio": total as f64 / archive_bytes.max(1) as f64,
             "files": index.entries.iter().map(|e| serde_json::json!({"path": e.path, "size": e.size, "checksum": format!("{:016x}", e.checksum)})).collect::<Vec<_>>(),
+            "members": index.extras.iter().map(|x| serde_json::json!({"path": x.path, "kind": match &x.kind {
+                weightzip::ExtraKind::Dir => "dir", weightzip::ExtraKind::Symlink { .. } => "symlink", weightzip::ExtraKind::Hardlink { .. } => "hardlink" }})).collect::<Vec<_>>(),
             "tensors": rows,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         return Ok(());
     }
-    println!(
+    writeln!(
+        out,
         "{:<48} {:<8} {:<18} {:<10} {:>12} {:>8}",
         "tensor", "dtype", "shape", "codec", "bytes", "ratio"
-    );
+    )?;
     for r in &rows {
         let name = r["tensor"].as_str().unwrap_or("");
         let name = if index.entries.len() > 1 {
@@ -77,7 +82,8 @@ pub fn run(path: &Path, json: bool) -> Result<()> {
         } else {
             name.to_string()
         };
-        println!(
+        writeln!(
+            out,
             "{:<48} {:<8} {:<18} {:<10} {:>12} {:>8.4}",
             name,
             r["dtype"].as_str().unwrap_or(""),
@@ -85,20 +91,22 @@ pub fn run(path: &Path, json: bool) -> Result<()> {
             r["codec"].as_str().unwrap_or(""),
             r["bytes"].as_u64().unwrap_or(0),
             r["ratio"].as_f64().unwrap_or(0.0)
-        );
+        )?;
     }
-    println!();
+    writeln!(out)?;
     for (codec, (raw, stored)) in &by_codec {
-        println!(
+        writeln!(
+            out,
             "{codec:<20} {raw:>14} -> {stored:>14} bytes  {:.4}x",
             *raw as f64 / (*stored).max(1) as f64
-        );
+        )?;
     }
-    println!(
+    writeln!(
+        out,
         "{} files, {} tensors: {total} -> {archive_bytes} bytes ({:.4}x including index)",
         index.entries.len(),
         rows.len(),
         total as f64 / archive_bytes.max(1) as f64
-    );
+    )?;
     Ok(())
 }

@@ -1,17 +1,14 @@
 //! `weightzip`: lossless compression of LLM weight files.
 
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
-use weightzip::{
-    Archive, CompressOptions, ExtractOptions, Level, Progress, RootKind, SegmentKind, WzError,
-};
+use weightzip::WzError;
 
+mod coding;
 mod inspect;
 mod lab;
 mod speed;
@@ -90,10 +87,24 @@ enum LevelArg {
     Max,
 }
 
+/// `-T N`: 0 (all cores) up to [`weightzip::MAX_THREADS`].
+fn parse_threads(s: &str) -> std::result::Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of threads"))?;
+    if n > weightzip::MAX_THREADS {
+        return Err(format!(
+            "at most {} threads (0 means all cores)",
+            weightzip::MAX_THREADS
+        ));
+    }
+    Ok(n)
+}
+
 #[derive(Args)]
 struct Common {
-    /// Worker threads (default: all cores).
-    #[arg(short = 'T', long, default_value_t = 0)]
+    /// Worker threads (default 0: all cores; at most 1024).
+    #[arg(short = 'T', long, default_value_t = 0, value_parser = parse_threads)]
     threads: usize,
     /// No progress bar.
     #[arg(short, long)]
@@ -102,9 +113,9 @@ struct Common {
 
 #[derive(Args)]
 struct CompressArgs {
-    /// File or folder to compress.
+    /// File or folder to compress (`-`: standard input).
     input: PathBuf,
-    /// Output archive (default: INPUT.wz).
+    /// Output archive (default: INPUT.wz; `-`: standard output).
     #[arg(short, long)]
     output: Option<PathBuf>,
     /// Codec strength.
@@ -126,12 +137,13 @@ struct CompressArgs {
 
 #[derive(Args)]
 struct DecompressArgs {
-    /// Archive to restore.
+    /// Archive to restore (`-`: standard input).
     input: PathBuf,
-    /// Output file or folder (default: INPUT without .wz).
+    /// Output file or folder (default: INPUT without .wz; `-`: standard output).
     #[arg(short, long)]
     output: Option<PathBuf>,
-    /// Overwrite an existing output.
+    /// Replace existing files that the archive holds (never links, devices,
+    /// or anything the archive does not hold).
     #[arg(short, long)]
     force: bool,
     #[command(flatten)]
@@ -148,14 +160,14 @@ struct CatArgs {
     /// File inside a folder archive (when several hold the tensor name).
     #[arg(long)]
     file: Option<String>,
-    /// Write here instead of standard output.
+    /// Write here instead of standard output (`-`: standard output).
     #[arg(short, long)]
     output: Option<PathBuf>,
     /// Overwrite an existing output.
     #[arg(short, long)]
     force: bool,
-    /// Worker threads (default: all cores).
-    #[arg(short = 'T', long, default_value_t = 0)]
+    /// Worker threads (default 0: all cores; at most 1024).
+    #[arg(short = 'T', long, default_value_t = 0, value_parser = parse_threads)]
     threads: usize,
 }
 
@@ -188,12 +200,15 @@ fn rewrite_bench_speed(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsStr
 
 fn main() -> ExitCode {
     let cli = Cli::parse_from(rewrite_bench_speed(std::env::args_os().collect()));
+    if let Err(e) = weightzip::fs::remove_temps_on_signals() {
+        eprintln!("weightzip: warning: cannot watch for interrupts ({e}); an interrupted run may leave a hidden temporary file");
+    }
     let result = match cli.command {
-        Command::Compress(a) => compress(a),
-        Command::Decompress(a) => decompress(a),
-        Command::Cat(a) => cat(a),
+        Command::Compress(a) => coding::compress(a),
+        Command::Decompress(a) => coding::decompress(a),
+        Command::Cat(a) => coding::cat(a),
         Command::Inspect(a) => inspect::run(&a.input, a.json),
-        Command::Verify(a) => verify(a),
+        Command::Verify(a) => coding::verify(a),
         Command::Speed(a) => speed::run(a),
         Command::Atlas(a) => lab::run_atlas(a),
         Command::Train(a) => lab::run_train(a),
@@ -204,206 +219,49 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that went away (`| head`) is no error, as for ripgrep.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("weightzip: error: {err:#}");
+            let _ = writeln!(std::io::stderr(), "weightzip: error: {}", message(&err));
             ExitCode::from(exit_code(&err))
         }
     }
 }
 
+/// The error and its causes on one line, each cause said once (a cause
+/// whose text its parent already shows is left out).
+fn message(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 fn exit_code(err: &anyhow::Error) -> u8 {
-    match err.downcast_ref::<WzError>() {
-        Some(
-            WzError::BadMagic
-            | WzError::UnsupportedVersion { .. }
-            | WzError::Truncated(_)
-            | WzError::Corrupt(_)
-            | WzError::Codec { .. }
-            | WzError::Checksum { .. },
-        ) => EXIT_CORRUPT,
+    let wz = err.chain().find_map(|c| c.downcast_ref::<WzError>());
+    match wz {
+        Some(e) if e.is_damaged_archive() => EXIT_CORRUPT,
         Some(WzError::OutputExists(_)) => EXIT_EXISTS,
         _ => 1,
     }
 }
 
-fn progress_bar(total: u64, quiet: bool, verb: &str) -> (Option<ProgressBar>, Option<Progress>) {
-    if quiet || !std::io::stderr().is_terminal() {
-        return (None, None);
-    }
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{msg} [{bar:40}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar.set_message(verb.to_string());
-    let b = bar.clone();
-    (Some(bar), Some(Arc::new(move |n| b.inc(n))))
-}
-
-fn input_size(path: &Path) -> u64 {
-    fn walk(p: &Path) -> u64 {
-        match std::fs::metadata(p) {
-            Ok(m) if m.is_dir() => std::fs::read_dir(p)
-                .map(|rd| rd.flatten().map(|e| walk(&e.path())).sum())
-                .unwrap_or(0),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        }
-    }
-    walk(path)
-}
-
-fn compress(a: CompressArgs) -> Result<()> {
-    let output = match a.output {
-        Some(o) => o,
-        None => {
-            let trimmed = a.input.to_string_lossy().trim_end_matches('/').to_string();
-            PathBuf::from(format!("{trimmed}.wz"))
-        }
-    };
-    let (bar, progress) = progress_bar(input_size(&a.input), a.common.quiet, "compress");
-    let opts = CompressOptions {
-        level: match a.level {
-            LevelArg::Fast => Level::Fast,
-            LevelArg::Max => Level::Max,
-        },
-        threads: a.common.threads,
-        chunk_size: a
-            .chunk_mib
-            .checked_mul(1 << 20)
-            .context("--chunk-mib too large")?,
-        overwrite: a.force,
-        verify: !a.no_verify,
-        progress,
-    };
-    let start = std::time::Instant::now();
-    let summary = weightzip::compress_path(&a.input, &output, &opts)
-        .with_context(|| format!("compressing {}", a.input.display()))?;
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    for w in &summary.warnings {
-        eprintln!("weightzip: warning: {w}");
-    }
-    if !a.common.quiet {
-        let secs = start.elapsed().as_secs_f64();
-        eprintln!(
-            "{} -> {}: {} files, {} tensors, {} -> {} bytes ({:.4}x) in {:.2} s ({:.0} MB/s)",
-            a.input.display(),
-            output.display(),
-            summary.files,
-            summary.tensors,
-            summary.input_bytes,
-            summary.output_bytes,
-            summary.input_bytes as f64 / summary.output_bytes.max(1) as f64,
-            secs,
-            summary.input_bytes as f64 / 1e6 / secs.max(1e-9)
-        );
-    }
-    Ok(())
-}
-
-fn open_archive(path: &Path) -> Result<Archive<'static>> {
-    Archive::open(path).with_context(|| format!("reading {}", path.display()))
-}
-
-fn decompress(a: DecompressArgs) -> Result<()> {
-    let archive = open_archive(&a.input)?;
-    let output = match a.output {
-        Some(o) => o,
-        None => {
-            let s = a.input.to_string_lossy();
-            match s.strip_suffix(".wz") {
-                Some(stem) if !stem.is_empty() => PathBuf::from(stem),
-                _ => bail!(
-                    "{}: name does not end in .wz; give the output with -o",
-                    a.input.display()
-                ),
-            }
-        }
-    };
-    let (bar, progress) = progress_bar(archive.index().total_size(), a.common.quiet, "decompress");
-    let opts = ExtractOptions {
-        threads: a.common.threads,
-        overwrite: a.force,
-        progress,
-    };
-    let start = std::time::Instant::now();
-    archive
-        .extract(&output, &opts)
-        .with_context(|| format!("decompressing {}", a.input.display()))?;
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    if !a.common.quiet {
-        let secs = start.elapsed().as_secs_f64();
-        let bytes = archive.index().total_size();
-        let what = match archive.index().root {
-            RootKind::File => "file",
-            RootKind::Dir => "folder",
-        };
-        eprintln!(
-            "{} -> {} ({what}, {bytes} bytes, checksums ok) in {:.2} s ({:.0} MB/s)",
-            a.input.display(),
-            output.display(),
-            secs,
-            bytes as f64 / 1e6 / secs.max(1e-9)
-        );
-    }
-    Ok(())
-}
-
-fn cat(a: CatArgs) -> Result<()> {
-    let archive = open_archive(&a.input)?;
-    let opts = ExtractOptions {
-        threads: a.threads,
-        ..Default::default()
-    };
-    let context = || format!("reading tensor {:?} from {}", a.tensor, a.input.display());
-    match &a.output {
-        Some(path) => {
-            // Decode into memory-bounded chunks straight to a temporary file.
-            if !a.force && path.symlink_metadata().is_ok() {
-                return Err(WzError::OutputExists(path.clone())).with_context(context);
-            }
-            let tmp = path.with_file_name(format!(
-                ".{}.tmp-{}",
-                path.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                std::process::id()
-            ));
-            let result = (|| -> Result<()> {
-                let f = std::fs::File::create(&tmp)
-                    .with_context(|| format!("creating {}", tmp.display()))?;
-                let mut w = std::io::BufWriter::new(f);
-                archive
-                    .read_tensor(a.file.as_deref(), &a.tensor, &mut w, &opts)
-                    .with_context(context)?;
-                std::io::Write::flush(&mut w)?;
-                std::fs::rename(&tmp, path)
-                    .with_context(|| format!("renaming to {}", path.display()))?;
-                Ok(())
-            })();
-            if result.is_err() {
-                let _ = std::fs::remove_file(&tmp);
-            }
-            result
-        }
-        None => {
-            let stdout = std::io::stdout();
-            let mut lock = std::io::BufWriter::new(stdout.lock());
-            archive
-                .read_tensor(a.file.as_deref(), &a.tensor, &mut lock, &opts)
-                .with_context(context)?;
-            std::io::Write::flush(&mut lock)?;
-            Ok(())
-        }
-    }
-}
+pub(crate) use coding::open_archive;
 
 fn figures(a: FiguresArgs) -> Result<()> {
     if a.results.is_none() && a.atlas.is_none() {
@@ -413,44 +271,9 @@ fn figures(a: FiguresArgs) -> Result<()> {
     std::fs::create_dir_all(&a.output)
         .with_context(|| format!("creating {}", a.output.display()))?;
     let written = weightzip_figures::render_all(&inputs, &a.output)?;
+    let mut out = std::io::stdout().lock();
     for p in written {
-        println!("{}", p.display());
+        writeln!(out, "{}", p.display())?;
     }
-    Ok(())
-}
-
-fn verify(a: VerifyArgs) -> Result<()> {
-    let archive = open_archive(&a.input)?;
-    let (bar, progress) = progress_bar(archive.index().total_size(), a.common.quiet, "verify");
-    let opts = ExtractOptions {
-        threads: a.common.threads,
-        overwrite: false,
-        progress,
-    };
-    let summary = archive
-        .verify(&opts)
-        .with_context(|| format!("verifying {}", a.input.display()))?;
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    let tensors: usize = archive
-        .index()
-        .entries
-        .iter()
-        .map(|e| {
-            e.segments
-                .iter()
-                .filter(|s| matches!(s.kind, SegmentKind::Tensor { .. }))
-                .count()
-        })
-        .sum();
-    println!(
-        "{}: ok ({} files, {} tensors, {} chunks, {} bytes; every checksum matches)",
-        a.input.display(),
-        summary.files,
-        tensors,
-        summary.chunks,
-        summary.bytes
-    );
     Ok(())
 }

@@ -9,6 +9,7 @@
 //! `--cpu-time` times single-thread rows by the thread's CPU time instead of
 //! the wall clock, which keeps them steady on a busy machine.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -230,6 +231,7 @@ struct Row {
 
 /// Runs the benchmark and prints a table.
 pub fn run(a: SpeedArgs) -> Result<()> {
+    let mut out = std::io::stdout().lock();
     let level = match a.level.as_str() {
         "fast" => Level::Fast,
         "max" => Level::Max,
@@ -276,7 +278,8 @@ pub fn run(a: SpeedArgs) -> Result<()> {
     if groups.is_empty() {
         bail!("no tensors with a dedicated codec in the inputs");
     }
-    println!(
+    writeln!(
+        out,
         "single thread timed by {}; {threads} threads by the wall clock; median of {} repeats",
         if cpu_clock {
             "thread CPU time"
@@ -284,8 +287,9 @@ pub fn run(a: SpeedArgs) -> Result<()> {
             "the wall clock"
         },
         a.repeats.max(1)
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "{:<8} {:<18} {:>9} {:>8} {:>10} {:>10} {:>12} {:>12}",
         "dtype",
         "codec",
@@ -295,7 +299,7 @@ pub fn run(a: SpeedArgs) -> Result<()> {
         "dec MB/s",
         format!("enc MB/s x{threads}"),
         format!("dec MB/s x{threads}")
-    );
+    )?;
     let mut rows: Vec<Row> = Vec::new();
     for (ty, codec, data) in &groups {
         let chunk = (a.chunk_mib << 20).max(16);
@@ -379,7 +383,8 @@ pub fn run(a: SpeedArgs) -> Result<()> {
             };
             outs.clear();
             Kernel::set_preferred(None);
-            println!(
+            writeln!(
+                out,
                 "{:<8} {:<18} {:>9.1} {:>8.4} {:>10.0} {:>10.0} {:>12.0} {:>12.0}",
                 row.ty,
                 row.name,
@@ -389,7 +394,7 @@ pub fn run(a: SpeedArgs) -> Result<()> {
                 row.dec1,
                 row.enc_t,
                 row.dec_t
-            );
+            )?;
             rows.push(row);
         }
     }
@@ -398,7 +403,8 @@ pub fn run(a: SpeedArgs) -> Result<()> {
     for r in &rows {
         if r.name.starts_with("wz_") {
             if let (Some(z), Some(m)) = (find(&r.ty, "zstd -3"), find(&r.ty, "memcpy")) {
-                println!(
+                writeln!(
+                    out,
                     "{} {}: decode {:.2}x zstd -3, {:.2}x memcpy; encode {:.2}x zstd -3; \
                      x{threads} threads: decode {:.2}x, encode {:.2}x one thread",
                     r.ty,
@@ -408,7 +414,7 @@ pub fn run(a: SpeedArgs) -> Result<()> {
                     r.enc1 / z.enc1,
                     r.dec_t / r.dec1,
                     r.enc_t / r.enc1
-                );
+                )?;
             }
         }
     }

@@ -61,12 +61,41 @@ pub enum WzError {
     /// A caller error (bad options, unsupported input kind).
     #[error("{0}")]
     InvalidInput(String),
+    /// An output that weightzip never replaces (a symbolic link, a device,
+    /// a folder where a file goes, the input itself), with or without
+    /// `--force`.
+    #[error("{path}: {why}; not replaced")]
+    Refused { path: PathBuf, why: String },
+    /// An input changed while it was being read; nothing was written.
+    #[error("{path} changed while it was being read ({what}); nothing was written")]
+    InputChanged { path: PathBuf, what: String },
+    /// A worker thread could not be started.
+    #[error("cannot start a worker thread: {0}")]
+    Thread(#[source] std::io::Error),
+    /// The archive's header sets flags this build does not know.
+    #[error("unsupported .wz archive: header flags {0:#x} unknown to this build (written by a newer weightzip?)")]
+    UnknownFlags(u32),
 }
 
 /// Result of the container layer.
 pub type Result<T> = std::result::Result<T, WzError>;
 
 impl WzError {
+    /// Whether this error marks a damaged, truncated or foreign archive (as
+    /// opposed to an I/O failure or a caller error).
+    pub fn is_damaged_archive(&self) -> bool {
+        matches!(
+            self,
+            WzError::BadMagic
+                | WzError::UnsupportedVersion { .. }
+                | WzError::UnknownFlags(_)
+                | WzError::Truncated(_)
+                | WzError::Corrupt(_)
+                | WzError::Codec { .. }
+                | WzError::Checksum { .. }
+        )
+    }
+
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         WzError::Io {
             op,

@@ -16,6 +16,7 @@
 //! ```
 
 pub mod error;
+pub mod fs;
 pub mod index;
 pub mod pipeline;
 pub mod read;
@@ -23,16 +24,25 @@ pub mod source;
 pub mod write;
 
 pub use error::{Result, WzError};
-pub use index::{ChunkRef, Entry, Index, RootKind, Segment, SegmentKind};
-pub use read::{Archive, ExtractOptions, VerifySummary};
+pub use index::{
+    Attrs, ChunkRef, Entry, Extra, ExtraKind, Index, Mtime, RootKind, Segment, SegmentKind,
+};
+pub use read::{Archive, ExtractOptions, ExtractSummary, VerifySummary};
 pub use weightzip_codec::Level;
-pub use write::{compress_path, compress_to_writer, CompressOptions, CompressSummary, Progress};
+pub use write::{
+    compress_path, compress_to_writer, CompressOptions, CompressSummary, InputFile, Plan, Progress,
+    MAX_THREADS,
+};
 
 /// Compresses one in-memory file (any format) into an in-memory `.wz`.
 pub fn compress_bytes(input: &[u8], opts: &CompressOptions) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(input.len() / 2 + 1024);
-    let sources = vec![write::InputFile::from_bytes("input", input)];
-    compress_to_writer(sources, RootKind::File, &mut out, opts)?;
+    let plan = Plan {
+        root: RootKind::File,
+        files: vec![InputFile::from_bytes("input", input)],
+        extras: Vec::new(),
+    };
+    compress_to_writer(plan, &mut out, opts)?;
     Ok(out)
 }
 
@@ -56,7 +66,9 @@ pub fn decompress_bytes_with(wz: &[u8], opts: &ExtractOptions) -> Result<Vec<u8>
     };
     let cap = usize::try_from(entry.size)
         .map_err(|_| WzError::InvalidInput("file too large for memory".into()))?;
-    let mut out = Vec::with_capacity(cap);
+    // The declared size is not trusted for a reservation: the vector grows
+    // with what really decodes.
+    let mut out = Vec::with_capacity(cap.min(64 << 20));
     archive.extract_entry_to(0, &mut out, opts)?;
     Ok(out)
 }

@@ -25,18 +25,39 @@ impl BufferPool {
         }
     }
 
-    /// A buffer of exactly `len` bytes with unspecified contents (zeroed
-    /// only where it grew). The longest free buffer is taken: growing a
-    /// buffer's length zeroes the new part, so a short one (a small chunk,
-    /// or one that only served as scratch) would cost a memset of almost
-    /// a whole chunk.
+    /// A buffer of exactly `len` bytes with unspecified contents: the
+    /// smallest free buffer that can hold them (grown in place, zeroed only
+    /// where its length grew), else a new one allocated zeroed by the
+    /// system, whose pages become resident only when written (so a damaged
+    /// chunk that fails to decode early costs no memory for its claimed
+    /// size).
     pub(crate) fn take(&self, len: usize) -> Vec<u8> {
+        match self.best_fit(len) {
+            Some(mut v) => {
+                v.resize(len, 0);
+                v
+            }
+            None => vec![0; len],
+        }
+    }
+
+    /// An empty buffer that can take `capacity` bytes without growing.
+    pub(crate) fn take_empty(&self, capacity: usize) -> Vec<u8> {
+        match self.best_fit(capacity) {
+            Some(mut v) => {
+                v.clear();
+                v
+            }
+            None => Vec::with_capacity(capacity),
+        }
+    }
+
+    fn best_fit(&self, len: usize) -> Option<Vec<u8>> {
         let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        let longest = (0..free.len()).max_by_key(|&i| free[i].len());
-        let mut v = longest.map(|i| free.swap_remove(i)).unwrap_or_default();
-        drop(free);
-        v.resize(len, 0);
-        v
+        let fit = (0..free.len())
+            .filter(|&i| free[i].capacity() >= len)
+            .min_by_key(|&i| free[i].capacity())?;
+        Some(free.swap_remove(fit))
     }
 
     /// Returns a buffer for reuse (one that never held memory is dropped).
@@ -51,27 +72,52 @@ impl BufferPool {
     }
 }
 
-use crate::error::Result;
+use crate::error::{Result, WzError};
 
 struct State<T> {
     next_job: usize,
     next_to_sink: usize,
+    /// Cost of the jobs taken and not yet sunk.
+    in_flight: u64,
     ready: BTreeMap<usize, Result<T>>,
     stop: bool,
 }
 
+/// How many jobs may be in flight (taken by a worker, or done and waiting
+/// for the sink) at once: at most `jobs`, and at most `bytes` of their
+/// summed cost, except that one job always may run, whatever it costs.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    pub jobs: usize,
+    pub bytes: u64,
+}
+
+impl Window {
+    /// A window of `jobs` jobs, whatever they cost.
+    pub fn jobs(jobs: usize) -> Self {
+        Self {
+            jobs,
+            bytes: u64::MAX,
+        }
+    }
+}
+
 /// Runs `work(i)` for `i in 0..n` on `threads` threads and feeds each
-/// result to `sink(i, result)` in order of `i`. Stops at the first error
-/// (from a job or from the sink) and returns it.
-pub fn ordered_map<T, W, S>(
+/// result to `sink(i, result)` in order of `i`, with at most `window` in
+/// flight (`cost(i)` is job `i`'s share of the window's bytes). Stops at
+/// the first error (from a job or from the sink) and returns it; a thread
+/// that cannot be started is an error too, never a panic.
+pub fn ordered_map<T, C, W, S>(
     n: usize,
     threads: usize,
-    window: usize,
+    window: Window,
+    cost: C,
     work: W,
     mut sink: S,
 ) -> Result<()>
 where
     T: Send,
+    C: Fn(usize) -> u64 + Sync,
     W: Fn(usize) -> Result<T> + Sync,
     S: FnMut(usize, T) -> Result<()>,
 {
@@ -82,10 +128,11 @@ where
         }
         return Ok(());
     }
-    let window = window.max(threads);
+    let max_jobs = window.jobs.max(threads);
     let state = Mutex::new(State {
         next_job: 0,
         next_to_sink: 0,
+        in_flight: 0,
         ready: BTreeMap::new(),
         stop: false,
     });
@@ -93,26 +140,40 @@ where
     // A poisoned lock means a worker panicked; keep going with its state so
     // the panic propagates from the scope instead of deadlocking here.
     let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
+    let may_start = |st: &State<T>| {
+        st.next_job < st.next_to_sink + max_jobs
+            && (st.in_flight == 0 || st.in_flight.saturating_add(cost(st.next_job)) <= window.bytes)
+    };
 
     std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let job = {
-                    let mut st = lock();
-                    while !st.stop && st.next_job < n && st.next_job >= st.next_to_sink + window {
-                        st = changed.wait(st).unwrap_or_else(|p| p.into_inner());
-                    }
-                    if st.stop || st.next_job >= n {
-                        return;
-                    }
-                    st.next_job += 1;
-                    st.next_job - 1
-                };
-                let result = work(job);
+        let worker = || loop {
+            let job = {
                 let mut st = lock();
-                st.ready.insert(job, result);
+                while !st.stop && st.next_job < n && !may_start(&st) {
+                    st = changed.wait(st).unwrap_or_else(|p| p.into_inner());
+                }
+                if st.stop || st.next_job >= n {
+                    return;
+                }
+                st.in_flight = st.in_flight.saturating_add(cost(st.next_job));
+                st.next_job += 1;
+                st.next_job - 1
+            };
+            let result = work(job);
+            let mut st = lock();
+            st.ready.insert(job, result);
+            changed.notify_all();
+        };
+        for _ in 0..threads {
+            let spawned = std::thread::Builder::new()
+                .name("weightzip-worker".into())
+                .spawn_scoped(scope, worker);
+            if let Err(e) = spawned {
+                let mut st = lock();
+                st.stop = true;
                 changed.notify_all();
-            });
+                return Err(WzError::Thread(e));
+            }
         }
         let outcome = (|| {
             for i in 0..n {
@@ -128,6 +189,7 @@ where
                 sink(i, result?)?;
                 let mut st = lock();
                 st.next_to_sink = i + 1;
+                st.in_flight = st.in_flight.saturating_sub(cost(i));
                 changed.notify_all();
             }
             Ok(())
@@ -151,7 +213,8 @@ mod tests {
             ordered_map(
                 100,
                 threads,
-                4,
+                Window::jobs(4),
+                |_| 0,
                 |i| {
                     // Uneven work so that jobs finish out of order.
                     std::thread::sleep(std::time::Duration::from_micros(
@@ -188,15 +251,18 @@ mod tests {
             pool.give(vec![1; 8]);
         }
         assert_eq!(pool.free.lock().unwrap().len(), 2);
-        // Buffers without memory are not kept; the longest free one is
-        // taken first.
+        // Buffers without memory are not kept; the smallest free one that
+        // fits is taken, else a new one.
         let pool = BufferPool::new(4);
         pool.give(Vec::new());
         pool.give(vec![0; 5]);
         pool.give(vec![0; 500]);
         pool.give(vec![0; 50]);
         assert_eq!(pool.free.lock().unwrap().len(), 3);
-        assert_eq!(pool.take(0).capacity(), 500);
+        assert_eq!(pool.take_empty(40).capacity(), 50);
+        assert_eq!(pool.take(400).capacity(), 500);
+        assert_eq!(pool.take(4000).len(), 4000);
+        assert_eq!(pool.free.lock().unwrap().len(), 1);
     }
 
     #[test]
@@ -206,7 +272,8 @@ mod tests {
             let r = ordered_map(
                 50,
                 threads,
-                4,
+                Window::jobs(4),
+                |_| 0,
                 |i| {
                     if i == 10 {
                         Err(WzError::Corrupt("job 10".into()))
@@ -221,14 +288,67 @@ mod tests {
             );
             assert!(matches!(r, Err(WzError::Corrupt(_))));
             assert_eq!(sunk, 10);
-            let r = ordered_map(50, threads, 4, Ok, |i, _| {
-                if i == 3 {
-                    Err(WzError::Corrupt("sink".into()))
-                } else {
-                    Ok(())
-                }
-            });
+            let r = ordered_map(
+                50,
+                threads,
+                Window::jobs(4),
+                |_| 0,
+                Ok,
+                |i, _| {
+                    if i == 3 {
+                        Err(WzError::Corrupt("sink".into()))
+                    } else {
+                        Ok(())
+                    }
+                },
+            );
             assert!(r.is_err());
         }
+    }
+
+    #[test]
+    fn the_byte_window_bounds_what_is_in_flight() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        for threads in [2, 4] {
+            let live = AtomicU64::new(0);
+            let peak = AtomicU64::new(0);
+            let cost = |i: usize| 10 + (i as u64 % 3) * 10;
+            ordered_map(
+                60,
+                threads,
+                Window {
+                    jobs: 16,
+                    bytes: 45,
+                },
+                cost,
+                |i| {
+                    let now = live.fetch_add(cost(i), Ordering::SeqCst) + cost(i);
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                    Ok(i)
+                },
+                |i, _| {
+                    live.fetch_sub(cost(i), Ordering::SeqCst);
+                    Ok(())
+                },
+            )
+            .unwrap();
+            assert!(peak.load(Ordering::SeqCst) <= 45, "{threads} threads");
+        }
+        // A job dearer than the whole window still runs, alone.
+        let mut seen = 0;
+        ordered_map(
+            5,
+            2,
+            Window { jobs: 4, bytes: 1 },
+            |_| 100,
+            Ok,
+            |_, _| {
+                seen += 1;
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(seen, 5);
     }
 }

@@ -7,88 +7,40 @@ use std::io;
 pub trait ReadAt: Sync {
     /// Total length in bytes.
     fn size(&self) -> u64;
-    /// Fills `buf` from `offset`, or fails (also when the data ends first).
+    /// Fills `buf` from `offset`, or fails (also when the data ends first,
+    /// as when a file shrinks while it is read).
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
     /// All the bytes, when they are in memory: readers then borrow ranges
     /// instead of copying them.
     fn bytes(&self) -> Option<&[u8]> {
         None
     }
-    /// Tells the source that `offset..offset + len` of [`ReadAt::bytes`] is
-    /// not needed any more (a mapped file drops those pages from the
-    /// process, which keeps its resident memory bounded).
-    fn release(&self, offset: u64, len: u64) {
-        let _ = (offset, len);
-    }
 }
 
-/// A file and its length at open time, mapped into memory where the
-/// platform allows it (workers then read chunks in place instead of
-/// copying them), else read with positional reads.
+/// A file and its length at open time, read with positional reads (never
+/// mapped: a file that shrinks while it is read gives an error, not a
+/// SIGBUS).
 pub struct FileSource {
     file: File,
     len: u64,
-    map: Option<memmap2::Mmap>,
 }
 
 impl FileSource {
-    /// Wraps an open file, mapping it read-only when possible.
+    /// Wraps an open file.
     pub fn new(file: File) -> io::Result<Self> {
-        let mut source = Self::unmapped(file)?;
-        if source.len > 0 && usize::try_from(source.len).is_ok() {
-            // SAFETY: a read-only shared mapping of a file we opened for
-            // reading. As with every mmap reader, another process that
-            // truncates the file meanwhile can make reads fault, and one that
-            // rewrites it can change bytes under us; chunk and file
-            // checksums then report the damage (decoders accept any bytes).
-            source.map = unsafe { memmap2::Mmap::map(&source.file) }.ok();
-            if let Some(m) = &source.map {
-                let _ = m.advise(memmap2::Advice::Sequential);
-            }
-        }
-        Ok(source)
+        let len = file.metadata()?.len();
+        Ok(Self { file, len })
     }
 
-    /// Wraps an open file, always read with positional reads.
-    pub fn unmapped(file: File) -> io::Result<Self> {
-        let len = file.metadata()?.len();
-        Ok(Self {
-            file,
-            len,
-            map: None,
-        })
+    /// The file.
+    pub fn file(&self) -> &File {
+        &self.file
     }
 }
 
 impl ReadAt for FileSource {
     fn size(&self) -> u64 {
         self.len
-    }
-
-    fn bytes(&self) -> Option<&[u8]> {
-        self.map.as_deref()
-    }
-
-    fn release(&self, offset: u64, len: u64) {
-        if let Some(m) = &self.map {
-            let (Ok(start), Ok(len)) = (usize::try_from(offset), usize::try_from(len)) else {
-                return;
-            };
-            // Whole pages inside the range only: a page shared with a
-            // neighbouring chunk stays mapped.
-            let page = 4096;
-            let first = start.div_ceil(page) * page;
-            let end = start.saturating_add(len).min(m.len()) / page * page;
-            if first < end {
-                // SAFETY: MADV_DONTNEED on a read-only shared file mapping
-                // only drops our page-table entries; a later access faults
-                // the same bytes back in from the page cache, so slices
-                // borrowed from the map stay valid and unchanged.
-                let _ = unsafe {
-                    m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, first, end - first)
-                };
-            }
-        }
     }
 
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {

@@ -245,7 +245,10 @@ fn assert_no_temporaries(dir: &std::path::Path) {
     let leftovers: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.contains(".tmp-") || n.ends_with(weightzip::fs::TEMP_SUFFIX)
+        })
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }

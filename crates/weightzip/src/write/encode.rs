@@ -1,0 +1,122 @@
+//! Coding one chunk job: read its bytes, code them, check that they decode
+//! back, and fall back to zstd or plain storage where that is smaller or
+//! the codec failed.
+
+use weightzip_codec::CodecId;
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::plan::Job;
+use super::CompressOptions;
+use crate::error::{Result, WzError};
+use crate::pipeline::BufferPool;
+use crate::source::ReadAt;
+
+/// A coded chunk, and the bytes it was coded from (for the whole-file
+/// checksum, taken from the same read).
+pub(super) struct Encoded {
+    pub codec: u8,
+    pub payload: Vec<u8>,
+    pub raw_len: u64,
+    pub checksum: u64,
+    /// The chunk's input bytes; `None` when the source is in memory (the
+    /// writer then hashes them from there).
+    pub raw: Option<Vec<u8>>,
+}
+
+/// Puts the file and chunk into a codec error raised by a worker.
+pub(super) fn name_place(e: WzError, path: &str, place: &str) -> WzError {
+    match e {
+        WzError::Codec { source, .. } => WzError::Codec {
+            place: format!("{path}: {place}"),
+            source,
+        },
+        other => other,
+    }
+}
+
+pub(super) fn encode_job(
+    job: &Job,
+    src: &dyn ReadAt,
+    display: &std::path::Path,
+    opts: &CompressOptions,
+    pool: &BufferPool,
+) -> Result<Encoded> {
+    let total = job.len();
+    let read_err = |e| WzError::io("cannot read", display, e);
+    // In-memory bytes are borrowed; else the ranges are read into a
+    // recycled buffer.
+    let mut owned = None;
+    let raw: &[u8] = match (src.bytes(), job.ranges.as_slice()) {
+        (Some(all), &[(off, len)]) => usize::try_from(off)
+            .ok()
+            .and_then(|s| all.get(s..s.checked_add(usize::try_from(len).ok()?)?))
+            .ok_or_else(|| read_err(std::io::ErrorKind::UnexpectedEof.into()))?,
+        _ => {
+            let len = usize::try_from(total)
+                .map_err(|_| WzError::InvalidInput("chunk too large for memory".into()))?;
+            let buf = owned.insert(pool.take(len));
+            let mut at = 0;
+            for &(off, len) in &job.ranges {
+                let len = len as usize;
+                src.read_exact_at(&mut buf[at..at + len], off)
+                    .map_err(read_err)?;
+                at += len;
+            }
+            buf
+        }
+    };
+    let checksum = xxh3_64(raw);
+    let mut payload = pool.take_empty(raw.len());
+    let mut codec = job.codec;
+    let codec_err = |source| WzError::Codec {
+        place: String::new(),
+        source,
+    };
+    codec
+        .encode_with_shape(raw, opts.level, job.row_len, &mut payload)
+        .map_err(codec_err)?;
+    if job.small && codec != CodecId::Zstd {
+        let mut alt = Vec::new();
+        if CodecId::Zstd.encode(raw, opts.level, &mut alt).is_ok() && alt.len() < payload.len() {
+            payload = alt;
+            codec = CodecId::Zstd;
+        }
+    }
+    #[cfg(test)]
+    super::tests::damage_hook(codec, raw.len(), &mut payload);
+    if opts.verify
+        && !matches!(codec, CodecId::Store | CodecId::Zstd)
+        && !decodes_to(codec, &payload, raw, pool)
+    {
+        // A codec that cannot reproduce its input is a bug; the user's bytes
+        // still go into the archive, coded with zstd.
+        payload.clear();
+        CodecId::Zstd
+            .encode(raw, opts.level, &mut payload)
+            .map_err(codec_err)?;
+        codec = CodecId::Zstd;
+    }
+    if payload.len() >= raw.len() {
+        payload.clear();
+        payload.extend_from_slice(raw);
+        codec = CodecId::Store;
+    }
+    if let Some(p) = &opts.progress {
+        p(total);
+    }
+    Ok(Encoded {
+        codec: codec as u8,
+        payload,
+        raw_len: total,
+        checksum,
+        raw: owned,
+    })
+}
+
+/// Whether `payload` decodes with `codec` to exactly `raw`.
+fn decodes_to(codec: CodecId, payload: &[u8], raw: &[u8], pool: &BufferPool) -> bool {
+    let mut back = pool.take(raw.len());
+    let same = codec.decode(payload, &mut back).is_ok() && back[..] == raw[..];
+    pool.give(back);
+    same
+}

@@ -1,0 +1,216 @@
+//! Cutting one file into segments (tensors found by the format readers, and
+//! the bytes between them) and chunk jobs, in the order the file holds
+//! them: the writer then reads every byte once, front to back.
+
+use weightzip_codec::{choose_codec, CodecId};
+use weightzip_format::{read_layout, FileKind, TensorType};
+
+use super::CompressOptions;
+use crate::error::{Result, WzError};
+use crate::index::{Attrs, Entry, Segment, SegmentKind};
+use crate::source::{Cursor, ReadAt};
+
+/// Tensors smaller than this also try zstd: coding tables would dominate.
+const SMALL_TENSOR: usize = 16 << 10;
+
+/// Where one chunk's bytes come from and where its reference goes.
+pub(super) struct Job {
+    /// File ranges `(offset, len)`, ascending.
+    pub ranges: Vec<(u64, u64)>,
+    pub codec: CodecId,
+    /// `Some(segment index)` for a tensor chunk, `None` for passthrough.
+    pub segment: Option<usize>,
+    pub small: bool,
+    /// Elements per row of the tensor (its contiguous dimension), for the
+    /// codecs that model row statistics.
+    pub row_len: Option<usize>,
+    /// Where the chunk is, for error messages.
+    pub place: String,
+}
+
+impl Job {
+    /// Decoded bytes of the chunk.
+    pub fn len(&self) -> u64 {
+        self.ranges.iter().map(|r| r.1).sum()
+    }
+}
+
+/// Elements in one row (the contiguous dimension) of a float tensor: the
+/// last dimension in safetensors (row-major), the first in GGUF (`ne[0]`).
+/// `None` for quantised types and vectors.
+fn row_elements(t: &weightzip_format::TensorRegion) -> Option<usize> {
+    let dim = match t.ty {
+        TensorType::St(_) => t.shape.last(),
+        TensorType::Ggml(g) if !g.is_quantized() => t.shape.first(),
+        TensorType::Ggml(_) => None,
+    };
+    dim.filter(|_| t.shape.len() >= 2)
+        .and_then(|&d| usize::try_from(d).ok())
+        .filter(|&d| d > 0)
+}
+
+/// Bytes per indivisible unit of a tensor type (element or quant block).
+fn granule(ty: TensorType) -> u64 {
+    match ty {
+        TensorType::St(d) => d.size_bytes().unwrap_or(1) as u64,
+        TensorType::Ggml(g) => (g.type_size() as u64).max(1),
+    }
+}
+
+/// Cuts a file into segments and chunk jobs. The passthrough bytes form one
+/// stream cut into chunks of the chunk size; each passthrough chunk is
+/// scheduled just before the first segment that needs it, and each
+/// tensor's chunks in place, so jobs come in file order.
+pub(super) fn plan_entry(
+    path: &str,
+    src: &dyn ReadAt,
+    attrs: Attrs,
+    opts: &CompressOptions,
+) -> Result<(Entry, Vec<Job>, Option<String>)> {
+    let size = src.size();
+    let mut warning = None;
+    let layout = match read_layout(&mut Cursor::new(src), size) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            warning = Some(format!(
+                "{path}: not parsed as a model file ({e}); stored as plain bytes"
+            ));
+            None
+        }
+    };
+    let file_kind = match layout.as_ref().map(|l| l.kind) {
+        Some(FileKind::Safetensors) => 1,
+        Some(FileKind::Gguf) => 2,
+        _ => 0,
+    };
+    let mut segments = Vec::new();
+    // The jobs of each tensor segment, by segment index.
+    let mut tensor_jobs: Vec<Vec<Job>> = Vec::new();
+    let mut pass_ranges: Vec<(u64, u64)> = Vec::new();
+    let mut cursor = 0u64;
+    let chunk = opts.chunk_size as u64;
+    let mut push_pass = |segments: &mut Vec<Segment>, jobs: &mut Vec<Vec<Job>>, from, to| {
+        pass_ranges.push((from, to - from));
+        segments.push(Segment {
+            kind: SegmentKind::Passthrough,
+            len: to - from,
+            chunks: Vec::new(),
+        });
+        jobs.push(Vec::new());
+    };
+    for t in layout.iter().flat_map(|l| l.tensors.iter()) {
+        if t.offset < cursor || t.offset.checked_add(t.len).is_none_or(|e| e > size) {
+            return Err(WzError::InvalidInput(format!(
+                "{path}: tensor {:?} at {}+{} overlaps or lies outside the file",
+                t.name, t.offset, t.len
+            )));
+        }
+        if t.offset > cursor {
+            push_pass(&mut segments, &mut tensor_jobs, cursor, t.offset);
+        }
+        if t.len > 0 {
+            let seg = segments.len();
+            let g = granule(t.ty);
+            let row_len = row_elements(t);
+            // Chunks of whole rows where a row fits, so that row-context
+            // codecs see rows from their start.
+            let row_bytes = row_len.map_or(g, |r| r as u64 * g).max(g);
+            let unit = if row_bytes <= chunk { row_bytes } else { g };
+            let step = (chunk / unit * unit).max(g);
+            let codec = choose_codec(t.ty, opts.level);
+            let mut jobs = Vec::new();
+            let mut off = 0;
+            while off < t.len {
+                let len = step.min(t.len - off);
+                jobs.push(Job {
+                    ranges: vec![(t.offset + off, len)],
+                    codec,
+                    segment: Some(seg),
+                    small: t.len < SMALL_TENSOR as u64,
+                    row_len,
+                    place: format!("tensor {:?}, chunk at byte {}", t.name, t.offset + off),
+                });
+                off += len;
+            }
+            segments.push(Segment {
+                kind: SegmentKind::Tensor {
+                    name: t.name.clone(),
+                    ty: Some(t.ty),
+                    shape: t.shape.clone(),
+                },
+                len: t.len,
+                chunks: Vec::new(),
+            });
+            tensor_jobs.push(jobs);
+        }
+        cursor = t.offset + t.len;
+    }
+    if cursor < size {
+        push_pass(&mut segments, &mut tensor_jobs, cursor, size);
+    }
+    let pass_jobs = cut_passthrough(&pass_ranges, chunk);
+    let mut all =
+        Vec::with_capacity(pass_jobs.len() + tensor_jobs.iter().map(Vec::len).sum::<usize>());
+    let mut pass = pass_jobs.into_iter().enumerate();
+    let (mut needed, mut scheduled) = (0u64, 0u64);
+    for (seg, jobs) in segments.iter().zip(tensor_jobs) {
+        if seg.kind == SegmentKind::Passthrough {
+            needed += seg.len;
+            while scheduled < needed {
+                let Some((k, ranges)) = pass.next() else {
+                    break;
+                };
+                let job = pass_job(k, ranges);
+                scheduled += job.len();
+                all.push(job);
+            }
+        }
+        all.extend(jobs);
+    }
+    all.extend(pass.map(|(k, ranges)| pass_job(k, ranges)));
+    let entry = Entry {
+        path: path.to_string(),
+        size,
+        checksum: 0,
+        file_kind,
+        segments,
+        passthrough: Vec::new(),
+        attrs,
+    };
+    Ok((entry, all, warning))
+}
+
+fn pass_job(k: usize, ranges: Vec<(u64, u64)>) -> Job {
+    Job {
+        ranges,
+        codec: CodecId::Zstd,
+        segment: None,
+        small: false,
+        row_len: None,
+        place: format!("non-tensor bytes, chunk {k}"),
+    }
+}
+
+/// The passthrough ranges as one stream, cut into chunks of `chunk` bytes.
+fn cut_passthrough(ranges: &[(u64, u64)], chunk: u64) -> Vec<Vec<(u64, u64)>> {
+    let mut chunks = Vec::new();
+    let mut current: Vec<(u64, u64)> = Vec::new();
+    let mut filled = 0u64;
+    for &(mut off, mut len) in ranges {
+        while len > 0 {
+            let take = len.min(chunk - filled);
+            current.push((off, take));
+            filled += take;
+            off += take;
+            len -= take;
+            if filled == chunk {
+                chunks.push(std::mem::take(&mut current));
+                filled = 0;
+            }
+        }
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
