@@ -33,7 +33,7 @@
 //!
 //! Every context is stored or derived from a plane decoded earlier, so the
 //! decoder builds each plane's context bytes first and decodes it with the
-//! SIMD multi-table rANS of [`weightzip_entropy::multi`]: a table switch per
+//! SIMD multi-table rANS of [`weightzip_entropy::ctx_rans`]: a table switch per
 //! symbol, no model updates.
 //!
 //! Encoding layout: `n: varint` whole elements, `tail_len: u8` + tail bytes,
@@ -47,7 +47,7 @@
 //! (`varint`, ≤ 511), `e_lo: u8`, `n_freq: u8`, the `classes` exponent
 //! tables (over `0..=n_freq`, 12 bits) and the `n_freq` mantissa tables
 //! (over `0..2^t`, 8 bits) as [`FreqTable`] serialisations, `len: varint` +
-//! the symbol payload ([`weightzip_entropy::multi`]), the escapes' exponents
+//! the symbol payload ([`weightzip_entropy::ctx_rans`]), the escapes' exponents
 //! and top bits as two streams; `low_mode: u8` (1: `n_freq + 1` tables +
 //! payload); `sign_mode: u8` (1: with rows `block_rows: varint` (0 = one
 //! block) and the column classes of every block as a stream, then 16 tables (1 without rows) + payload); then the raw planes: sign
@@ -55,11 +55,11 @@
 //! (bf16: two per byte, low nibble first; fp16: one byte each) if
 //! `low_mode` is 0.
 
-use weightzip_entropy::multi::LANES;
-use weightzip_entropy::multi::{self, Contexts, MultiDecoder, MultiEncoder};
+use weightzip_entropy::ctx_rans::LANES;
+use weightzip_entropy::ctx_rans::{self, ContextDecoder, ContextEncoder, Contexts};
 use weightzip_entropy::stream::{encode_stream, parse_stream};
-use weightzip_entropy::table::FreqTable;
-use weightzip_entropy::{entropy_bits, varint, Histogram};
+use weightzip_entropy::FreqTable;
+use weightzip_entropy::{entropy_bits, read_at, write_varint, ByteReader, Histogram};
 
 use crate::error::{CodecError, EntropyContext, Result};
 
@@ -415,7 +415,7 @@ fn sign_contexts(n: usize, g: Grid, classes: &[u8], block_rows: usize) -> Vec<u8
 fn encode_with(l: Layout, data: &[u8], row_len: Option<usize>, out: &mut Vec<u8>) -> Result<()> {
     let n = data.len() / 2;
     let tail = &data[n * 2..];
-    varint::write_u64(out, n as u64);
+    write_varint(out, n as u64);
     out.push(tail.len() as u8);
     out.extend_from_slice(tail);
     let start = out.len();
@@ -899,8 +899,8 @@ fn encode_coded(l: Layout, data: &[u8], hint: Option<usize>, out: &mut Vec<u8>) 
     let joint = joint_tables(a, &ef, &tf)?;
     // Header, scale bytes, tables, payloads.
     let grid = model.as_ref().map(|m| m.grid);
-    varint::write_u64(out, grid.map_or(0, |g| g.row_len) as u64);
-    varint::write_u64(out, grid.map_or(0, |g| g.phase) as u64);
+    write_varint(out, grid.map_or(0, |g| g.row_len) as u64);
+    write_varint(out, grid.map_or(0, |g| g.phase) as u64);
     if let Some(m) = &model {
         out.push(u8::from(!m.colq.is_empty()));
         encode_stream(&m.rowq, out).in_codec(l.name)?;
@@ -910,7 +910,7 @@ fn encode_coded(l: Layout, data: &[u8], hint: Option<usize>, out: &mut Vec<u8>) 
     }
     out.push(n_ctx as u8);
     for &t in model.iter().flat_map(|m| &m.thresholds) {
-        varint::write_u64(out, u64::from(t));
+        write_varint(out, u64::from(t));
     }
     out.push(a.e_lo);
     out.push(a.n_freq as u8);
@@ -998,7 +998,7 @@ fn encode_coded(l: Layout, data: &[u8], hint: Option<usize>, out: &mut Vec<u8>) 
     if coded < n as f64 * 0.97 - 1024.0 {
         out.push(1);
         if grid.is_some() {
-            varint::write_u64(out, block_rows as u64);
+            write_varint(out, block_rows as u64);
             encode_stream(&sclass, out).in_codec(l.name)?;
         }
         let st: Vec<FreqTable> = sh
@@ -1025,10 +1025,10 @@ fn put_payload(
     tables: &[FreqTable],
     out: &mut Vec<u8>,
 ) -> Result<()> {
-    let enc = MultiEncoder::new(tables).in_codec(l.name)?;
+    let enc = ContextEncoder::new(tables).in_codec(l.name)?;
     let mut payload = Vec::with_capacity(symbols.len() / 2 + 256);
-    multi::encode(symbols, Contexts::per_symbol(ctx), &enc, &mut payload).in_codec(l.name)?;
-    varint::write_u64(out, payload.len() as u64);
+    ctx_rans::encode(symbols, Contexts::per_symbol(ctx), &enc, &mut payload).in_codec(l.name)?;
+    write_varint(out, payload.len() as u64);
     out.extend_from_slice(&payload);
     Ok(())
 }
@@ -1049,9 +1049,9 @@ fn corrupt(l: Layout, offset: usize, reason: impl Into<String>) -> CodecError {
 fn check_stream(l: Layout, input: &[u8], mut pos: usize) -> Result<()> {
     if input.get(pos) == Some(&2) {
         pos += 1;
-        varint::read_u64(input, &mut pos).in_codec(l.name)?;
-        FreqTable::read(input, &mut pos).in_codec(l.name)?;
-        let len = varint::read_u64(input, &mut pos).in_codec(l.name)?;
+        read_at(input, &mut pos, ByteReader::varint).in_codec(l.name)?;
+        read_at(input, &mut pos, FreqTable::read).in_codec(l.name)?;
+        let len = read_at(input, &mut pos, ByteReader::varint).in_codec(l.name)?;
         if len > (input.len() - pos) as u64 {
             return Err(corrupt(l, pos, "escape stream longer than the input"));
         }
@@ -1061,7 +1061,7 @@ fn check_stream(l: Layout, input: &[u8], mut pos: usize) -> Result<()> {
 
 fn decode_with(l: Layout, input: &[u8], out: &mut [u8]) -> Result<()> {
     let mut pos = 0;
-    let n_stored = varint::read_u64(input, &mut pos).in_codec(l.name)?;
+    let n_stored = read_at(input, &mut pos, ByteReader::varint).in_codec(l.name)?;
     let n = out.len() / 2;
     if n_stored != n as u64 {
         return Err(corrupt(
@@ -1100,7 +1100,7 @@ fn decode_with(l: Layout, input: &[u8], out: &mut [u8]) -> Result<()> {
 /// Reads `len: varint` and that many payload bytes at `*pos`.
 fn get_payload<'a>(l: Layout, input: &'a [u8], pos: &mut usize) -> Result<&'a [u8]> {
     let avail = input.len() - *pos;
-    let len = varint::read_len(input, pos, avail, "payload length").in_codec(l.name)?;
+    let len = read_at(input, pos, |r| r.len(avail, "payload length")).in_codec(l.name)?;
     let p = input
         .get(*pos..*pos + len)
         .ok_or_else(|| corrupt(l, *pos, "truncated payload"))?;
@@ -1120,7 +1120,7 @@ fn read_tables(
     (0..count)
         .map(|_| {
             let at = *pos;
-            let t = FreqTable::read(input, pos).in_codec(l.name)?;
+            let t = read_at(input, pos, FreqTable::read).in_codec(l.name)?;
             if t.prob_bits() != bits || t.freqs()[symbols.min(256)..].iter().any(|&f| f > 0) {
                 return Err(corrupt(l, at, "table out of range"));
             }
@@ -1132,7 +1132,7 @@ fn read_tables(
 /// Reads a stream of exactly `n` bytes at `*pos`.
 fn read_bytes(l: Layout, input: &[u8], pos: &mut usize, n: usize) -> Result<Vec<u8>> {
     check_stream(l, input, *pos)?;
-    let v = parse_stream(input, pos, n).in_codec(l.name)?;
+    let v = read_at(input, pos, |r| parse_stream(r, n)).in_codec(l.name)?;
     let mut out = vec![0u8; n];
     v.decode_into(&mut out).in_codec(l.name)?;
     Ok(out)
@@ -1141,8 +1141,9 @@ fn read_bytes(l: Layout, input: &[u8], pos: &mut usize, n: usize) -> Result<Vec<
 fn decode_coded(l: Layout, input: &[u8], mut pos: usize, out: &mut [u8]) -> Result<()> {
     let n = out.len() / 2;
     let tb = l.t_bits();
-    let row_len = varint::read_len(input, &mut pos, MAX_ROW_LEN, "row length").in_codec(l.name)?;
-    let phase = varint::read_u64(input, &mut pos).in_codec(l.name)?;
+    let row_len =
+        read_at(input, &mut pos, |r| r.len(MAX_ROW_LEN, "row length")).in_codec(l.name)?;
+    let phase = read_at(input, &mut pos, ByteReader::varint).in_codec(l.name)?;
     if (row_len > 0 && phase >= row_len as u64) || (row_len == 0 && phase != 0) {
         return Err(corrupt(l, pos, "row phase out of range"));
     }
@@ -1172,7 +1173,7 @@ fn decode_coded(l: Layout, input: &[u8], mut pos: usize, out: &mut [u8]) -> Resu
     }
     let mut thresholds = Vec::with_capacity(classes - 1);
     for _ in 1..classes {
-        let t = varint::read_len(input, &mut pos, 511, "threshold").in_codec(l.name)? as u32;
+        let t = read_at(input, &mut pos, |r| r.len(511, "threshold")).in_codec(l.name)? as u32;
         if thresholds.last().is_some_and(|&p| p >= t) {
             return Err(corrupt(l, pos, "thresholds not increasing"));
         }
@@ -1196,20 +1197,20 @@ fn decode_coded(l: Layout, input: &[u8], mut pos: usize, out: &mut [u8]) -> Resu
     let ef = read_tables(l, input, &mut pos, classes, JOINT_BITS, a.n_freq + 1)?;
     let tf = read_tables(l, input, &mut pos, a.n_freq, TOP_BITS_PREC, 1 << tb)?;
     let joint = joint_tables(a, &ef, &tf)?;
-    let dec = MultiDecoder::new(&joint).in_codec(l.name)?;
+    let dec = ContextDecoder::new(&joint).in_codec(l.name)?;
     let payload = get_payload(l, input, &mut pos)?;
     let ctx = match grid {
         Some(g) => scale_contexts(n, g, &rowq, &colq, &class_lut(&thresholds)),
         None => vec![0u8; n],
     };
     let mut sym = vec![0u8; n];
-    multi::decode(payload, &ctx, &dec, &mut sym).in_codec(l.name)?;
+    ctx_rans::decode(payload, &ctx, &dec, &mut sym).in_codec(l.name)?;
     let esc = a.esc();
     let n_esc = sym.iter().filter(|&&s| s == esc).count();
     check_stream(l, input, pos)?;
-    let esc_e = parse_stream(input, &mut pos, n_esc).in_codec(l.name)?;
+    let esc_e = read_at(input, &mut pos, |r| parse_stream(r, n_esc)).in_codec(l.name)?;
     check_stream(l, input, pos)?;
-    let esc_t = parse_stream(input, &mut pos, n_esc).in_codec(l.name)?;
+    let esc_t = read_at(input, &mut pos, |r| parse_stream(r, n_esc)).in_codec(l.name)?;
     let low_mode = *input.get(pos).ok_or_else(|| corrupt(l, pos, "truncated"))?;
     pos += 1;
     let mut low_coded = Vec::new();
@@ -1224,11 +1225,11 @@ fn decode_coded(l: Layout, input: &[u8], mut pos: usize, out: &mut [u8]) -> Resu
                 JOINT_BITS,
                 1 << l.low_bits,
             )?;
-            let ldec = MultiDecoder::new(&lt).in_codec(l.name)?;
+            let ldec = ContextDecoder::new(&lt).in_codec(l.name)?;
             let lpay = get_payload(l, input, &mut pos)?;
             let lctx: Vec<u8> = sym.iter().map(|&s| (s >> tb).min(a.n_freq as u8)).collect();
             low_coded = vec![0u8; n];
-            multi::decode(lpay, &lctx, &ldec, &mut low_coded).in_codec(l.name)?;
+            ctx_rans::decode(lpay, &lctx, &ldec, &mut low_coded).in_codec(l.name)?;
         }
         m => return Err(corrupt(l, pos - 1, format!("unknown low-bit mode {m}"))),
     }
@@ -1240,7 +1241,7 @@ fn decode_coded(l: Layout, input: &[u8], mut pos: usize, out: &mut [u8]) -> Resu
         1 => {
             let sctx = match grid {
                 Some(g) => {
-                    let block_rows = varint::read_len(input, &mut pos, g.rows(n), "sign block")
+                    let block_rows = read_at(input, &mut pos, |r| r.len(g.rows(n), "sign block"))
                         .in_codec(l.name)?;
                     let count = g.row_len * sign_blocks(n, g, block_rows);
                     let mut c = read_bytes(l, input, &mut pos, count)?;
@@ -1253,10 +1254,10 @@ fn decode_coded(l: Layout, input: &[u8], mut pos: usize, out: &mut [u8]) -> Resu
             };
             let count = if grid.is_some() { SIGN_CLASSES } else { 1 };
             let st = read_tables(l, input, &mut pos, count, JOINT_BITS, 2)?;
-            let sdec = MultiDecoder::new(&st).in_codec(l.name)?;
+            let sdec = ContextDecoder::new(&st).in_codec(l.name)?;
             let spay = get_payload(l, input, &mut pos)?;
             let mut signs = vec![0u8; n];
-            multi::decode(spay, &sctx, &sdec, &mut signs).in_codec(l.name)?;
+            ctx_rans::decode(spay, &sctx, &sdec, &mut signs).in_codec(l.name)?;
             // Pack into the raw layout the join reads.
             sign_coded = vec![0u8; n.div_ceil(8)];
             for (b, s8) in sign_coded.iter_mut().zip(signs.chunks(8)) {

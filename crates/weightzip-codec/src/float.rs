@@ -12,8 +12,8 @@ use weightzip_entropy::rans::{decode_pair, Decoder, Kernel};
 use weightzip_entropy::stream::{
     encode_stream_pair_keyed, encode_stream_pair_with, encode_stream_with, parse_stream, StreamView,
 };
-use weightzip_entropy::table::DEFAULT_PROB_BITS;
-use weightzip_entropy::{histogram, varint, DecodeTable, FreqTable};
+use weightzip_entropy::DEFAULT_PROB_BITS;
+use weightzip_entropy::{histogram, read_at, write_varint, ByteReader, DecodeTable, FreqTable};
 
 use crate::error::{CodecError, EntropyContext, Result};
 
@@ -49,7 +49,7 @@ fn encode_planes<const W: usize, const P: usize>(
 fn write_header<const W: usize>(data: &[u8], out: &mut Vec<u8>) -> usize {
     let n = data.len() / W;
     let tail = &data[n * W..];
-    varint::write_u64(out, n as u64);
+    write_varint(out, n as u64);
     out.push(tail.len() as u8);
     out.extend_from_slice(tail);
     n
@@ -129,7 +129,7 @@ fn parse_header<'a, const W: usize>(
     out_len: usize,
 ) -> Result<(usize, &'a [u8], usize)> {
     let mut pos = 0;
-    let n = varint::read_u64(input, &mut pos).in_codec(codec)?;
+    let n = read_at(input, &mut pos, ByteReader::varint).in_codec(codec)?;
     let n_expected = out_len / W;
     if n != n_expected as u64 {
         return Err(CodecError::Corrupt {
@@ -165,7 +165,7 @@ fn write_alphabet(alphabet: &[u16], out: &mut Vec<u8>) {
     out.push((alphabet.len() - 1) as u8);
     let mut prev = 0;
     for &v in alphabet {
-        varint::write_u64(out, u64::from(v - prev));
+        write_varint(out, u64::from(v - prev));
         prev = v;
     }
 }
@@ -194,7 +194,7 @@ fn read_alphabet(
     for i in 0..count {
         let at = *pos;
         // Saturating: a hostile delta must fail the range check, not wrap.
-        let v = prev.saturating_add(varint::read_u64(input, pos).in_codec(codec)?);
+        let v = prev.saturating_add(read_at(input, pos, ByteReader::varint).in_codec(codec)?);
         if (i > 0 && v == prev) || v >= u64::from(limit) {
             return Err(corrupt(
                 at,
@@ -211,7 +211,7 @@ fn read_alphabet(
 /// that are coded as independent rANS payloads.
 fn read_first_half(codec: &'static str, input: &[u8], pos: &mut usize, n: usize) -> Result<usize> {
     let at = *pos;
-    let m = varint::read_u64(input, pos).in_codec(codec)?;
+    let m = read_at(input, pos, ByteReader::varint).in_codec(codec)?;
     // The encoder's first half is a whole number of 32-value groups (so the
     // second half's bits start on a byte) and not the longer.
     usize::try_from(m)
@@ -235,7 +235,7 @@ fn decode_plane_streams<const P: usize>(
 ) -> Result<()> {
     let mut views: [Option<StreamView<'_>>; P] = [const { None }; P];
     for view in views.iter_mut() {
-        *view = Some(parse_stream(input, &mut pos, n).in_codec(codec)?);
+        *view = Some(read_at(input, &mut pos, |r| parse_stream(r, n)).in_codec(codec)?);
     }
     if pos != input.len() {
         return Err(CodecError::Corrupt {
@@ -408,7 +408,7 @@ pub mod bf16j {
         }
         out.push(JOINT);
         write_alphabet(&alphabet, out);
-        varint::write_u64(out, m as u64);
+        write_varint(out, m as u64);
         // Symbols are the alphabet indices of the top parts; the encoder
         // looks them up by top part straight from the values.
         let mut symbol_of = [u16::MAX; TOPS];
@@ -552,8 +552,8 @@ pub mod bf16j {
         }
         let m = read_first_half(NAME, input, &mut pos, n)?;
         let views = [
-            parse_stream(input, &mut pos, m).in_codec(NAME)?,
-            parse_stream(input, &mut pos, n - m).in_codec(NAME)?,
+            read_at(input, &mut pos, |r| parse_stream(r, m)).in_codec(NAME)?,
+            read_at(input, &mut pos, |r| parse_stream(r, n - m)).in_codec(NAME)?,
         ];
         let low_len = (n * LOW as usize).div_ceil(8);
         if input.len() != pos + low_len {
@@ -916,7 +916,7 @@ mod tests {
     /// The layout byte of an encoding of `n` whole values and `tail` bytes.
     fn layout_byte(buf: &[u8], n: usize, tail: usize) -> u8 {
         let mut header = Vec::new();
-        varint::write_u64(&mut header, n as u64);
+        write_varint(&mut header, n as u64);
         buf[header.len() + 1 + tail]
     }
 

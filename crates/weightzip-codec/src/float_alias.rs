@@ -35,9 +35,10 @@
 
 use std::cell::RefCell;
 
-use weightzip_entropy::alias::{self, AliasShape, ALIAS_BITS, ALIAS_SYMBOLS};
-use weightzip_entropy::rans::{self, WordSink};
-use weightzip_entropy::{entropy_bits, EncodeTable};
+use weightzip_entropy::rans;
+use weightzip_entropy::rans::fused::{self, WordSink};
+use weightzip_entropy::{entropy_bits, read_at, write_varint, ByteReader, EncodeTable};
+use weightzip_entropy::{AliasShape, ALIAS_BITS, ALIAS_SYMBOLS};
 
 use super::*;
 
@@ -252,7 +253,7 @@ fn encode_alias(
     counts[usize::from(common)] += patched;
     let table = FreqTable::from_counts(&counts, ALIAS_BITS).in_codec(NAME)?;
     table.write(out);
-    varint::write_u64(out, m as u64);
+    write_varint(out, m as u64);
     let encode_table = EncodeTable::alias(&table, shape).in_codec(NAME)?;
     // The symbols as bytes first (64 per step with byte permutes): the rANS
     // encoder then finds a symbol's entry in registers, not by a gather.
@@ -292,7 +293,7 @@ fn encode_alias(
             Kernel::best(),
             |pa, pb| {
                 for p in [pa, pb] {
-                    varint::write_u64(out, p.len() as u64);
+                    write_varint(out, p.len() as u64);
                     p.write_to(out);
                 }
             },
@@ -317,11 +318,11 @@ fn encode_alias(
 /// gap to the previous patched value (the index of the first) and the
 /// field, as varints.
 fn write_patches(patches: &[(usize, u16)], out: &mut Vec<u8>) {
-    varint::write_u64(out, patches.len() as u64);
+    write_varint(out, patches.len() as u64);
     let mut next = 0;
     for &(i, field) in patches {
-        varint::write_u64(out, (i - next) as u64);
-        varint::write_u64(out, u64::from(field));
+        write_varint(out, (i - next) as u64);
+        write_varint(out, u64::from(field));
         next = i + 1;
     }
 }
@@ -335,7 +336,7 @@ fn read_patches(input: &[u8], pos: &mut usize, n: usize) -> Result<Vec<(usize, u
         reason,
     };
     let at = *pos;
-    let count = varint::read_u64(input, pos).in_codec(NAME)?;
+    let count = read_at(input, pos, ByteReader::varint).in_codec(NAME)?;
     // Each patch takes at least two bytes: bound the count before allocating.
     let count = usize::try_from(count)
         .ok()
@@ -345,8 +346,8 @@ fn read_patches(input: &[u8], pos: &mut usize, n: usize) -> Result<Vec<(usize, u
     let mut next = 0usize;
     for _ in 0..count {
         let at = *pos;
-        let gap = varint::read_u64(input, pos).in_codec(NAME)?;
-        let field = varint::read_u64(input, pos).in_codec(NAME)?;
+        let gap = read_at(input, pos, ByteReader::varint).in_codec(NAME)?;
+        let field = read_at(input, pos, ByteReader::varint).in_codec(NAME)?;
         let i = usize::try_from(gap)
             .ok()
             .and_then(|g| next.checked_add(g))
@@ -491,8 +492,8 @@ fn decode_alias(
         tops[ALIAS_SYMBOLS + i] = top_of(fields, f, 1);
     }
     let at = pos;
-    let table = FreqTable::read(input, &mut pos).in_codec(NAME)?;
-    if !alias::supports(&table, shape) || table.freqs()[count..].iter().any(|&f| f != 0) {
+    let table = read_at(input, &mut pos, FreqTable::read).in_codec(NAME)?;
+    if !shape.fits(&table) || table.freqs()[count..].iter().any(|&f| f != 0) {
         return Err(corrupt(
             at,
             "frequency table outside the alphabet or not an alias table".into(),
@@ -502,7 +503,7 @@ fn decode_alias(
     let mut payloads = [&input[..0]; 2];
     for p in &mut payloads {
         let at = pos;
-        let len = varint::read_u64(input, &mut pos).in_codec(NAME)?;
+        let len = read_at(input, &mut pos, ByteReader::varint).in_codec(NAME)?;
         *p = usize::try_from(len)
             .ok()
             .and_then(|len| input.get(pos..pos.checked_add(len)?))
@@ -532,7 +533,7 @@ fn decode_alias(
     let (body_a, body_b) = body.split_at_mut(m * 2);
     // The bulk in one fused pass where the CPU has it, then the rest block
     // by block: symbols to a buffer, then the merge.
-    let mut start = rans::decode_pair_words(
+    let mut start = fused::decode_pair_words(
         &mut da,
         &mut WordSink {
             tops: &tops,

@@ -2,7 +2,9 @@
 
 use std::arch::x86_64::*;
 
-use weightzip_entropy::words::x86::{assemble, byte_tables, interleave_indices, six_bit_fields};
+use weightzip_entropy::rans::fused::simd::{
+    assemble, byte_tables, interleave_indices, six_bit_fields,
+};
 
 /// Whether [`merge_joint`] can run its AVX-512 VBMI loop here.
 fn has_vbmi() -> bool {

@@ -10,7 +10,7 @@
 //! ```
 
 use weightzip_codec::CodecId;
-use weightzip_entropy::varint;
+use weightzip_entropy::{read_at, write_varint, ByteReader};
 use weightzip_format::{Dtype, GgmlType, TensorType};
 
 use crate::error::{Result, WzError};
@@ -191,16 +191,16 @@ impl Footer {
 // ---- serialisation ---------------------------------------------------------
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
-    varint::write_u64(out, s.len() as u64);
+    write_varint(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
 }
 
 fn put_chunks(out: &mut Vec<u8>, chunks: &[ChunkRef]) {
-    varint::write_u64(out, chunks.len() as u64);
+    write_varint(out, chunks.len() as u64);
     for c in chunks {
-        varint::write_u64(out, c.offset);
-        varint::write_u64(out, c.stored_len);
-        varint::write_u64(out, c.raw_len);
+        write_varint(out, c.offset);
+        write_varint(out, c.stored_len);
+        write_varint(out, c.raw_len);
         out.push(c.codec);
         out.extend_from_slice(&c.checksum.to_le_bytes());
     }
@@ -214,23 +214,23 @@ impl Index {
             RootKind::File => 0,
             RootKind::Dir => 1,
         });
-        varint::write_u64(&mut out, self.entries.len() as u64);
+        write_varint(&mut out, self.entries.len() as u64);
         for e in &self.entries {
             put_str(&mut out, &e.path);
-            varint::write_u64(&mut out, e.size);
+            write_varint(&mut out, e.size);
             out.extend_from_slice(&e.checksum.to_le_bytes());
             out.push(e.file_kind);
             put_chunks(&mut out, &e.passthrough);
-            varint::write_u64(&mut out, e.segments.len() as u64);
+            write_varint(&mut out, e.segments.len() as u64);
             for s in &e.segments {
                 match &s.kind {
                     SegmentKind::Passthrough => {
                         out.push(0);
-                        varint::write_u64(&mut out, s.len);
+                        write_varint(&mut out, s.len);
                     }
                     SegmentKind::Tensor { name, ty, shape } => {
                         out.push(1);
-                        varint::write_u64(&mut out, s.len);
+                        write_varint(&mut out, s.len);
                         put_str(&mut out, name);
                         match ty {
                             None => out.push(0),
@@ -240,12 +240,12 @@ impl Index {
                             }
                             Some(TensorType::Ggml(g)) => {
                                 out.push(2);
-                                varint::write_u64(&mut out, u64::from(g.id()));
+                                write_varint(&mut out, u64::from(g.id()));
                             }
                         }
-                        varint::write_u64(&mut out, shape.len() as u64);
+                        write_varint(&mut out, shape.len() as u64);
                         for &d in shape {
-                            varint::write_u64(&mut out, d);
+                            write_varint(&mut out, d);
                         }
                         put_chunks(&mut out, &s.chunks);
                     }
@@ -475,7 +475,7 @@ impl Reader<'_> {
 
     fn varint(&mut self, what: &str) -> Result<u64> {
         let at = self.pos;
-        varint::read_u64(self.b, &mut self.pos)
+        read_at(self.b, &mut self.pos, ByteReader::varint)
             .map_err(|e| WzError::Corrupt(format!("index byte {at}: {what}: {e}")))
     }
 
