@@ -6,8 +6,9 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use weightzip_codec::{choose_codec, CodecId, Level};
-use weightzip_format::{read_layout, FileKind, TensorType};
+use weightzip_codec::select::{plan_tensor, select_inspected, ChunkPlan};
+use weightzip_codec::Level;
+use weightzip_format::{read_layout, FileKind};
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 use crate::error::{Result, WzError};
@@ -21,8 +22,6 @@ pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
 /// Default chunk size: large enough that per-chunk tables cost < 0.05 %,
 /// small enough that two threads stay busy and memory stays bounded.
 pub const DEFAULT_CHUNK_SIZE: usize = 4 << 20;
-/// Tensors smaller than this also try zstd: coding tables would dominate.
-const SMALL_TENSOR: usize = 16 << 10;
 
 /// How to compress.
 #[derive(Clone)]
@@ -251,13 +250,10 @@ fn collect_folder(dir: &Path, output: &Path) -> Result<Vec<(PathBuf, String)>> {
 /// Where one chunk's bytes come from and where its reference goes.
 struct Job {
     ranges: Vec<(u64, u64)>,
-    codec: CodecId,
+    /// How [`select`](weightzip_codec::select()) codes the chunk.
+    plan: ChunkPlan,
     /// `Some(segment index)` for a tensor chunk, `None` for passthrough.
     segment: Option<usize>,
-    small: bool,
-    /// Elements per row of the tensor (its contiguous dimension), for the
-    /// codecs that model row statistics.
-    row_len: Option<usize>,
     /// Where the chunk is, for error messages.
     place: String,
 }
@@ -393,42 +389,16 @@ fn encode_job(
     };
     let checksum = xxh3_64(raw);
     let mut payload = pool.take(0);
-    let mut codec = job.codec;
-    codec
-        .encode_with_shape(raw, opts.level, job.row_len, &mut payload)
-        .map_err(|source| WzError::Codec {
+    #[cfg(test)]
+    let inspect = |codec, payload: &mut [u8]| tests::damage_hook(codec, raw.len(), payload);
+    #[cfg(not(test))]
+    let inspect = |_, _: &mut [u8]| {};
+    let codec = select_inspected(raw, &job.plan, &mut payload, inspect).map_err(|source| {
+        WzError::Codec {
             place: String::new(),
             source,
-        })?;
-    if job.small && codec != CodecId::Zstd {
-        let mut alt = Vec::new();
-        if CodecId::Zstd.encode(raw, opts.level, &mut alt).is_ok() && alt.len() < payload.len() {
-            payload = alt;
-            codec = CodecId::Zstd;
         }
-    }
-    #[cfg(test)]
-    tests::damage_hook(codec, raw.len(), &mut payload);
-    if opts.verify
-        && !matches!(codec, CodecId::Store | CodecId::Zstd)
-        && !decodes_to(codec, &payload, raw, pool)
-    {
-        // A codec that cannot reproduce its input is a bug; the user's bytes
-        // still go into the archive, coded with zstd.
-        payload.clear();
-        CodecId::Zstd
-            .encode(raw, opts.level, &mut payload)
-            .map_err(|source| WzError::Codec {
-                place: String::new(),
-                source,
-            })?;
-        codec = CodecId::Zstd;
-    }
-    if payload.len() >= raw.len() {
-        payload.clear();
-        payload.extend_from_slice(raw);
-        codec = CodecId::Store;
-    }
+    })?;
     pool.give(owned);
     for &(off, len) in &job.ranges {
         src.release(off, len);
@@ -442,14 +412,6 @@ fn encode_job(
         raw_len: total,
         checksum,
     })
-}
-
-/// Whether `payload` decodes with `codec` to exactly `raw`.
-fn decodes_to(codec: CodecId, payload: &[u8], raw: &[u8], pool: &BufferPool) -> bool {
-    let mut back = pool.take(raw.len());
-    let same = codec.decode(payload, &mut back).is_ok() && back[..] == raw[..];
-    pool.give(back);
-    same
 }
 
 /// Whole-file xxh3, read sequentially in 1 MiB blocks (in place, and
@@ -476,28 +438,6 @@ fn hash_source(src: &dyn ReadAt, path: &str) -> Result<u64> {
         off += n as u64;
     }
     Ok(h.digest())
-}
-
-/// Elements in one row (the contiguous dimension) of a float tensor: the
-/// last dimension in safetensors (row-major), the first in GGUF (`ne[0]`).
-/// `None` for quantised types and vectors.
-fn row_elements(t: &weightzip_format::TensorRegion) -> Option<usize> {
-    let dim = match t.ty {
-        TensorType::St(_) => t.shape.last(),
-        TensorType::Ggml(g) if !g.is_quantized() => t.shape.first(),
-        TensorType::Ggml(_) => None,
-    };
-    dim.filter(|_| t.shape.len() >= 2)
-        .and_then(|&d| usize::try_from(d).ok())
-        .filter(|&d| d > 0)
-}
-
-/// Bytes per indivisible unit of a tensor type (element or quant block).
-fn granule(ty: TensorType) -> u64 {
-    match ty {
-        TensorType::St(d) => d.size_bytes().unwrap_or(1) as u64,
-        TensorType::Ggml(g) => (g.type_size() as u64).max(1),
-    }
 }
 
 /// Cuts a file into segments and chunk jobs.
@@ -544,26 +484,14 @@ fn plan_entry(
         }
         if t.len > 0 {
             let seg = segments.len();
-            let g = granule(t.ty);
-            let row_len = row_elements(t);
-            // Chunks of whole rows where a row fits, so that row-context
-            // codecs see rows from their start.
-            let row_bytes = row_len.map_or(g, |r| r as u64 * g).max(g);
-            let unit = if row_bytes <= chunk { row_bytes } else { g };
-            let step = (chunk / unit * unit).max(g);
-            let codec = choose_codec(t.ty, opts.level);
-            let mut off = 0;
-            while off < t.len {
-                let len = step.min(t.len - off);
+            let plan = plan_tensor(t.ty, &t.shape, t.len, chunk, opts.level);
+            for r in plan.chunks(t.len) {
                 jobs.push(Job {
-                    ranges: vec![(t.offset + off, len)],
-                    codec,
+                    ranges: vec![(t.offset + r.start, r.end - r.start)],
+                    plan: plan.chunk(opts.verify),
                     segment: Some(seg),
-                    small: t.len < SMALL_TENSOR as u64,
-                    row_len,
-                    place: format!("tensor {:?}, chunk at byte {}", t.name, t.offset + off),
+                    place: format!("tensor {:?}, chunk at byte {}", t.name, t.offset + r.start),
                 });
-                off += len;
             }
             segments.push(Segment {
                 kind: SegmentKind::Tensor {
@@ -605,14 +533,11 @@ fn plan_entry(
     if !current.is_empty() {
         pass_jobs.push(current);
     }
-    let pass_codec = CodecId::Zstd;
     let mut all = Vec::with_capacity(pass_jobs.len() + jobs.len());
     all.extend(pass_jobs.into_iter().enumerate().map(|(k, ranges)| Job {
         ranges,
-        codec: pass_codec,
+        plan: ChunkPlan::passthrough(opts.level, opts.verify),
         segment: None,
-        small: false,
-        row_len: None,
         place: format!("non-tensor bytes, chunk {k}"),
     }));
     all.extend(jobs);
@@ -631,6 +556,7 @@ fn plan_entry(
 mod tests {
     use super::*;
     use crate::{compress_bytes, decompress_bytes, Archive};
+    use weightzip_codec::CodecId;
 
     /// Raw chunk length whose coded payload [`damage_hook`] breaks (no
     /// other test makes a chunk of this size).
