@@ -37,13 +37,13 @@ pub enum CodecId {
     Store = 0,
     /// A zstd frame.
     Zstd = 1,
-    /// [`float::bf16`].
+    /// [`crate::float::bf16_planes`]: bf16 as exponent and sign + mantissa planes.
     Bf16 = 2,
-    /// [`float::fp16`].
+    /// [`crate::float::fp16`].
     Fp16 = 3,
-    /// [`float::fp32`].
+    /// [`crate::float::fp32`].
     Fp32 = 4,
-    /// [`float::bytes`].
+    /// [`crate::float::bytes`].
     Bytes = 5,
     /// [`k_quants::q4k`] (GGUF Q4_K blocks).
     Q4K = 16,
@@ -65,9 +65,9 @@ pub enum CodecId {
     Bf16Ctx = 32,
     /// [`ctx::fp16`]: fp16 with row-scale contexts (`--level max`).
     Fp16Ctx = 33,
-    /// [`float::bf16j`]: bf16 as joint top-10-bit symbols + raw low bits.
+    /// [`crate::float::bf16_joint`]: bf16 as joint top-10-bit symbols + raw low bits.
     Bf16Joint = 48,
-    /// [`float::bf16a`]: bf16 as alias-coded 9-bit symbols + raw bits.
+    /// [`crate::float::bf16_alias`]: bf16 as alias-coded 9-bit symbols + raw bits.
     Bf16Alias = 49,
 }
 
@@ -185,7 +185,7 @@ pub static CODECS: [CodecInfo; 18] = [
         decode: generic::decode,
         codes: |_| true,
     },
-    codec!(Bf16, "wz_bf16", crate::float::bf16, is_bf16),
+    codec!(Bf16, "wz_bf16", crate::float::bf16_planes, is_bf16),
     codec!(Fp16, "wz_fp16", crate::float::fp16, is_fp16),
     codec!(Fp32, "wz_fp32", crate::float::fp32, is_fp32),
     codec!(Bytes, "wz_bytes", crate::float::bytes, is_bytes),
@@ -211,8 +211,8 @@ pub static CODECS: [CodecInfo; 18] = [
         decode: ctx::fp16::decode,
         codes: is_fp16,
     },
-    codec!(Bf16Joint, "wz_bf16j", crate::float::bf16j, is_bf16),
-    codec!(Bf16Alias, "wz_bf16a", crate::float::bf16a, is_bf16),
+    codec!(Bf16Joint, "wz_bf16j", crate::float::bf16_joint, is_bf16),
+    codec!(Bf16Alias, "wz_bf16a", crate::float::bf16_alias, is_bf16),
 ];
 
 /// Every codec id, in id order (the ids of [`CODECS`]).

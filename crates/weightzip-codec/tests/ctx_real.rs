@@ -113,7 +113,7 @@ fn beats_the_fast_codecs_on_real_slices() {
         let ctx_len = round_trip(c, s.bytes, Some(s.cols));
         let mut fast = Vec::new();
         match s.dtype {
-            Dtype::BF16 => float::bf16::encode(s.bytes, &mut fast).unwrap(),
+            Dtype::BF16 => float::bf16_planes::encode(s.bytes, &mut fast).unwrap(),
             _ => float::fp16::encode(s.bytes, &mut fast).unwrap(),
         }
         let gain = fast.len() as f64 / ctx_len as f64;

@@ -14,7 +14,7 @@
 //!   trained tensors (~45–55 values present) they are ~0.02 %;
 //! - else layouts 2 and 3 code every 9-bit value present if there are at
 //!   most 64 (a 64-bucket table);
-//! - else the chunk is coded as [`super::bf16j`] (layout bytes 0 and 1,
+//! - else the chunk is coded as [`super::bf16_joint`] (layout bytes 0 and 1,
 //!   that codec's bytes exactly).
 //!
 //! Layout after the common header (`n`, tail): `layout: u8`, then for
@@ -119,7 +119,7 @@ pub fn encode(data: &[u8], out: &mut Vec<u8>) -> Result<()> {
             out.truncate(start);
         }
     }
-    let (ha, hb) = bf16j::top_histograms(values, m);
+    let (ha, hb) = bf16_joint::top_histograms(values, m);
     let mut keys = [0u64; KEYS];
     for (k, (a, b)) in keys.iter_mut().zip(ha.iter().zip(&hb)) {
         *k = a + b;
@@ -129,7 +129,7 @@ pub fn encode(data: &[u8], out: &mut Vec<u8>) -> Result<()> {
             let fields = field_histogram(&keys, base(layout));
             encode_alias(values, m, &fields, &alphabet, layout, n, out).map(|_| ())
         }
-        None => bf16j::encode_body(values, out),
+        None => bf16_joint::encode_body(values, out),
     }
 }
 
@@ -409,7 +409,7 @@ fn pack_raw(values: &[u8], bit: u32, plane: &mut [u8], low: &mut [u8]) {
     }
     let values = &values[done * 2..];
     pack_bit(values, bit, &mut plane[done / 8..]);
-    bf16j::pack_low(values, &mut low[done / 8 * LOW..]);
+    bf16_joint::pack_low(values, &mut low[done / 8 * LOW..]);
 }
 
 /// Writes bit `bit` of every value to `plane`, value `i` at bit `i % 8` of
@@ -455,7 +455,7 @@ pub fn decode_with(input: &[u8], out: &mut [u8], kernel: Kernel) -> Result<()> {
         EXP_M6 | SIGN_EXP | EXP_M6_WIDE | SIGN_EXP_WIDE => {
             decode_alias(input, pos + 1, layout, body, kernel)?
         }
-        _ => bf16j::decode_body(input, pos, body, kernel)?,
+        _ => bf16_joint::decode_body(input, pos, body, kernel)?,
     }
     rest.copy_from_slice(tail);
     Ok(())
@@ -667,7 +667,7 @@ mod tests {
                 pack_raw(&values, bit, &mut plane, &mut low);
                 let (mut plane2, mut low2) = (vec![0u8; plane.len()], vec![0u8; low.len()]);
                 pack_bit(&values, bit, &mut plane2);
-                bf16j::pack_low(&values, &mut low2);
+                bf16_joint::pack_low(&values, &mut low2);
                 assert_eq!((plane, low), (plane2, low2), "n = {n} bit {bit}");
             }
         }
