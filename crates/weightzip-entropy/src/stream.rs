@@ -30,12 +30,20 @@ pub enum StreamView<'a> {
     /// Raw symbols, usable in place.
     Raw(&'a [u8]),
     /// `n` copies of one symbol.
-    Constant { symbol: u8, n: usize },
+    Constant {
+        /// The symbol.
+        symbol: u8,
+        /// How many.
+        n: usize,
+    },
     /// rANS-coded symbols.
     Rans {
         // Boxed: the table is 1 KiB and the other variants are two words.
+        /// The table the payload is coded with.
         table: Box<FreqTable>,
+        /// The [`crate::rans`] payload.
         payload: &'a [u8],
+        /// Symbols in the payload.
         n: usize,
     },
 }

@@ -28,6 +28,7 @@ pub struct EncTable {
 }
 
 impl EncTable {
+    /// The encoder view of `t`.
     pub fn new(t: &FreqTable) -> Self {
         let mut start = [0u32; 256];
         let mut acc = 0;
@@ -52,6 +53,7 @@ pub struct DecTable {
 }
 
 impl DecTable {
+    /// The decoder view of `t`.
     pub fn new(t: &FreqTable) -> Self {
         let mut entries = Vec::with_capacity(1 << t.prob_bits());
         let mut sym = Vec::with_capacity(1 << t.prob_bits());

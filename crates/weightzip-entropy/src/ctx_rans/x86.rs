@@ -32,8 +32,8 @@ unsafe fn ctx16(ctx: Contexts<'_>, at: usize, bits: __m128i) -> __m512i {
             let hi = _mm256_set1_epi32(i32::from(c1));
             _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
         }
-        // SAFETY: mark byte at >> 5 covers the 16 symbols.
         5 if ctx.marks => {
+            // SAFETY: mark byte at >> 5 covers the 16 symbols.
             let m = unsafe { *p.add(at >> 5) };
             let hit = m < 64 && usize::from((m & 31) >> 4) == (at >> 4) & 1;
             let lane = u16::from(hit) << (m & 15);
@@ -238,7 +238,8 @@ pub(super) unsafe fn avx2<const K: usize>(
                 // SAFETY: pos is at most 48 bytes past the group's
                 // start, whose 64-byte window lies inside the words.
                 let w = unsafe { _mm256_cvtepu16_epi32(_mm_loadu_si128(wp.add(pos[k]).cast())) };
-                let perm = _mm256_loadu_si256(REFILL[m & 0xff].as_ptr().cast());
+                // SAFETY: each permutation is 8 i32s, one 32-byte load.
+                let perm = unsafe { _mm256_loadu_si256(REFILL[m & 0xff].as_ptr().cast()) };
                 let w = _mm256_permutevar8x32_epi32(w, perm);
                 let refilled = _mm256_or_si256(_mm256_slli_epi32::<16>(xn), w);
                 *state = _mm256_blendv_epi8(xn, refilled, need);
@@ -279,7 +280,7 @@ pub(super) fn decode_parts(
         Kernel::Scalar
     };
     let run = |parts: &mut [Part<'_>], out: &mut [u8]| match (kernel, parts.len()) {
-        // SAFETY (all arms): the CPU has the features (checked above);
+        // SAFETY: (all arms) the CPU has the features (checked above);
         // every context of symbols below n is below `dec.count` and
         // the table holds `count << bits` entries (checked by
         // `decode_parts`), so every gather index is inside it; `place`
@@ -287,7 +288,9 @@ pub(super) fn decode_parts(
         // of 16; each part decodes only whole groups of its own range;
         // the kernel checks every part's word window per group.
         (Kernel::Avx512, 1) => unsafe { avx512::<1>(parts, ctx, dec, out, place) },
+        // SAFETY: as above.
         (Kernel::Avx512, _) => unsafe { avx512::<2>(parts, ctx, dec, out, place) },
+        // SAFETY: as above.
         (Kernel::Avx2, _) => unsafe { avx2::<1>(parts, ctx, dec, out, place) },
         (Kernel::Scalar, _) => {}
     };

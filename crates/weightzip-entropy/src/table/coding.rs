@@ -5,6 +5,7 @@ use super::alias::{AliasBuckets, AliasLayout, AliasShape};
 use super::FreqTable;
 use crate::error::Result;
 
+/// Encoder lookup table.
 #[derive(Clone, Debug)]
 pub struct EncodeTable {
     pub(crate) prob_bits: u32,

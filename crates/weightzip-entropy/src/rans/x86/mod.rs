@@ -58,15 +58,18 @@ pub(super) fn decode_groups<const K: usize>(
             let wide = decs
                 .iter()
                 .all(|d| d.table.alias.as_ref().map(|a| a.shape) == Some(AliasShape::Wide));
-            // SAFETY (all four): the CPU runs the kernel and every table has
-            // the alias tables at 12 bits (checked above), shared when
-            // `SHARED` and of the wide shape when `WIDE` (checked here);
-            // `groups` whole groups fit in every output; the kernel checks
-            // the word window per group.
             match (shared, wide) {
+                // SAFETY: (all four) the CPU runs the kernel and every table
+                // has the alias tables at 12 bits (checked above), shared
+                // when `SHARED` and of the wide shape when `WIDE` (checked
+                // here); `groups` whole groups fit in every output; the
+                // kernel checks the word window per group.
                 (true, true) => unsafe { avx512_alias::<K, true, true>(decs, outs, groups) },
+                // SAFETY: as above.
                 (true, false) => unsafe { avx512_alias::<K, true, false>(decs, outs, groups) },
+                // SAFETY: as above.
                 (false, true) => unsafe { avx512_alias::<K, false, true>(decs, outs, groups) },
+                // SAFETY: as above.
                 (false, false) => unsafe { avx512_alias::<K, false, false>(decs, outs, groups) },
             }
         }
