@@ -10,6 +10,7 @@
 //! [`registry`] maps stable numeric ids (written in `.wz` files) and names to
 //! codecs in one table ([`CODECS`]); [`select`](mod@select) holds every codec choice
 //! (which codec codes a tensor, how it is cut into chunks, the fallbacks).
+//! `docs/GLOSSARY.md` fixes the words (chunk, layout, plane, stream, ...).
 
 pub mod ctx;
 pub mod error;

@@ -8,7 +8,7 @@
 //!   tables, ≤ 12), a bitmap of the contexts that occur (`ceil(n_ctx / 8)`
 //!   bytes, bit `c % 8` of byte `c / 8`), one [`FreqTable`] per occurring
 //!   context, `parts: u8` (1..=4) and for each part `payload_len: varint`
-//!   and its [`multi`] payload. Part `k` of `p` holds the symbols from
+//!   and its [`ctx_rans`] payload. Part `k` of `p` holds the symbols from
 //!   `32 * (k * (n / 32) / p)` to the start of the next part (the last ends
 //!   at `n`); the decoder runs the parts side by side (more independent
 //!   work in flight per step of its SIMD loop).
