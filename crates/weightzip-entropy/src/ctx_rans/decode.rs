@@ -116,7 +116,7 @@ pub fn decode_placed(
 pub const MAX_PARTS: usize = 4;
 
 /// Decodes a stream cut into parts: part `k` is the payload `inputs[k]` of
-/// the symbols `ranges[k]` (written by [`encode_range`]). The ranges must
+/// the symbols `ranges[k]` (written by [`encode_range`](super::encode_range)). The ranges must
 /// follow each other from 0 and start at multiples of [`LANES`]. The SIMD
 /// kernels decode the parts in lock step, which hides the latency of each
 /// part's gather → multiply → refill chain behind the others'.

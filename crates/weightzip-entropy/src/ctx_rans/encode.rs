@@ -17,7 +17,7 @@ pub fn encode(
 
 /// Appends the payload of `symbols[range]`, symbol `i` (an index into the
 /// whole `symbols`) coded with the table of context `ctx.get(i)`: one part
-/// of a stream cut into parts that [`decode_parts`] decodes side by side.
+/// of a stream cut into parts that [`decode_parts`](super::decode_parts) decodes side by side.
 pub fn encode_range(
     symbols: &[u8],
     range: std::ops::Range<usize>,

@@ -47,7 +47,7 @@ impl WordSink<'_> {
 
 /// Codes the symbols of two runs of 16-bit little-endian values — each
 /// value's symbol is that of its key `value >> shift` in a
-/// [`KeyedEncodeTable`] — exactly as [`encode_pair`] codes the symbol
+/// [`KeyedEncodeTable`] — exactly as [`encode_pair`](super::encode_pair) codes the symbol
 /// planes, without materialising them.
 pub fn encode_pair_keyed<R>(
     values_a: &[u8],
@@ -122,14 +122,14 @@ impl KeyedEncodeTable {
 }
 
 /// Decodes the next symbols of two decoders that share one alias table
-/// ([`DecodeTable::alias`]) straight into 16-bit words (see
+/// ([`DecodeTable::alias`](crate::DecodeTable::alias)) straight into 16-bit words (see
 /// [`WordSink`]), in whole steps of 64 values of each, as many as both
 /// decoders and sinks hold and the payloads' words allow. Returns how many
 /// values of each it wrote: 0 unless `kernel` is AVX-512 and the CPU has
 /// VBMI. The decoders continue after those values; the caller decodes the
-/// rest (with [`decode_pair`]) and assembles it itself.
+/// rest (with [`decode_pair`](super::decode_pair)) and assembles it itself.
 ///
-/// This is [`decode_pair`] plus the assembly of the words in one pass: the
+/// This is [`decode_pair`](super::decode_pair) plus the assembly of the words in one pass: the
 /// symbols never go to memory, and the stores of the words overlap the
 /// arithmetic of the next steps.
 pub fn decode_pair_words<'a, 's>(

@@ -65,7 +65,7 @@ impl Kernel {
             .collect()
     }
 
-    /// The kernel used by [`encode`], [`decode`] and the codecs: the one set
+    /// The kernel used by [`encode`](super::encode), [`decode`](super::decode) and the codecs: the one set
     /// by [`Kernel::set_preferred`], else the fastest supported one, capped
     /// by the environment variable `WEIGHTZIP_KERNEL` (`scalar`, `avx2`,
     /// `avx512`) when it is set.
