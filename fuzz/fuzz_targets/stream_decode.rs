@@ -9,5 +9,5 @@ fuzz_target!(|data: &[u8]| {
     }
     let n = usize::from(u16::from_le_bytes([data[0], data[1]]));
     let mut out = vec![0u8; n];
-    let _ = decode_stream(&data[2..], &mut 0, &mut out);
+    let _ = decode_stream(&mut weightzip_entropy::ByteReader::new(&data[2..]), &mut out);
 });

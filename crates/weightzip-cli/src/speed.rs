@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use weightzip_codec::{choose_codec, codec_by_name, CodecId, Level};
+use weightzip_codec::{codec_by_name, codec_for, CodecId, Level};
 use weightzip_entropy::rans::Kernel;
 use weightzip_format::{layout_of, Dtype, GgmlType, TensorType};
 
@@ -252,7 +252,7 @@ pub fn run(a: SpeedArgs) -> Result<()> {
         let bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
         let layout = layout_of(&bytes).with_context(|| format!("parsing {}", f.display()))?;
         for t in &layout.tensors {
-            let codec = choose_codec(t.ty, level);
+            let codec = codec_for(t.ty, level);
             if codec == CodecId::Zstd {
                 continue;
             }

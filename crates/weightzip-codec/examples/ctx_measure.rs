@@ -187,7 +187,7 @@ fn measure(dtype: Dtype, shape: &[u64], data: &[u8], hint: bool, timing: bool) -
 
     // Codecs on the container's chunks (whole elements, 4 MiB).
     let (fast_enc, fast_dec): (FastEnc, Dec) = match dtype {
-        Dtype::BF16 => (float::bf16::encode, float::bf16::decode),
+        Dtype::BF16 => (float::bf16_planes::encode, float::bf16_planes::decode),
         _ => (float::fp16::encode, float::fp16::decode),
     };
     let (ctx_enc, ctx_dec): (CtxEnc, Dec) = match dtype {
@@ -366,7 +366,7 @@ fn decode_loop(which: &str, path: &str) {
             continue;
         }
         let (fe, fd): (FastEnc, Dec) = match info.dtype {
-            Dtype::BF16 => (float::bf16::encode, float::bf16::decode),
+            Dtype::BF16 => (float::bf16_planes::encode, float::bf16_planes::decode),
             _ => (float::fp16::encode, float::fp16::decode),
         };
         let (ce, cd): (CtxEnc, Dec) = match info.dtype {
@@ -389,8 +389,8 @@ fn decode_loop(which: &str, path: &str) {
     for chunk in concat.chunks(CHUNK) {
         let mut buf = Vec::new();
         if which == "fast" {
-            float::bf16::encode(chunk, &mut buf).unwrap();
-            encoded.push((buf, chunk.len(), float::bf16::decode as Dec));
+            float::bf16_planes::encode(chunk, &mut buf).unwrap();
+            encoded.push((buf, chunk.len(), float::bf16_planes::decode as Dec));
         } else {
             ctx::bf16::encode(chunk, None, &mut buf).unwrap();
             encoded.push((buf, chunk.len(), ctx::bf16::decode as Dec));

@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use weightzip_codec::{choose_codec, Level};
+use weightzip_codec::{codec_for, Level};
 use weightzip_entropy::rans::Kernel;
 use weightzip_format::{layout_of, TensorType};
 
@@ -26,7 +26,7 @@ fn main() {
         }
         let data = &bytes[t.offset as usize..(t.offset + t.len) as usize];
         let step = (4 << 20) / g.type_size() * g.type_size();
-        let codec = choose_codec(t.ty, Level::Max);
+        let codec = codec_for(t.ty, Level::Max);
         for c in data.chunks(step) {
             let mut enc = Vec::new();
             codec.encode(c, Level::Max, &mut enc).expect("encode");

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use weightzip_codec::{choose_codec, CodecId, Level};
+use weightzip_codec::{codec_for, CodecId, Level};
 use weightzip_format::{layout_of, TensorType};
 
 /// CPU time of this thread in seconds (Linux; wall time elsewhere is not
@@ -54,7 +54,7 @@ fn main() {
         let mut acc: BTreeMap<(String, &str), Acc> = BTreeMap::new();
         for t in &layout.tensors {
             let TensorType::Ggml(g) = t.ty else { continue };
-            let codec = choose_codec(t.ty, Level::Max);
+            let codec = codec_for(t.ty, Level::Max);
             if matches!(codec, CodecId::Zstd | CodecId::Store) {
                 continue;
             }

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use weightzip_codec::gguf::field_report;
-use weightzip_codec::{choose_codec, CodecId, Level};
+use weightzip_codec::{codec_for, CodecId, Level};
 use weightzip_format::{layout_of, TensorType};
 
 #[derive(Default)]
@@ -31,7 +31,7 @@ fn main() {
         let mut types: BTreeMap<String, PerType> = BTreeMap::new();
         for t in &layout.tensors {
             let TensorType::Ggml(g) = t.ty else { continue };
-            let codec = choose_codec(t.ty, Level::Max);
+            let codec = codec_for(t.ty, Level::Max);
             if (codec as u8) < 16 || codec == CodecId::Zstd {
                 continue;
             }

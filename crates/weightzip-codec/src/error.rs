@@ -8,21 +8,28 @@ pub enum CodecError {
     /// An entropy-coded stream inside the encoding is damaged.
     #[error("{codec}: {source}")]
     Entropy {
+        /// The codec's name.
         codec: &'static str,
+        /// The entropy layer's error.
         #[source]
         source: EntropyError,
     },
     /// The encoding is structurally wrong (bad header, wrong sizes).
     #[error("{codec}: corrupt encoding at offset {offset}: {reason}")]
     Corrupt {
+        /// The codec's name.
         codec: &'static str,
+        /// Where in the encoding.
         offset: usize,
+        /// What is wrong.
         reason: String,
     },
     /// A general-purpose backend (zstd) failed.
     #[error("{codec}: {message}")]
     Backend {
+        /// The codec's name.
         codec: &'static str,
+        /// The backend's message.
         message: String,
     },
     /// The caller named a codec this build does not have.

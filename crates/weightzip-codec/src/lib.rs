@@ -8,7 +8,9 @@
 //! boundary can never make a codec fail.
 //!
 //! [`registry`] maps stable numeric ids (written in `.wz` files) and names to
-//! codecs and chooses one for a tensor type.
+//! codecs in one table ([`CODECS`]); [`select`](mod@select) holds every codec choice
+//! (which codec codes a tensor, how it is cut into chunks, the fallbacks).
+//! `docs/GLOSSARY.md` fixes the words (chunk, layout, plane, stream, ...).
 
 pub mod ctx;
 pub mod error;
@@ -16,6 +18,8 @@ pub mod float;
 pub mod generic;
 pub mod gguf;
 pub mod registry;
+pub mod select;
 
 pub use error::{CodecError, Result};
-pub use registry::{choose_codec, codec_by_id, codec_by_name, CodecId, Level, ALL_CODECS};
+pub use registry::{codec_by_id, codec_by_name, CodecId, CodecInfo, Level, ALL_CODECS, CODECS};
+pub use select::{codec_for, select, ChunkPlan, TensorPlan};

@@ -1,11 +1,12 @@
 //! The codec registry: stable ids written into `.wz` files, names used on
-//! the command line and in lab records, and the choice of codec per tensor type.
+//! the command line and in lab records, and the coders of each, in one
+//! table ([`CODECS`]). Which codec codes what is decided in [`crate::select`].
 
 use weightzip_format::{Dtype, GgmlType, TensorType};
 
 use crate::error::{CodecError, Result};
 use crate::gguf::{k_quants, legacy, q8_0};
-use crate::{ctx, float, generic};
+use crate::{ctx, generic};
 
 /// How hard to try when encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -36,13 +37,13 @@ pub enum CodecId {
     Store = 0,
     /// A zstd frame.
     Zstd = 1,
-    /// [`float::bf16`].
+    /// [`crate::float::bf16_planes`]: bf16 as exponent and sign + mantissa planes.
     Bf16 = 2,
-    /// [`float::fp16`].
+    /// [`crate::float::fp16`].
     Fp16 = 3,
-    /// [`float::fp32`].
+    /// [`crate::float::fp32`].
     Fp32 = 4,
-    /// [`float::bytes`].
+    /// [`crate::float::bytes`].
     Bytes = 5,
     /// [`k_quants::q4k`] (GGUF Q4_K blocks).
     Q4K = 16,
@@ -64,13 +65,157 @@ pub enum CodecId {
     Bf16Ctx = 32,
     /// [`ctx::fp16`]: fp16 with row-scale contexts (`--level max`).
     Fp16Ctx = 33,
-    /// [`float::bf16j`]: bf16 as joint top-10-bit symbols + raw low bits.
+    /// [`crate::float::bf16_joint`]: bf16 as joint top-10-bit symbols + raw low bits.
     Bf16Joint = 48,
-    /// [`float::bf16a`]: bf16 as alias-coded 9-bit symbols + raw bits.
+    /// [`crate::float::bf16_alias`]: bf16 as alias-coded 9-bit symbols + raw bits.
     Bf16Alias = 49,
 }
 
-/// Every codec, in id order.
+/// A codec's encoder: data, level, row length (elements per row of the
+/// tensor, `None` if unknown), output to append to.
+pub type EncodeFn = fn(&[u8], Level, Option<usize>, &mut Vec<u8>) -> Result<()>;
+
+/// One row of [`CODECS`]: everything the workspace knows about a codec.
+#[derive(Clone, Copy, Debug)]
+pub struct CodecInfo {
+    /// The id stored in each chunk.
+    pub id: CodecId,
+    /// The name used on the command line and in lab records.
+    pub name: &'static str,
+    /// Appends the encoding of a chunk; the row length (elements per row of
+    /// the tensor, `None` if unknown) matters to the row-context codecs only.
+    pub encode: EncodeFn,
+    /// Decodes one encoding that must fill the output exactly.
+    pub decode: fn(&[u8], &mut [u8]) -> Result<()>,
+    /// The tensor types the codec is made for (any bytes for `store` and
+    /// `zstd`): where the lab measures it.
+    pub codes: fn(TensorType) -> bool,
+}
+
+fn is_bf16(ty: TensorType) -> bool {
+    matches!(
+        ty,
+        TensorType::St(Dtype::BF16) | TensorType::Ggml(GgmlType::BF16)
+    )
+}
+
+fn is_fp16(ty: TensorType) -> bool {
+    matches!(
+        ty,
+        TensorType::St(Dtype::F16) | TensorType::Ggml(GgmlType::F16)
+    )
+}
+
+fn is_fp32(ty: TensorType) -> bool {
+    matches!(
+        ty,
+        TensorType::St(Dtype::F32) | TensorType::Ggml(GgmlType::F32)
+    )
+}
+
+fn is_bytes(ty: TensorType) -> bool {
+    matches!(
+        ty,
+        TensorType::St(Dtype::U8 | Dtype::I8 | Dtype::Bool | Dtype::F8E4M3 | Dtype::F8E5M2)
+            | TensorType::Ggml(GgmlType::I8)
+    )
+}
+
+macro_rules! ggml {
+    ($name:ident, $ty:ident) => {
+        fn $name(ty: TensorType) -> bool {
+            ty == TensorType::Ggml(GgmlType::$ty)
+        }
+    };
+}
+ggml!(is_q4k, Q4_K);
+ggml!(is_q6k, Q6_K);
+ggml!(is_q8_0, Q8_0);
+ggml!(is_q5_0, Q5_0);
+ggml!(is_q4_0, Q4_0);
+ggml!(is_q4_1, Q4_1);
+ggml!(is_q5_1, Q5_1);
+ggml!(is_q5k, Q5_K);
+
+/// A row of [`CODECS`] for a codec whose encoder takes the data only.
+macro_rules! codec {
+    ($id:ident, $name:literal, $module:path, $codes:expr) => {{
+        use $module as m;
+        CodecInfo {
+            id: CodecId::$id,
+            name: $name,
+            encode: |data, _level, _row_len, out| m::encode(data, out),
+            decode: m::decode,
+            codes: $codes,
+        }
+    }};
+}
+
+fn store_encode(data: &[u8], _: Level, _: Option<usize>, out: &mut Vec<u8>) -> Result<()> {
+    out.extend_from_slice(data);
+    Ok(())
+}
+
+fn store_decode(input: &[u8], out: &mut [u8]) -> Result<()> {
+    if input.len() != out.len() {
+        return Err(CodecError::Corrupt {
+            codec: "store",
+            offset: 0,
+            reason: format!("holds {} bytes, expected {}", input.len(), out.len()),
+        });
+    }
+    out.copy_from_slice(input);
+    Ok(())
+}
+
+/// Every codec, in id order: the one table from which ids, names, the
+/// coders and the lab's applicability derive.
+pub static CODECS: [CodecInfo; 18] = [
+    CodecInfo {
+        id: CodecId::Store,
+        name: "store",
+        encode: store_encode,
+        decode: store_decode,
+        codes: |_| true,
+    },
+    CodecInfo {
+        id: CodecId::Zstd,
+        name: "zstd",
+        encode: |data, level, _, out| generic::encode(data, level.zstd_level(), out),
+        decode: generic::decode,
+        codes: |_| true,
+    },
+    codec!(Bf16, "wz_bf16", crate::float::bf16_planes, is_bf16),
+    codec!(Fp16, "wz_fp16", crate::float::fp16, is_fp16),
+    codec!(Fp32, "wz_fp32", crate::float::fp32, is_fp32),
+    codec!(Bytes, "wz_bytes", crate::float::bytes, is_bytes),
+    codec!(Q4K, "wz_q4k", k_quants::q4k, is_q4k),
+    codec!(Q6K, "wz_q6k", k_quants::q6k, is_q6k),
+    codec!(Q8_0, "wz_q8_0", q8_0, is_q8_0),
+    codec!(Q5_0, "wz_q5_0", legacy::q5_0, is_q5_0),
+    codec!(Q4_0, "wz_q4_0", legacy::q4_0, is_q4_0),
+    codec!(Q4_1, "wz_q4_1", legacy::q4_1, is_q4_1),
+    codec!(Q5_1, "wz_q5_1", legacy::q5_1, is_q5_1),
+    codec!(Q5K, "wz_q5k", k_quants::q5k, is_q5k),
+    CodecInfo {
+        id: CodecId::Bf16Ctx,
+        name: "wz_bf16_ctx",
+        encode: |data, _, row_len, out| ctx::bf16::encode(data, row_len, out),
+        decode: ctx::bf16::decode,
+        codes: is_bf16,
+    },
+    CodecInfo {
+        id: CodecId::Fp16Ctx,
+        name: "wz_fp16_ctx",
+        encode: |data, _, row_len, out| ctx::fp16::encode(data, row_len, out),
+        decode: ctx::fp16::decode,
+        codes: is_fp16,
+    },
+    codec!(Bf16Joint, "wz_bf16j", crate::float::bf16_joint, is_bf16),
+    codec!(Bf16Alias, "wz_bf16a", crate::float::bf16_alias, is_bf16),
+];
+
+/// Every codec id, in id order (the ids of [`CODECS`]).
 pub const ALL_CODECS: [CodecId; 18] = [
     CodecId::Store,
     CodecId::Zstd,
@@ -95,58 +240,24 @@ pub const ALL_CODECS: [CodecId; 18] = [
 impl CodecId {
     /// The codec stored as `id`, if this build knows it.
     pub fn from_u8(id: u8) -> Option<Self> {
-        ALL_CODECS.iter().copied().find(|c| *c as u8 == id)
+        CODECS.iter().map(|c| c.id).find(|c| *c as u8 == id)
+    }
+
+    /// This codec's row of [`CODECS`].
+    pub fn info(self) -> &'static CodecInfo {
+        // The table holds every id (a test checks it); the fallback row is
+        // never reached.
+        CODECS.iter().find(|c| c.id == self).unwrap_or(&CODECS[0])
     }
 
     /// The name used on the command line and in lab records.
     pub fn name(self) -> &'static str {
-        match self {
-            CodecId::Store => "store",
-            CodecId::Zstd => "zstd",
-            CodecId::Bf16 => "wz_bf16",
-            CodecId::Fp16 => "wz_fp16",
-            CodecId::Fp32 => "wz_fp32",
-            CodecId::Bytes => "wz_bytes",
-            CodecId::Q4K => "wz_q4k",
-            CodecId::Q6K => "wz_q6k",
-            CodecId::Q8_0 => "wz_q8_0",
-            CodecId::Q5_0 => "wz_q5_0",
-            CodecId::Q4_0 => "wz_q4_0",
-            CodecId::Q4_1 => "wz_q4_1",
-            CodecId::Q5_1 => "wz_q5_1",
-            CodecId::Q5K => "wz_q5k",
-            CodecId::Bf16Joint => "wz_bf16j",
-            CodecId::Bf16Alias => "wz_bf16a",
-            CodecId::Bf16Ctx => "wz_bf16_ctx",
-            CodecId::Fp16Ctx => "wz_fp16_ctx",
-        }
+        self.info().name
     }
 
-    /// Appends the encoding of `data` to `out`.
+    /// Appends the encoding of `data` to `out` (row length unknown).
     pub fn encode(self, data: &[u8], level: Level, out: &mut Vec<u8>) -> Result<()> {
-        match self {
-            CodecId::Store => {
-                out.extend_from_slice(data);
-                Ok(())
-            }
-            CodecId::Zstd => generic::encode(data, level.zstd_level(), out),
-            CodecId::Bf16 => float::bf16::encode(data, out),
-            CodecId::Bf16Joint => float::bf16j::encode(data, out),
-            CodecId::Bf16Alias => float::bf16a::encode(data, out),
-            CodecId::Fp16 => float::fp16::encode(data, out),
-            CodecId::Fp32 => float::fp32::encode(data, out),
-            CodecId::Bytes => float::bytes::encode(data, out),
-            CodecId::Q4K => k_quants::q4k::encode(data, out),
-            CodecId::Q6K => k_quants::q6k::encode(data, out),
-            CodecId::Q8_0 => q8_0::encode(data, out),
-            CodecId::Q5_0 => legacy::q5_0::encode(data, out),
-            CodecId::Q4_0 => legacy::q4_0::encode(data, out),
-            CodecId::Q4_1 => legacy::q4_1::encode(data, out),
-            CodecId::Q5_1 => legacy::q5_1::encode(data, out),
-            CodecId::Q5K => k_quants::q5k::encode(data, out),
-            CodecId::Bf16Ctx => ctx::bf16::encode(data, None, out),
-            CodecId::Fp16Ctx => ctx::fp16::encode(data, None, out),
-        }
+        (self.info().encode)(data, level, None, out)
     }
 
     /// [`CodecId::encode`] for a chunk of a tensor whose rows (last
@@ -160,45 +271,17 @@ impl CodecId {
         row_len: Option<usize>,
         out: &mut Vec<u8>,
     ) -> Result<()> {
-        match self {
-            CodecId::Bf16Ctx => ctx::bf16::encode(data, row_len, out),
-            CodecId::Fp16Ctx => ctx::fp16::encode(data, row_len, out),
-            _ => self.encode(data, level, out),
-        }
+        (self.info().encode)(data, level, row_len, out)
     }
 
     /// Decodes one encoding that must fill `out` exactly.
     pub fn decode(self, input: &[u8], out: &mut [u8]) -> Result<()> {
-        match self {
-            CodecId::Store => {
-                if input.len() != out.len() {
-                    return Err(CodecError::Corrupt {
-                        codec: "store",
-                        offset: 0,
-                        reason: format!("holds {} bytes, expected {}", input.len(), out.len()),
-                    });
-                }
-                out.copy_from_slice(input);
-                Ok(())
-            }
-            CodecId::Zstd => generic::decode(input, out),
-            CodecId::Bf16 => float::bf16::decode(input, out),
-            CodecId::Bf16Joint => float::bf16j::decode(input, out),
-            CodecId::Bf16Alias => float::bf16a::decode(input, out),
-            CodecId::Fp16 => float::fp16::decode(input, out),
-            CodecId::Fp32 => float::fp32::decode(input, out),
-            CodecId::Bytes => float::bytes::decode(input, out),
-            CodecId::Q4K => k_quants::q4k::decode(input, out),
-            CodecId::Q6K => k_quants::q6k::decode(input, out),
-            CodecId::Q8_0 => q8_0::decode(input, out),
-            CodecId::Q5_0 => legacy::q5_0::decode(input, out),
-            CodecId::Q4_0 => legacy::q4_0::decode(input, out),
-            CodecId::Q4_1 => legacy::q4_1::decode(input, out),
-            CodecId::Q5_1 => legacy::q5_1::decode(input, out),
-            CodecId::Q5K => k_quants::q5k::decode(input, out),
-            CodecId::Bf16Ctx => ctx::bf16::decode(input, out),
-            CodecId::Fp16Ctx => ctx::fp16::decode(input, out),
-        }
+        (self.info().decode)(input, out)
+    }
+
+    /// Whether the codec is made for tensors of type `ty`.
+    pub fn codes(self, ty: TensorType) -> bool {
+        (self.info().codes)(ty)
     }
 }
 
@@ -209,43 +292,25 @@ pub fn codec_by_id(id: u8) -> Result<CodecId> {
 
 /// The codec called `name`.
 pub fn codec_by_name(name: &str) -> Result<CodecId> {
-    ALL_CODECS
+    CODECS
         .iter()
-        .copied()
-        .find(|c| c.name() == name)
+        .find(|c| c.name == name)
+        .map(|c| c.id)
         .ok_or_else(|| CodecError::UnknownCodec(name.to_string()))
-}
-
-/// The codec for a tensor of type `ty`; `None` means "no dedicated codec":
-/// use the general-purpose fallback.
-pub fn choose_codec(ty: TensorType, level: Level) -> CodecId {
-    let max = level == Level::Max;
-    match ty {
-        TensorType::St(Dtype::BF16) | TensorType::Ggml(GgmlType::BF16) if max => CodecId::Bf16Ctx,
-        TensorType::St(Dtype::F16) | TensorType::Ggml(GgmlType::F16) if max => CodecId::Fp16Ctx,
-        // The alias codec decodes ~1.5x faster than the joint one for 0.2-0.3 %
-        // of size, and beats the plane split on both (docs/PERFORMANCE.md);
-        // every older codec stays readable forever.
-        TensorType::St(Dtype::BF16) | TensorType::Ggml(GgmlType::BF16) => CodecId::Bf16Alias,
-        TensorType::St(Dtype::F16) | TensorType::Ggml(GgmlType::F16) => CodecId::Fp16,
-        TensorType::St(Dtype::F32) | TensorType::Ggml(GgmlType::F32) => CodecId::Fp32,
-        TensorType::St(Dtype::U8 | Dtype::I8 | Dtype::Bool | Dtype::F8E4M3 | Dtype::F8E5M2)
-        | TensorType::Ggml(GgmlType::I8) => CodecId::Bytes,
-        TensorType::Ggml(GgmlType::Q4_K) => CodecId::Q4K,
-        TensorType::Ggml(GgmlType::Q6_K) => CodecId::Q6K,
-        TensorType::Ggml(GgmlType::Q8_0) => CodecId::Q8_0,
-        TensorType::Ggml(GgmlType::Q5_0) => CodecId::Q5_0,
-        TensorType::Ggml(GgmlType::Q4_0) => CodecId::Q4_0,
-        TensorType::Ggml(GgmlType::Q4_1) => CodecId::Q4_1,
-        TensorType::Ggml(GgmlType::Q5_1) => CodecId::Q5_1,
-        TensorType::Ggml(GgmlType::Q5_K) => CodecId::Q5K,
-        _ => CodecId::Zstd,
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_holds_every_id_once_in_order() {
+        assert_eq!(CODECS.len(), ALL_CODECS.len());
+        for (row, id) in CODECS.iter().zip(ALL_CODECS) {
+            assert_eq!(row.id, id);
+            assert_eq!(id.info().id, id);
+        }
+    }
 
     #[test]
     fn ids_and_names_are_unique_and_stable() {

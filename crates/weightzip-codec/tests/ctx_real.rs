@@ -3,7 +3,7 @@
 //! and damaged encodings.
 
 use proptest::prelude::*;
-use weightzip_codec::{choose_codec, ctx, float, CodecId, Level};
+use weightzip_codec::{codec_for, ctx, float, CodecId, Level};
 use weightzip_format::{Dtype, TensorType};
 
 struct Slice {
@@ -37,7 +37,7 @@ fn slices() -> [Slice; 3] {
 }
 
 fn ctx_codec(d: Dtype) -> CodecId {
-    choose_codec(TensorType::St(d), Level::Max)
+    codec_for(TensorType::St(d), Level::Max)
 }
 
 fn round_trip(c: CodecId, data: &[u8], row_len: Option<usize>) -> usize {
@@ -83,11 +83,11 @@ fn level_max_picks_the_context_codecs_and_fast_keeps_the_fast_ones() {
     assert_eq!(ctx_codec(Dtype::BF16), CodecId::Bf16Ctx);
     assert_eq!(ctx_codec(Dtype::F16), CodecId::Fp16Ctx);
     assert_eq!(
-        choose_codec(TensorType::St(Dtype::BF16), Level::Fast),
+        codec_for(TensorType::St(Dtype::BF16), Level::Fast),
         CodecId::Bf16Alias
     );
     assert_eq!(
-        choose_codec(TensorType::St(Dtype::F16), Level::Fast),
+        codec_for(TensorType::St(Dtype::F16), Level::Fast),
         CodecId::Fp16
     );
 }
@@ -113,7 +113,7 @@ fn beats_the_fast_codecs_on_real_slices() {
         let ctx_len = round_trip(c, s.bytes, Some(s.cols));
         let mut fast = Vec::new();
         match s.dtype {
-            Dtype::BF16 => float::bf16::encode(s.bytes, &mut fast).unwrap(),
+            Dtype::BF16 => float::bf16_planes::encode(s.bytes, &mut fast).unwrap(),
             _ => float::fp16::encode(s.bytes, &mut fast).unwrap(),
         }
         let gain = fast.len() as f64 / ctx_len as f64;

@@ -29,7 +29,7 @@ fn alias_codec_round_trips_real_slices_with_every_kernel() {
         let buf = encode(CodecId::Bf16Alias, data);
         for k in Kernel::supported() {
             let mut back = vec![0u8; data.len()];
-            float::bf16a::decode_with(&buf, &mut back, k).unwrap();
+            float::bf16_alias::decode_with(&buf, &mut back, k).unwrap();
             assert_eq!(back, data, "{k:?}");
         }
     }
@@ -68,12 +68,12 @@ fn golden_v1_encodings_decode() {
         (
             CodecId::Bf16Alias,
             "golden_v1.bf16a.wzc",
-            Some(float::bf16a::EXP_M6),
+            Some(float::bf16_alias::EXP_M6),
         ),
         (
             CodecId::Bf16Alias,
             "golden_v1.bf16a_wide.wzc",
-            Some(float::bf16a::EXP_M6_WIDE),
+            Some(float::bf16_alias::EXP_M6_WIDE),
         ),
     ] {
         let path = dir.join(file);
@@ -88,8 +88,8 @@ fn golden_v1_encodings_decode() {
         for k in Kernel::supported() {
             let mut back = vec![0u8; source.len()];
             match codec {
-                CodecId::Bf16Alias => float::bf16a::decode_with(&golden, &mut back, k),
-                CodecId::Bf16Joint => float::bf16j::decode_with(&golden, &mut back, k),
+                CodecId::Bf16Alias => float::bf16_alias::decode_with(&golden, &mut back, k),
+                CodecId::Bf16Joint => float::bf16_joint::decode_with(&golden, &mut back, k),
                 _ => codec.decode(&golden, &mut back),
             }
             .unwrap();

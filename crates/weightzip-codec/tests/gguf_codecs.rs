@@ -3,7 +3,7 @@
 //! arbitrary bytes, and on damaged encodings.
 
 use proptest::prelude::*;
-use weightzip_codec::{choose_codec, CodecId, Level};
+use weightzip_codec::{codec_for, CodecId, Level};
 use weightzip_format::{GgmlType, TensorType};
 
 /// (fixture, block type, lowest acceptable ratio on it: a few hundred
@@ -54,7 +54,7 @@ fn round_trip(codec: CodecId, data: &[u8]) -> Vec<u8> {
 fn registry_maps_block_types_to_their_codecs() {
     for &(codec, ty) in CODECS {
         for level in [Level::Fast, Level::Max] {
-            assert_eq!(choose_codec(TensorType::Ggml(ty), level), codec);
+            assert_eq!(codec_for(TensorType::Ggml(ty), level), codec);
         }
         assert!((16..32).contains(&(codec as u8)));
     }
@@ -65,7 +65,7 @@ fn real_blocks_round_trip_and_compress() {
     for &(name, ty, floor) in FIXTURES {
         let data = fixture(name);
         assert_eq!(data.len() % ty.type_size(), 0, "{name}");
-        let codec = choose_codec(TensorType::Ggml(ty), Level::Max);
+        let codec = codec_for(TensorType::Ggml(ty), Level::Max);
         let enc = round_trip(codec, &data);
         let ratio = data.len() as f64 / enc.len() as f64;
         assert!(ratio > floor, "{name}: ratio {ratio:.4} below {floor}");
@@ -93,7 +93,7 @@ fn real_blocks_with_hostile_headers_round_trip() {
             let at = f16_at[i % f16_at.len()];
             b[at..at + 2].copy_from_slice(&v);
         }
-        let codec = choose_codec(TensorType::Ggml(ty), Level::Max);
+        let codec = codec_for(TensorType::Ggml(ty), Level::Max);
         round_trip(codec, &data);
     }
 }
@@ -254,7 +254,7 @@ proptest! {
         let (name, ty, _) = FIXTURES[f];
         let data = fixture(name);
         let data = &data[..data.len().min(40 * ty.type_size())];
-        let codec = choose_codec(TensorType::Ggml(ty), Level::Max);
+        let codec = codec_for(TensorType::Ggml(ty), Level::Max);
         let enc = round_trip(codec, data);
         damaged_never_panics(codec, &enc, data.len(), cut, &flips);
     }

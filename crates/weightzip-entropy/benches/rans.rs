@@ -12,9 +12,9 @@
 //! The same plane file given twice decodes its payloads in lock step with
 //! one shared table, as the codecs do.
 
-use weightzip_entropy::alias::AliasShape;
-use weightzip_entropy::rans::{self, Decoder, Kernel, WordSink};
-use weightzip_entropy::{histogram, DecodeTable, EncodeTable, FreqTable};
+use weightzip_entropy::rans::fused::WordSink;
+use weightzip_entropy::rans::{self, Decoder, Kernel};
+use weightzip_entropy::{histogram, AliasShape, DecodeTable, EncodeTable, FreqTable};
 
 const CHUNK: usize = 2 << 20;
 
@@ -286,7 +286,7 @@ fn main() {
                 let mut da = Decoder::new(&ca.2, &t, len).unwrap();
                 let mut db = Decoder::new(&cb.2, &t, len).unwrap();
                 let (oa, ob) = out.split_at_mut(2 * CHUNK);
-                let done = rans::decode_pair_words(
+                let done = rans::fused::decode_pair_words(
                     &mut da,
                     &mut WordSink {
                         tops: &tops,

@@ -7,17 +7,31 @@ pub enum EntropyError {
     /// The input ended before a field that must be there.
     #[error("entropy stream truncated: {what} needs {needed} bytes at offset {offset}, {available} available")]
     Truncated {
+        /// The field.
         what: &'static str,
+        /// Where it starts.
         offset: usize,
+        /// Bytes it needs.
         needed: usize,
+        /// Bytes left at `offset`.
         available: usize,
     },
     /// A field holds a value that no encoder writes.
     #[error("entropy stream corrupt at offset {offset}: {reason}")]
-    Corrupt { offset: usize, reason: String },
+    Corrupt {
+        /// Where the bad field starts.
+        offset: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The stream decodes to a different number of symbols than the caller expects.
     #[error("entropy stream holds {found} symbols, expected {expected}")]
-    LengthMismatch { expected: usize, found: usize },
+    LengthMismatch {
+        /// Symbols the caller expects.
+        expected: usize,
+        /// Symbols the stream holds.
+        found: usize,
+    },
     /// The caller asked for something the coder does not support.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -6,11 +6,11 @@
 //! - `Constant`: the one symbol (1 byte);
 //! - `Rans`: the [`FreqTable`], `payload_len: varint`, the [`rans`] payload.
 
-use crate::error::{corrupt, truncated, EntropyError, Result};
+use crate::bytes::{write_varint, ByteReader};
+use crate::error::{corrupt, EntropyError, Result};
 use crate::histogram::{histogram, Histogram};
 use crate::rans::{self, Kernel};
 use crate::table::{DecodeTable, EncodeTable, FreqTable, DEFAULT_PROB_BITS};
-use crate::varint;
 
 /// How a stream is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,12 +30,20 @@ pub enum StreamView<'a> {
     /// Raw symbols, usable in place.
     Raw(&'a [u8]),
     /// `n` copies of one symbol.
-    Constant { symbol: u8, n: usize },
+    Constant {
+        /// The symbol.
+        symbol: u8,
+        /// How many.
+        n: usize,
+    },
     /// rANS-coded symbols.
     Rans {
         // Boxed: the table is 1 KiB and the other variants are two words.
+        /// The table the payload is coded with.
         table: Box<FreqTable>,
+        /// The [`crate::rans`] payload.
         payload: &'a [u8],
+        /// Symbols in the payload.
         n: usize,
     },
 }
@@ -127,7 +135,7 @@ pub fn encode_stream_pair_with(
 
 /// [`encode_stream_pair_with`] for two symbol planes given as the keys of
 /// 16-bit little-endian values: the symbol of value `v` is
-/// `symbol_of_key[v >> shift]` (see [`rans::KeyedEncodeTable`]), and
+/// `symbol_of_key[v >> shift]` (see [`rans::fused::KeyedEncodeTable`]), and
 /// `counts_*` are the histograms of those symbols. When both streams are
 /// rANS-coded (the usual case) the planes are never materialised.
 #[allow(clippy::too_many_arguments)]
@@ -155,9 +163,9 @@ pub fn encode_stream_pair_keyed(
         return encode_stream_pair_with(&a, counts_a, &b, counts_b, prob_bits, out);
     };
     let (ea, eb) = (EncodeTable::new(ta), EncodeTable::new(tb));
-    let ka = rans::KeyedEncodeTable::new(&ea, symbol_of_key, shift)?;
-    let kb = rans::KeyedEncodeTable::new(&eb, symbol_of_key, shift)?;
-    rans::encode_pair_keyed(values_a, &ka, values_b, &kb, Kernel::best(), |pa, pb| {
+    let ka = rans::fused::KeyedEncodeTable::new(&ea, symbol_of_key, shift)?;
+    let kb = rans::fused::KeyedEncodeTable::new(&eb, symbol_of_key, shift)?;
+    rans::fused::encode_pair_keyed(values_a, &ka, values_b, &kb, Kernel::best(), |pa, pb| {
         let ma = write_rans_or(na, ta, &pa, out, |out| write_raw(&plane(values_a), out));
         let mb = write_rans_or(nb, tb, &pb, out, |out| write_raw(&plane(values_b), out));
         (ma, mb)
@@ -196,14 +204,14 @@ fn plan_n(n: usize, counts: &Histogram, prob_bits: u32) -> Result<Plan> {
 
 fn write_constant(symbols: &[u8], out: &mut Vec<u8>) -> StreamMode {
     out.push(StreamMode::Constant as u8);
-    varint::write_u64(out, symbols.len() as u64);
+    write_varint(out, symbols.len() as u64);
     out.push(symbols[0]);
     StreamMode::Constant
 }
 
 fn write_raw(symbols: &[u8], out: &mut Vec<u8>) -> StreamMode {
     out.push(StreamMode::Raw as u8);
-    varint::write_u64(out, symbols.len() as u64);
+    write_varint(out, symbols.len() as u64);
     out.extend_from_slice(symbols);
     StreamMode::Raw
 }
@@ -234,61 +242,37 @@ fn write_rans_or(
         return raw(out);
     }
     out.push(StreamMode::Rans as u8);
-    varint::write_u64(out, n as u64);
+    write_varint(out, n as u64);
     table.write(out);
-    varint::write_u64(out, payload.len() as u64);
+    write_varint(out, payload.len() as u64);
     payload.write_to(out);
     StreamMode::Rans
 }
 
-/// Parses one stream at `*pos` (advancing it) that must hold `expected`
-/// symbols. Bounds every length by the input before trusting it.
-pub fn parse_stream<'a>(
-    input: &'a [u8],
-    pos: &mut usize,
-    expected: usize,
-) -> Result<StreamView<'a>> {
-    let start = *pos;
-    let mode = *input
-        .get(*pos)
-        .ok_or_else(|| truncated("stream mode", *pos, 1, 0))?;
-    *pos += 1;
-    let n = varint::read_u64(input, pos)?;
+/// Parses one stream that must hold `expected` symbols. Bounds every
+/// length by the input before trusting it.
+pub fn parse_stream<'a>(r: &mut ByteReader<'a>, expected: usize) -> Result<StreamView<'a>> {
+    let start = r.pos();
+    let mode = r.u8("stream mode")?;
+    let n = r.varint()?;
     if n != expected as u64 {
         return Err(EntropyError::LengthMismatch {
             expected,
             found: usize::try_from(n).unwrap_or(usize::MAX),
         });
     }
-    let remaining = |pos: usize| input.len().saturating_sub(pos);
     match mode {
-        0 => {
-            let bytes = input
-                .get(*pos..*pos + expected)
-                .ok_or_else(|| truncated("raw stream", *pos, expected, remaining(*pos)))?;
-            *pos += expected;
-            Ok(StreamView::Raw(bytes))
-        }
-        1 => {
-            let symbol = *input
-                .get(*pos)
-                .ok_or_else(|| truncated("constant stream symbol", *pos, 1, 0))?;
-            *pos += 1;
-            Ok(StreamView::Constant {
-                symbol,
-                n: expected,
-            })
-        }
+        0 => Ok(StreamView::Raw(r.bytes(expected, "raw stream")?)),
+        1 => Ok(StreamView::Constant {
+            symbol: r.u8("constant stream symbol")?,
+            n: expected,
+        }),
         2 => {
-            let table = FreqTable::read(input, pos)?;
-            let at = *pos;
-            let len = varint::read_len(input, pos, remaining(at), "rANS payload length")?;
-            // The limit was measured before the length's own bytes.
-            let payload = input
-                .get(*pos..)
-                .and_then(|rest| rest.get(..len))
-                .ok_or_else(|| truncated("rANS payload", *pos, len, remaining(*pos)))?;
-            *pos += len;
+            let table = FreqTable::read(r)?;
+            // The limit is measured before the length's own bytes.
+            let limit = r.remaining();
+            let len = r.len(limit, "rANS payload length")?;
+            let payload = r.bytes(len, "rANS payload")?;
             Ok(StreamView::Rans {
                 table: Box::new(table),
                 payload,
@@ -299,10 +283,9 @@ pub fn parse_stream<'a>(
     }
 }
 
-/// Decodes one stream at `*pos` into `out` (its length is the expected
-/// symbol count), advancing `*pos`.
-pub fn decode_stream(input: &[u8], pos: &mut usize, out: &mut [u8]) -> Result<()> {
-    parse_stream(input, pos, out.len())?.decode_into(out)
+/// Decodes one stream into `out` (its length is the expected symbol count).
+pub fn decode_stream(r: &mut ByteReader<'_>, out: &mut [u8]) -> Result<()> {
+    parse_stream(r, out.len())?.decode_into(out)
 }
 
 #[cfg(test)]
@@ -312,10 +295,10 @@ mod tests {
     fn round_trip(symbols: &[u8]) -> (StreamMode, usize) {
         let mut buf = vec![9u8];
         let mode = encode_stream(symbols, &mut buf).unwrap();
-        let mut pos = 1;
+        let mut r = ByteReader::at(&buf, 1);
         let mut back = vec![0u8; symbols.len()];
-        decode_stream(&buf, &mut pos, &mut back).unwrap();
-        assert_eq!(pos, buf.len());
+        decode_stream(&mut r, &mut back).unwrap();
+        assert_eq!(r.pos(), buf.len());
         assert_eq!(back, symbols);
         (mode, buf.len() - 1)
     }
@@ -345,7 +328,7 @@ mod tests {
         let mut out = vec![0u8; symbols.len()];
         for cut in 0..buf.len() {
             assert!(
-                decode_stream(&buf[..cut], &mut 0, &mut out).is_err(),
+                decode_stream(&mut ByteReader::new(&buf[..cut]), &mut out).is_err(),
                 "cut {cut}"
             );
         }
@@ -399,7 +382,7 @@ mod tests {
         encode_stream(&[1, 2, 3, 3, 3], &mut buf).unwrap();
         let mut out = [0u8; 4];
         assert!(matches!(
-            decode_stream(&buf, &mut 0, &mut out),
+            decode_stream(&mut ByteReader::new(&buf), &mut out),
             Err(EntropyError::LengthMismatch { .. })
         ));
     }

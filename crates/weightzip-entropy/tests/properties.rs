@@ -2,6 +2,7 @@
 
 use proptest::prelude::*;
 use weightzip_entropy::stream::{decode_stream, encode_stream, parse_stream};
+use weightzip_entropy::ByteReader;
 use weightzip_entropy::{histogram, rans, DecodeTable, EncodeTable, FreqTable};
 
 fn skewed_bytes() -> impl Strategy<Value = Vec<u8>> {
@@ -32,9 +33,9 @@ proptest! {
         let mut buf = Vec::new();
         encode_stream(&symbols, &mut buf).unwrap();
         let mut back = vec![0u8; symbols.len()];
-        let mut pos = 0;
-        decode_stream(&buf, &mut pos, &mut back).unwrap();
-        prop_assert_eq!(pos, buf.len());
+        let mut r = ByteReader::new(&buf);
+        decode_stream(&mut r, &mut back).unwrap();
+        prop_assert_eq!(r.pos(), buf.len());
         prop_assert_eq!(back, symbols);
     }
 
@@ -52,8 +53,8 @@ proptest! {
     #[test]
     fn stream_decoder_survives_random_input(bytes in prop::collection::vec(any::<u8>(), 0..600), n in 0usize..2000) {
         let mut out = vec![0u8; n];
-        let _ = decode_stream(&bytes, &mut 0, &mut out);
-        let _ = parse_stream(&bytes, &mut 0, n);
+        let _ = decode_stream(&mut ByteReader::new(&bytes), &mut out);
+        let _ = parse_stream(&mut ByteReader::new(&bytes), n);
     }
 
     #[test]
@@ -65,6 +66,6 @@ proptest! {
             buf[i] ^= x | 1;
         }
         let mut out = vec![0u8; symbols.len()];
-        let _ = decode_stream(&buf, &mut 0, &mut out);
+        let _ = decode_stream(&mut ByteReader::new(&buf), &mut out);
     }
 }

@@ -107,10 +107,10 @@ pub fn q4k_tensors(file: &[u8]) -> Vec<&[u8]> {
 
 fn write_manifest(segs: &[(SegmentKind, usize)]) -> Vec<u8> {
     let mut m = Vec::with_capacity(segs.len() * 4 + 4);
-    weightzip_entropy::varint::write_u64(&mut m, segs.len() as u64);
+    weightzip_entropy::write_varint(&mut m, segs.len() as u64);
     for &(k, l) in segs {
         m.push(k as u8);
-        weightzip_entropy::varint::write_u64(&mut m, l as u64);
+        weightzip_entropy::write_varint(&mut m, l as u64);
     }
     m
 }
@@ -125,7 +125,7 @@ fn read_manifest(
     let mut segs = Vec::with_capacity(count);
     let mut total = 0usize;
     for _ in 0..count {
-        let at = r.pos;
+        let at = r.pos();
         let kind = SegmentKind::from_u8(r.u8("segment kind")?)
             .ok_or_else(|| corrupt(method, at, "unknown segment kind"))?;
         let len = r.len(original_len - total, "segment length")?;
@@ -260,14 +260,14 @@ impl Method for PerStream {
         let segs = segments(input);
         let streams = self.streams(input, &segs);
         let mut out = Vec::with_capacity(input.len());
-        weightzip_entropy::varint::write_u64(&mut out, streams[0].len() as u64);
+        weightzip_entropy::write_varint(&mut out, streams[0].len() as u64);
         for s in &streams {
             if s.is_empty() {
                 out.push(0);
                 continue;
             }
             let z = self.backend.compress(self.name, s)?;
-            weightzip_entropy::varint::write_u64(&mut out, z.len() as u64);
+            weightzip_entropy::write_varint(&mut out, z.len() as u64);
             out.extend_from_slice(&z);
         }
         if let Some(set) = &set {
@@ -276,7 +276,7 @@ impl Method for PerStream {
                 if kind == SegmentKind::Q4k {
                     let mut z = Vec::with_capacity(len);
                     qb_encode(self.name, set, &input[pos..pos + len], &mut z)?;
-                    weightzip_entropy::varint::write_u64(&mut out, z.len() as u64);
+                    weightzip_entropy::write_varint(&mut out, z.len() as u64);
                     out.extend_from_slice(&z);
                 }
                 pos += len;
@@ -304,7 +304,7 @@ impl Method for PerStream {
             let z = r.prefixed("stream")?;
             if raw_len == 0 {
                 if !z.is_empty() {
-                    return Err(corrupt(name, r.pos, "payload for an empty stream"));
+                    return Err(corrupt(name, r.pos(), "payload for an empty stream"));
                 }
                 return Ok(Vec::new());
             }
@@ -352,7 +352,7 @@ impl Method for PerStream {
                 }
                 SegmentKind::Q4k => match &set {
                     Some(set) => {
-                        let at = r.pos;
+                        let at = r.pos();
                         let z = r.prefixed("Q4_K tensor")?;
                         out.extend_from_slice(&qb_decode(name, set, z, len, at)?);
                     }

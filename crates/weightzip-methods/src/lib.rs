@@ -25,7 +25,6 @@ pub mod error;
 pub mod general;
 pub mod gguf;
 mod mixture;
-mod mrans;
 pub mod profile;
 pub mod q4k;
 pub mod scape;

@@ -138,7 +138,7 @@ impl TableSet {
                     uniform_flags.push(true);
                 }
                 1 => {
-                    let t = FreqTable::read(&body, &mut pos)
+                    let t = weightzip_entropy::read_at(&body, &mut pos, FreqTable::read)
                         .map_err(|e| bad(format!("table {i}: {e}")))?;
                     if t.freqs()[alphabet..].iter().any(|&f| f > 0) {
                         return Err(bad(format!("table {i} codes symbols past {alphabet}")));

@@ -17,10 +17,10 @@ use weightzip_format::ggml::Q4_K_BLOCK_BYTES;
 
 use crate::error::{corrupt, MethodError};
 use crate::mixture::{uniform, TableSet};
-use crate::mrans::{self, DecTable, EncTable};
 use crate::profile::require;
 use crate::util::Reader;
 use crate::{Corpus, Method, MethodClass, Profile, Result};
+use weightzip_entropy::ctx_rans::periodic::{self, DecTable, EncTable};
 
 /// Bytes of a Q4_K block.
 pub const BLOCK: usize = Q4_K_BLOCK_BYTES;
@@ -120,8 +120,8 @@ fn read_local_table(
     r: &mut Reader<'_>,
     alphabet: usize,
 ) -> Result<FreqTable> {
-    let at = r.pos;
-    let t = FreqTable::read(r.buf, &mut r.pos).map_err(|e| corrupt(method, at, e.to_string()))?;
+    let at = r.pos();
+    let t = r.table()?;
     if t.freqs()[alphabet..].iter().any(|&f| f > 0) {
         return Err(corrupt(method, at, "nibble table codes symbols past 15"));
     }
@@ -136,8 +136,10 @@ pub(crate) fn encode_with(
     out: &mut Vec<u8>,
 ) -> Result<()> {
     let enc: Vec<EncTable> = tables.iter().map(|t| EncTable::new(t)).collect();
-    mrans::encode(syms, &pattern(), &enc, out)
-        .map_err(|reason| MethodError::InvalidInput { method, reason })
+    periodic::encode(syms, &pattern(), &enc, out).map_err(|e| MethodError::InvalidInput {
+        method,
+        reason: e.to_string(),
+    })
 }
 
 /// Decodes `n_blocks` blocks from one payload coded with `tables`.
@@ -150,8 +152,8 @@ pub(crate) fn decode_with(
 ) -> Result<Vec<u8>> {
     let dec: Vec<DecTable> = tables.iter().map(|t| DecTable::new(t)).collect();
     let mut syms = vec![0u8; n_blocks * SYMBOLS_PER_BLOCK];
-    mrans::decode(payload, &pattern(), &dec, &mut syms)
-        .map_err(|reason| corrupt(method, offset, reason))?;
+    periodic::decode(payload, &pattern(), &dec, &mut syms)
+        .map_err(|e| corrupt(method, offset, e.to_string()))?;
     let mut out = Vec::with_capacity(n_blocks * BLOCK);
     blocks_from_symbols(&syms, &mut out);
     Ok(out)
@@ -218,14 +220,14 @@ impl Method for Qa {
         let mut r = Reader::new(QA, compressed);
         let mut tables = Vec::with_capacity(STREAMS);
         for alphabet in alphabets() {
-            let at = r.pos;
+            let at = r.pos();
             match r.u8("table tag")? {
                 0 => tables.push(uniform(alphabet)?),
                 1 => tables.push(read_local_table(QA, &mut r, alphabet)?),
                 other => return Err(corrupt(QA, at, format!("table tag {other}"))),
             }
         }
-        let at = r.pos;
+        let at = r.pos();
         let refs: Vec<&FreqTable> = tables.iter().collect();
         decode_with(QA, r.rest(), n, &refs, at)
     }
@@ -386,7 +388,7 @@ pub(crate) fn qb_decode(
             }
         }
     }
-    let at = offset + r.pos;
+    let at = offset + r.pos();
     let refs: Vec<&FreqTable> = tables.iter().collect();
     decode_with(method, r.rest(), n, &refs, at)
 }

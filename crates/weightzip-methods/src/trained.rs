@@ -3,9 +3,9 @@
 
 use crate::error::{backend, corrupt, MethodError};
 use crate::mixture::TableSet;
-use crate::mrans::{self, DecTable, EncTable};
 use crate::profile::require;
 use crate::{Corpus, Method, MethodClass, Profile, Result};
+use weightzip_entropy::ctx_rans::periodic::{self, DecTable, EncTable};
 
 /// Largest dictionary `zstd19_dict` trains (zstd's default, 110 KiB).
 pub const DICT_BYTES: usize = 112_640;
@@ -203,10 +203,10 @@ impl Method for PlaneMixture {
             EncTable::new(set.table(c, 0)),
             EncTable::new(set.table(c, 1)),
         ];
-        mrans::encode(input, &[0, 1], &tables, &mut out).map_err(|reason| {
+        periodic::encode(input, &[0, 1], &tables, &mut out).map_err(|e| {
             MethodError::InvalidInput {
                 method: self.name,
-                reason,
+                reason: e.to_string(),
             }
         })?;
         Ok(out)
@@ -231,8 +231,8 @@ impl Method for PlaneMixture {
             DecTable::new(set.table(c, 1)),
         ];
         let mut out = vec![0u8; original_len];
-        mrans::decode(payload, &[0, 1], &tables, &mut out)
-            .map_err(|reason| corrupt(self.name, 1, reason))?;
+        periodic::decode(payload, &[0, 1], &tables, &mut out)
+            .map_err(|e| corrupt(self.name, 1, e.to_string()))?;
         Ok(out)
     }
 }

@@ -4,99 +4,76 @@
 use weightzip_entropy::histogram::Histogram;
 use weightzip_entropy::rans::STATE_BYTES;
 use weightzip_entropy::stream::encode_stream_with;
-use weightzip_entropy::varint;
-use weightzip_entropy::{rans, DecodeTable, FreqTable};
+use weightzip_entropy::{rans, ByteReader, DecodeTable, FreqTable};
 
 use crate::error::{corrupt, Context, Result};
 
 /// Table precisions the per-file coders try (the smallest total wins).
 pub(crate) const INLINE_PRECISIONS: std::ops::RangeInclusive<u32> = 12..=15;
 
-/// A cursor over untrusted bytes: every read is bounds-checked.
+/// [`ByteReader`] with the method's name for errors.
 pub(crate) struct Reader<'a> {
-    pub(crate) buf: &'a [u8],
-    pub(crate) pos: usize,
+    inner: ByteReader<'a>,
     method: &'static str,
 }
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(method: &'static str, buf: &'a [u8]) -> Self {
         Self {
-            buf,
-            pos: 0,
+            inner: ByteReader::new(buf),
             method,
         }
     }
 
-    pub(crate) fn u8(&mut self, what: &str) -> Result<u8> {
-        let b = *self
-            .buf
-            .get(self.pos)
-            .ok_or_else(|| corrupt(self.method, self.pos, format!("truncated {what}")))?;
-        self.pos += 1;
-        Ok(b)
+    /// The offset of the next byte.
+    pub(crate) fn pos(&self) -> usize {
+        self.inner.pos()
+    }
+
+    pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8> {
+        self.inner.u8(what).in_method(self.method)
     }
 
     pub(crate) fn varint(&mut self) -> Result<u64> {
-        varint::read_u64(self.buf, &mut self.pos).in_method(self.method)
+        self.inner.varint().in_method(self.method)
     }
 
     /// A varint length that must be at most `limit`.
     pub(crate) fn len(&mut self, limit: usize, what: &str) -> Result<usize> {
-        let at = self.pos;
-        let v = self.varint()?;
-        if v > limit as u64 {
-            return Err(corrupt(
-                self.method,
-                at,
-                format!("{what} {v} exceeds the limit {limit}"),
-            ));
-        }
-        Ok(v as usize)
+        self.inner.len(limit, what).in_method(self.method)
     }
 
-    pub(crate) fn bytes(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.buf.len())
-            .ok_or_else(|| {
-                corrupt(
-                    self.method,
-                    self.pos,
-                    format!(
-                        "truncated {what}: needs {n} bytes, {} left",
-                        self.remaining()
-                    ),
-                )
-            })?;
-        let s = &self.buf[self.pos..end];
-        self.pos = end;
-        Ok(s)
+    pub(crate) fn bytes(&mut self, n: usize, what: &'static str) -> Result<&'a [u8]> {
+        self.inner.bytes(n, what).in_method(self.method)
     }
 
     /// A varint-length-prefixed byte string.
-    pub(crate) fn prefixed(&mut self, what: &str) -> Result<&'a [u8]> {
-        let n = self.len(self.remaining(), what)?;
-        self.bytes(n, what)
+    pub(crate) fn prefixed(&mut self, what: &'static str) -> Result<&'a [u8]> {
+        self.inner.prefixed(what).in_method(self.method)
+    }
+
+    /// A frequency table ([`FreqTable::write`]).
+    pub(crate) fn table(&mut self) -> Result<FreqTable> {
+        FreqTable::read(&mut self.inner).in_method(self.method)
     }
 
     pub(crate) fn remaining(&self) -> usize {
-        self.buf.len().saturating_sub(self.pos)
+        self.inner.remaining()
     }
 
+    /// Consumes and returns every byte left.
     pub(crate) fn rest(&mut self) -> &'a [u8] {
-        let s = &self.buf[self.pos.min(self.buf.len())..];
-        self.pos = self.buf.len();
+        let s = self.inner.rest();
+        self.inner = ByteReader::at(self.inner.buf(), self.inner.buf().len());
         s
     }
 
     /// Fails unless every byte was consumed.
     pub(crate) fn finish(&self) -> Result<()> {
-        if self.pos != self.buf.len() {
+        if self.remaining() != 0 {
             return Err(corrupt(
                 self.method,
-                self.pos,
+                self.pos(),
                 format!("{} trailing bytes", self.remaining()),
             ));
         }
@@ -193,7 +170,7 @@ pub(crate) fn decode_plane_stream(
     r: &mut Reader<'_>,
     n: usize,
 ) -> Result<Vec<u8>> {
-    let at = r.pos;
+    let at = r.pos();
     let mode = r.u8("stream mode")?;
     let count = r.varint()?;
     if count != n as u64 {
@@ -207,7 +184,7 @@ pub(crate) fn decode_plane_stream(
         0 => Ok(r.bytes(n, "raw stream")?.to_vec()),
         1 => Ok(vec![r.u8("constant symbol")?; n]),
         2 => {
-            let table = FreqTable::read(r.buf, &mut r.pos).in_method(method)?;
+            let table = r.table()?;
             let payload = r.prefixed("rANS payload")?;
             let mut out = vec![0u8; n];
             rans::decode(payload, &DecodeTable::new(&table), &mut out).in_method(method)?;

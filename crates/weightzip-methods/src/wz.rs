@@ -4,30 +4,22 @@
 //! container's passthrough and fallback) is a method named by
 //! [`CodecId::name`]: compress = `CodecId::encode(item, Level::Max)`,
 //! decompress = `CodecId::decode` into `original_len` bytes. A codec applies
-//! to a corpus when `weightzip_codec::choose_codec` picks it for the
-//! corpus's tensor type at either level, or when [`EXTRA_APPLICABILITY`]
-//! lists it — so codecs others add appear here on their own.
+//! to a corpus when the codec table (`weightzip_codec::CODECS`) says it
+//! codes the corpus's tensor type — so codecs others add appear here on
+//! their own.
 //!
 //! `wz_gguf` is the whole `.wz` container on one GGUF file:
 //! `weightzip::compress_bytes` with `Level::Max` and one thread, and
 //! `weightzip::decompress_bytes_with` on one thread (xxh3 checksums on every
 //! chunk and file).
 
-use weightzip_codec::{choose_codec, CodecId, Level, ALL_CODECS};
+use weightzip_codec::{CodecId, Level, ALL_CODECS};
 use weightzip_format::{Dtype, GgmlType, TensorType};
 
 use crate::error::{backend, Context, MethodError};
 use crate::{Corpus, Method, MethodClass, Profile, Result};
 
-/// Codecs that apply to a corpus although `choose_codec` does not pick
-/// them for it (the one place to list such cases), by codec name.
-pub const EXTRA_APPLICABILITY: &[(&str, Corpus)] = &[
-    // The earlier fast bf16 codecs, no longer the default, still benchmarked.
-    ("wz_bf16", Corpus::Bf16Tensor),
-    ("wz_bf16j", Corpus::Bf16Tensor),
-];
-
-/// The tensor type whose codec choice defines applicability for `corpus`.
+/// The tensor type that stands for `corpus` in the codec table.
 fn corpus_type(corpus: Corpus) -> Option<TensorType> {
     match corpus {
         Corpus::Bf16Tensor => Some(TensorType::St(Dtype::BF16)),
@@ -38,19 +30,10 @@ fn corpus_type(corpus: Corpus) -> Option<TensorType> {
     }
 }
 
-/// Whether codec `id` applies to `corpus`.
+/// Whether codec `id` applies to `corpus`: the codec table says it codes
+/// the corpus's tensor type ([`CodecId::codes`]).
 pub fn codec_applies(id: CodecId, corpus: Corpus) -> bool {
-    if EXTRA_APPLICABILITY
-        .iter()
-        .any(|&(name, c)| name == id.name() && c == corpus)
-    {
-        return true;
-    }
-    corpus_type(corpus).is_some_and(|ty| {
-        [Level::Fast, Level::Max]
-            .into_iter()
-            .any(|level| choose_codec(ty, level) == id)
-    })
+    corpus_type(corpus).is_some_and(|ty| id.codes(ty))
 }
 
 /// One weightzip codec as a method.

@@ -12,8 +12,11 @@ pub enum WzError {
     /// Reading or writing a file failed.
     #[error("{op} {path}: {source}")]
     Io {
+        /// What was being done.
         op: &'static str,
+        /// The file, as the caller named it.
         path: PathBuf,
+        /// The system's error.
         #[source]
         source: std::io::Error,
     },
@@ -24,7 +27,12 @@ pub enum WzError {
     #[error(
         "unsupported .wz format version {found} (this build reads versions up to {supported})"
     )]
-    UnsupportedVersion { found: u32, supported: u32 },
+    UnsupportedVersion {
+        /// The archive's version.
+        found: u32,
+        /// The highest this build reads.
+        supported: u32,
+    },
     /// The archive ends early.
     #[error("truncated .wz archive: {0}")]
     Truncated(String),
@@ -34,15 +42,20 @@ pub enum WzError {
     /// A chunk failed to decode.
     #[error("corrupt .wz archive: {place}: {source}")]
     Codec {
+        /// File, tensor and chunk.
         place: String,
+        /// What the codec found.
         #[source]
         source: CodecError,
     },
     /// Decoded bytes do not match their stored checksum.
     #[error("checksum mismatch in {place}: stored {expected:016x}, decoded data hashes to {actual:016x}")]
     Checksum {
+        /// File, tensor and chunk (or the index).
         place: String,
+        /// The checksum stored in the archive.
         expected: u64,
+        /// The checksum of what decoded.
         actual: u64,
     },
     /// The output exists and overwriting was not allowed.
@@ -54,7 +67,9 @@ pub enum WzError {
     /// The input file could not be parsed as the format it claims.
     #[error("{path}: {source}")]
     Format {
+        /// The file.
         path: String,
+        /// What the format reader found.
         #[source]
         source: FormatError,
     },
@@ -65,10 +80,20 @@ pub enum WzError {
     /// a folder where a file goes, the input itself), with or without
     /// `--force`.
     #[error("{path}: {why}; not replaced")]
-    Refused { path: PathBuf, why: String },
+    Refused {
+        /// The output.
+        path: PathBuf,
+        /// What it is.
+        why: String,
+    },
     /// An input changed while it was being read; nothing was written.
     #[error("{path} changed while it was being read ({what}); nothing was written")]
-    InputChanged { path: PathBuf, what: String },
+    InputChanged {
+        /// The input.
+        path: PathBuf,
+        /// What changed.
+        what: String,
+    },
     /// A worker thread could not be started.
     #[error("cannot start a worker thread: {0}")]
     Thread(#[source] std::io::Error),

@@ -88,7 +88,9 @@ struct State<T> {
 /// summed cost, except that one job always may run, whatever it costs.
 #[derive(Clone, Copy, Debug)]
 pub struct Window {
+    /// Jobs at most.
     pub jobs: usize,
+    /// Summed cost at most.
     pub bytes: u64,
 }
 

@@ -8,7 +8,7 @@
 //!   tables, ≤ 12), a bitmap of the contexts that occur (`ceil(n_ctx / 8)`
 //!   bytes, bit `c % 8` of byte `c / 8`), one [`FreqTable`] per occurring
 //!   context, `parts: u8` (1..=4) and for each part `payload_len: varint`
-//!   and its [`multi`] payload. Part `k` of `p` holds the symbols from
+//!   and its [`ctx_rans`] payload. Part `k` of `p` holds the symbols from
 //!   `32 * (k * (n / 32) / p)` to the start of the next part (the last ends
 //!   at `n`); the decoder runs the parts side by side (more independent
 //!   work in flight per step of its SIMD loop).
@@ -20,18 +20,18 @@
 //! In direct mode each table is the context's 256-symbol table at `bits`.
 //! In product mode each table is a 16-symbol *component* table and a symbol
 //! is a byte of two 4-bit halves drawn independently from it: the decoder
-//! builds the byte table with [`multi::product_table`]. A component table
+//! builds the byte table with [`ctx_rans::product_table`]. A component table
 //! costs ~20 bytes where a byte table costs ~300, which matters for the
 //! small chunks of small tensors. Contexts that do not occur get no table
 //! (the decoder gives them a placeholder it never uses). The number of
 //! contexts is fixed by the codec, not stored.
 
-use weightzip_entropy::multi::{
-    self, Contexts, MultiDecoder, MultiEncoder, Placement, STATE_BYTES,
+use weightzip_entropy::ctx_rans::{
+    self, ContextDecoder, ContextEncoder, Contexts, Placement, STATE_BYTES,
 };
 use weightzip_entropy::rans::Kernel;
-use weightzip_entropy::table::FreqTable;
-use weightzip_entropy::{varint, Histogram};
+use weightzip_entropy::FreqTable;
+use weightzip_entropy::{read_at, write_varint, Histogram};
 
 use super::Reader;
 use crate::error::{CodecError, EntropyContext, Result};
@@ -135,7 +135,7 @@ pub fn encode(
                     nib[s >> 4] += c;
                 }
                 let comp = FreqTable::from_counts(&nib, COMPONENT_BITS).in_codec(codec)?;
-                let t = multi::product_table(&comp, &comp, bits).in_codec(codec)?;
+                let t = ctx_rans::product_table(&comp, &comp, bits).in_codec(codec)?;
                 let cost = shared_fixed + t.cost_bits(&merged) + 8.0 * comp.serialized_len() as f64;
                 if best.as_ref().is_none_or(|b| cost < b.0) {
                     best = Some((cost, 4, bits, vec![comp], vec![t]));
@@ -169,7 +169,7 @@ pub fn encode(
             for (c, t) in comp_tables.iter().enumerate() {
                 match t {
                     Some(t) => {
-                        let p = multi::product_table(t, t, bits).in_codec(codec)?;
+                        let p = ctx_rans::product_table(t, t, bits).in_codec(codec)?;
                         cost += p.cost_bits(&pair[c]) + 8.0 * t.serialized_len() as f64;
                         written.push(t.clone());
                         used.push(p);
@@ -221,14 +221,14 @@ pub fn encode(
                 t.write(out);
             }
             let ctx = if shared { Contexts::constant() } else { ctx };
-            let enc = MultiEncoder::new(&used).in_codec(codec)?;
+            let enc = ContextEncoder::new(&used).in_codec(codec)?;
             let parts = (n / PART_SYMBOLS).clamp(1, 2);
             out.push(parts as u8);
             let mut payload = Vec::with_capacity(n / parts + 256);
             for range in part_ranges(n, parts) {
                 payload.clear();
-                multi::encode_range(symbols, range, ctx, &enc, &mut payload).in_codec(codec)?;
-                varint::write_u64(out, payload.len() as u64);
+                ctx_rans::encode_range(symbols, range, ctx, &enc, &mut payload).in_codec(codec)?;
+                write_varint(out, payload.len() as u64);
                 out.extend_from_slice(&payload);
             }
             if out.len() - start < n + 1 {
@@ -278,7 +278,7 @@ pub fn decode_placed(
         return Err(r.corrupt(format!("unknown stream mode {mode}")));
     }
     let bits = u32::from(r.bytes(1, "table precision")?[0]);
-    if !(8..=multi::MAX_BITS).contains(&bits) {
+    if !(8..=ctx_rans::MAX_BITS).contains(&bits) {
         return Err(r.corrupt(format!("table precision {bits}")));
     }
     let shared = mode >= 3;
@@ -312,7 +312,7 @@ pub fn decode_placed(
             continue;
         }
         let at = r.pos;
-        let t = FreqTable::read(r.buf, &mut r.pos).in_codec(codec)?;
+        let t = read_at(r.buf, &mut r.pos, FreqTable::read).in_codec(codec)?;
         let t = if mode == 1 {
             if t.prob_bits() != bits {
                 return Err(CodecError::Corrupt {
@@ -323,7 +323,7 @@ pub fn decode_placed(
             }
             t
         } else {
-            multi::product_table(&t, &t, bits).map_err(|e| CodecError::Corrupt {
+            ctx_rans::product_table(&t, &t, bits).map_err(|e| CodecError::Corrupt {
                 codec,
                 offset: at,
                 reason: e.to_string(),
@@ -335,18 +335,19 @@ pub fn decode_placed(
         return Err(r.corrupt("context bitmap marks contexts past the last"));
     }
     let parts = usize::from(r.bytes(1, "part count")?[0]);
-    if !(1..=multi::MAX_PARTS).contains(&parts) {
+    if !(1..=ctx_rans::MAX_PARTS).contains(&parts) {
         return Err(r.corrupt(format!("{parts} parts")));
     }
     let mut payloads = Vec::with_capacity(parts);
     for _ in 0..parts {
         let limit = r.buf.len().saturating_sub(r.pos);
-        let len = varint::read_len(r.buf, &mut r.pos, limit, "payload").in_codec(codec)?;
+        let len = read_at(r.buf, &mut r.pos, |r| r.len(limit, "payload")).in_codec(codec)?;
         payloads.push(r.bytes(len, "payload")?);
     }
-    let dec = MultiDecoder::new(&tables).in_codec(codec)?;
+    let dec = ContextDecoder::new(&tables).in_codec(codec)?;
     let ranges = part_ranges(n, parts);
-    multi::decode_parts(&payloads, &ranges, ctx, &dec, out, place, Kernel::best()).in_codec(codec)
+    ctx_rans::decode_parts(&payloads, &ranges, ctx, &dec, out, place, Kernel::best())
+        .in_codec(codec)
 }
 
 #[cfg(test)]

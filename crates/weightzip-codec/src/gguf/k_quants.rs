@@ -31,7 +31,7 @@
 
 use weightzip_format::ggml::{pack_q4k_scales, unpack_q4k_scales};
 
-use weightzip_entropy::multi::{Contexts, Placement};
+use weightzip_entropy::ctx_rans::{Contexts, Placement};
 
 use super::{
     cstream, decode_f16_field, encode_f16_field, encode_field, f16_to_f32, raw_field,

@@ -18,7 +18,7 @@
 //! Stream order after the common header: `d`, `m` (if any), symbols, low
 //! bits (5-bit types, raw `4 n` bytes).
 
-use weightzip_entropy::multi::{Contexts, Placement};
+use weightzip_entropy::ctx_rans::{Contexts, Placement};
 
 use super::{
     cstream, decode_f16_field, encode_f16_field, encode_field, f16_to_f32, raw_field, write_header,

@@ -13,7 +13,7 @@
 //!   table picked by a context the decoder knows from the block header
 //!   (e.g. the sub-block zero point of Q4_K). Byte symbols keep the decoder
 //!   at ≤ 1 rANS symbol per output byte, which the SIMD decoder of
-//!   [`weightzip_entropy::multi`] turns into > 1 GB/s;
+//!   [`weightzip_entropy::ctx_rans`] turns into > 1 GB/s;
 //! - symbol streams with contexts are [`cstream`]s.
 //!
 //! Encoding layout of every codec: `n: varint` blocks, `tail_len: varint` +
@@ -28,9 +28,9 @@ pub mod q8_0;
 
 use std::cell::RefCell;
 
-use weightzip_entropy::multi::Contexts;
+use weightzip_entropy::ctx_rans::Contexts;
 use weightzip_entropy::stream::{encode_stream, parse_stream, StreamView};
-use weightzip_entropy::{entropy_bits, histogram, varint};
+use weightzip_entropy::{entropy_bits, histogram, read_at, write_varint, ByteReader};
 
 use crate::error::{CodecError, EntropyContext, Result};
 use crate::registry::CodecId;
@@ -136,8 +136,8 @@ pub(crate) fn raw_field(field: &'static str, bytes: &[u8], out: &mut Vec<u8>) {
 pub(crate) fn write_header<'a>(data: &'a [u8], block: usize, out: &mut Vec<u8>) -> &'a [u8] {
     let n = data.len() / block;
     let tail = &data[n * block..];
-    varint::write_u64(out, n as u64);
-    varint::write_u64(out, tail.len() as u64);
+    write_varint(out, n as u64);
+    write_varint(out, tail.len() as u64);
     out.extend_from_slice(tail);
     &data[..n * block]
 }
@@ -165,12 +165,12 @@ impl<'a> Reader<'a> {
     /// Reads the header written by [`write_header`] for an output of
     /// `out_len` bytes; returns the block count and the tail.
     pub fn header(&mut self, block: usize, out_len: usize) -> Result<(usize, &'a [u8])> {
-        let n = varint::read_u64(self.buf, &mut self.pos).in_codec(self.codec)?;
+        let n = read_at(self.buf, &mut self.pos, ByteReader::varint).in_codec(self.codec)?;
         let expected = out_len / block;
         if n != expected as u64 {
             return Err(self.corrupt(format!("holds {n} blocks, the output needs {expected}")));
         }
-        let tail_len = varint::read_u64(self.buf, &mut self.pos).in_codec(self.codec)?;
+        let tail_len = read_at(self.buf, &mut self.pos, ByteReader::varint).in_codec(self.codec)?;
         if tail_len != (out_len - expected * block) as u64 {
             return Err(self.corrupt(format!("tail of {tail_len} bytes does not fit the output")));
         }
@@ -190,7 +190,8 @@ impl<'a> Reader<'a> {
 
     /// Decodes one self-describing stream of `out.len()` symbols.
     pub fn stream(&mut self, out: &mut [u8]) -> Result<()> {
-        let view = parse_stream(self.buf, &mut self.pos, out.len()).in_codec(self.codec)?;
+        let view = read_at(self.buf, &mut self.pos, |r| parse_stream(r, out.len()))
+            .in_codec(self.codec)?;
         match view {
             StreamView::Raw(b) => out.copy_from_slice(b),
             other => other.decode_into(out).in_codec(self.codec)?,

@@ -13,7 +13,7 @@
 //! `n` symbols), the quants (cstream, `32 n` symbols in block order;
 //! context 0, or 1 / 2 for a marked +127 / −127).
 
-use weightzip_entropy::multi::{Contexts, Placement};
+use weightzip_entropy::ctx_rans::{Contexts, Placement};
 
 use super::{cstream, decode_f16_field, encode_f16_field, encode_field, write_header, Reader};
 use crate::error::Result;

@@ -15,6 +15,7 @@ use crate::error::{Result, WzError};
 
 /// An open input, ready for positional reads.
 pub struct OpenInput {
+    /// The file, positioned anywhere (read with positional reads).
     pub file: File,
     /// What the file looked like when opened (regular files only), to
     /// tell afterwards whether it changed while it was read.
@@ -26,7 +27,9 @@ pub struct OpenInput {
 /// A regular file's size and modification time at open time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {
+    /// Size in bytes.
     pub len: u64,
+    /// Modification time, where the system gives one.
     pub mtime: Option<SystemTime>,
 }
 

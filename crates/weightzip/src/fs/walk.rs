@@ -33,6 +33,7 @@ pub struct TreeFile {
     pub path: PathBuf,
     /// Its `/`-separated path inside the folder.
     pub rel: String,
+    /// Its mode and time.
     pub attrs: Attrs,
     /// Its identity, so that no output replaces it.
     pub id: Option<FileId>,

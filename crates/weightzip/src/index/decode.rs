@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::io::Read;
 
 use weightzip_codec::CodecId;
-use weightzip_entropy::varint;
+use weightzip_entropy::{read_at, ByteReader};
 use weightzip_format::{Dtype, GgmlType, TensorType};
 
 use super::{
@@ -265,7 +265,7 @@ impl Reader<'_> {
 
     fn varint(&mut self, what: &str) -> Result<u64> {
         let at = self.pos;
-        varint::read_u64(self.b, &mut self.pos)
+        read_at(self.b, &mut self.pos, ByteReader::varint)
             .map_err(|e| WzError::Corrupt(format!("index byte {at}: {what}: {e}")))
     }
 

@@ -1,21 +1,21 @@
 //! Serialising the index (the bytes before zstd; see `docs/FORMAT.md`).
 
-use weightzip_entropy::varint;
+use weightzip_entropy::write_varint;
 use weightzip_format::TensorType;
 
 use super::{Attrs, ChunkRef, ExtraKind, Index, RootKind, SegmentKind, FORMAT_VERSION};
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
-    varint::write_u64(out, s.len() as u64);
+    write_varint(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
 }
 
 fn put_chunks(out: &mut Vec<u8>, chunks: &[ChunkRef]) {
-    varint::write_u64(out, chunks.len() as u64);
+    write_varint(out, chunks.len() as u64);
     for c in chunks {
-        varint::write_u64(out, c.offset);
-        varint::write_u64(out, c.stored_len);
-        varint::write_u64(out, c.raw_len);
+        write_varint(out, c.offset);
+        write_varint(out, c.stored_len);
+        write_varint(out, c.raw_len);
         out.push(c.codec);
         out.extend_from_slice(&c.checksum.to_le_bytes());
     }
@@ -25,12 +25,12 @@ fn put_chunks(out: &mut Vec<u8>, chunks: &[ChunkRef]) {
 pub(super) fn put_attrs(out: &mut Vec<u8>, a: &Attrs) {
     out.push(u8::from(a.mode.is_some()) | (u8::from(a.mtime.is_some()) << 1));
     if let Some(mode) = a.mode {
-        varint::write_u64(out, u64::from(mode));
+        write_varint(out, u64::from(mode));
     }
     if let Some(t) = a.mtime {
         // Zigzag: small negative times stay short.
-        varint::write_u64(out, ((t.secs << 1) ^ (t.secs >> 63)) as u64);
-        varint::write_u64(out, u64::from(t.nanos));
+        write_varint(out, ((t.secs << 1) ^ (t.secs >> 63)) as u64);
+        write_varint(out, u64::from(t.nanos));
     }
 }
 
@@ -48,23 +48,23 @@ impl Index {
             RootKind::File => 0,
             RootKind::Dir => 1,
         });
-        varint::write_u64(&mut out, self.entries.len() as u64);
+        write_varint(&mut out, self.entries.len() as u64);
         for e in &self.entries {
             put_str(&mut out, &e.path);
-            varint::write_u64(&mut out, e.size);
+            write_varint(&mut out, e.size);
             out.extend_from_slice(&e.checksum.to_le_bytes());
             out.push(e.file_kind);
             put_chunks(&mut out, &e.passthrough);
-            varint::write_u64(&mut out, e.segments.len() as u64);
+            write_varint(&mut out, e.segments.len() as u64);
             for s in &e.segments {
                 match &s.kind {
                     SegmentKind::Passthrough => {
                         out.push(0);
-                        varint::write_u64(&mut out, s.len);
+                        write_varint(&mut out, s.len);
                     }
                     SegmentKind::Tensor { name, ty, shape } => {
                         out.push(1);
-                        varint::write_u64(&mut out, s.len);
+                        write_varint(&mut out, s.len);
                         put_str(&mut out, name);
                         match ty {
                             None => out.push(0),
@@ -74,12 +74,12 @@ impl Index {
                             }
                             Some(TensorType::Ggml(g)) => {
                                 out.push(2);
-                                varint::write_u64(&mut out, u64::from(g.id()));
+                                write_varint(&mut out, u64::from(g.id()));
                             }
                         }
-                        varint::write_u64(&mut out, shape.len() as u64);
+                        write_varint(&mut out, shape.len() as u64);
                         for &d in shape {
-                            varint::write_u64(&mut out, d);
+                            write_varint(&mut out, d);
                         }
                         put_chunks(&mut out, &s.chunks);
                     }
@@ -90,7 +90,7 @@ impl Index {
             }
         }
         if version >= 2 {
-            varint::write_u64(&mut out, self.extras.len() as u64);
+            write_varint(&mut out, self.extras.len() as u64);
             for x in &self.extras {
                 match &x.kind {
                     ExtraKind::Dir => {
@@ -105,7 +105,7 @@ impl Index {
                     ExtraKind::Hardlink { entry } => {
                         out.push(2);
                         put_str(&mut out, &x.path);
-                        varint::write_u64(&mut out, *entry as u64);
+                        write_varint(&mut out, *entry as u64);
                     }
                 }
                 put_attrs(&mut out, &x.attrs);

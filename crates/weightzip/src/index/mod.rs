@@ -71,8 +71,11 @@ pub enum SegmentKind {
     Passthrough,
     /// A tensor's data, coded in its own chunks.
     Tensor {
+        /// The tensor's name in its file.
         name: String,
+        /// Its element or block type.
         ty: Option<TensorType>,
+        /// Its dimensions, as the file lists them.
         shape: Vec<u64>,
     },
 }
@@ -80,6 +83,7 @@ pub enum SegmentKind {
 /// A contiguous run of the original file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Segment {
+    /// What the segment is.
     pub kind: SegmentKind,
     /// Length in the original file.
     pub len: u64,
@@ -119,6 +123,7 @@ pub struct Attrs {
 /// A time since the Unix epoch (negative before it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mtime {
+    /// Whole seconds (negative before 1970).
     pub secs: i64,
     /// Below 1e9.
     pub nanos: u32,
@@ -130,10 +135,16 @@ pub enum ExtraKind {
     /// A folder (empty, or kept for its mode and time).
     Dir,
     /// A symbolic link and its target text, stored as it is.
-    Symlink { target: String },
+    Symlink {
+        /// The link's text.
+        target: String,
+    },
     /// Another name of the file entry at this position of
     /// [`Index::entries`] (a hard link).
-    Hardlink { entry: usize },
+    Hardlink {
+        /// Position in [`Index::entries`].
+        entry: usize,
+    },
 }
 
 /// A folder, symbolic link or hard link of a folder archive.
@@ -141,14 +152,18 @@ pub enum ExtraKind {
 pub struct Extra {
     /// Relative path (`/`-separated).
     pub path: String,
+    /// What it is.
     pub kind: ExtraKind,
+    /// Its mode and time.
     pub attrs: Attrs,
 }
 
 /// Everything needed to replay the original files.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Index {
+    /// One file or a folder.
     pub root: RootKind,
+    /// The files, in path order.
     pub entries: Vec<Entry>,
     /// Folders and links (version 2; always empty for a single file).
     pub extras: Vec<Extra>,
@@ -192,8 +207,11 @@ pub fn check_header(h: &[u8]) -> Result<u32> {
 pub struct Footer {
     /// Format version (equal to the header's).
     pub version: u32,
+    /// Where the stored index starts.
     pub index_offset: u64,
+    /// Its length in the archive.
     pub index_len: u64,
+    /// xxh3-64 of the stored index bytes.
     pub index_checksum: u64,
 }
 

@@ -20,9 +20,13 @@ use crate::index::{Attrs, Entry, ExtraKind, Mtime, RootKind};
 /// What an extraction wrote.
 #[derive(Clone, Debug, Default)]
 pub struct ExtractSummary {
+    /// Files written.
     pub files: usize,
+    /// Folders made (or found in place).
     pub dirs: usize,
+    /// Symbolic and hard links made.
     pub links: usize,
+    /// Bytes of the files written.
     pub bytes: u64,
 }
 

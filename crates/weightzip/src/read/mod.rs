@@ -36,8 +36,11 @@ pub struct ExtractOptions {
 /// What `verify` checked.
 #[derive(Clone, Debug, Default)]
 pub struct VerifySummary {
+    /// Files checked.
     pub files: usize,
+    /// Chunks decoded.
     pub chunks: usize,
+    /// Bytes decoded.
     pub bytes: u64,
 }
 

@@ -1,8 +1,8 @@
-//! Coding one chunk job: read its bytes, code them, check that they decode
-//! back, and fall back to zstd or plain storage where that is smaller or
-//! the codec failed.
+//! Coding one chunk job: read its bytes and hand them to the codec crate's
+//! `select`, which codes them, checks that they decode back, and falls back
+//! to zstd or plain storage where that is smaller or the codec failed.
 
-use weightzip_codec::CodecId;
+use weightzip_codec::select::select_inspected;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::plan::Job;
@@ -67,40 +67,16 @@ pub(super) fn encode_job(
     };
     let checksum = xxh3_64(raw);
     let mut payload = pool.take_empty(raw.len());
-    let mut codec = job.codec;
-    let codec_err = |source| WzError::Codec {
-        place: String::new(),
-        source,
-    };
-    codec
-        .encode_with_shape(raw, opts.level, job.row_len, &mut payload)
-        .map_err(codec_err)?;
-    if job.small && codec != CodecId::Zstd {
-        let mut alt = Vec::new();
-        if CodecId::Zstd.encode(raw, opts.level, &mut alt).is_ok() && alt.len() < payload.len() {
-            payload = alt;
-            codec = CodecId::Zstd;
-        }
-    }
     #[cfg(test)]
-    super::tests::damage_hook(codec, raw.len(), &mut payload);
-    if opts.verify
-        && !matches!(codec, CodecId::Store | CodecId::Zstd)
-        && !decodes_to(codec, &payload, raw, pool)
-    {
-        // A codec that cannot reproduce its input is a bug; the user's bytes
-        // still go into the archive, coded with zstd.
-        payload.clear();
-        CodecId::Zstd
-            .encode(raw, opts.level, &mut payload)
-            .map_err(codec_err)?;
-        codec = CodecId::Zstd;
-    }
-    if payload.len() >= raw.len() {
-        payload.clear();
-        payload.extend_from_slice(raw);
-        codec = CodecId::Store;
-    }
+    let inspect = |codec, payload: &mut [u8]| super::tests::damage_hook(codec, raw.len(), payload);
+    #[cfg(not(test))]
+    let inspect = |_, _: &mut [u8]| {};
+    let codec = select_inspected(raw, &job.plan, &mut payload, inspect).map_err(|source| {
+        WzError::Codec {
+            place: String::new(),
+            source,
+        }
+    })?;
     if let Some(p) = &opts.progress {
         p(total);
     }
@@ -111,12 +87,4 @@ pub(super) fn encode_job(
         checksum,
         raw: owned,
     })
-}
-
-/// Whether `payload` decodes with `codec` to exactly `raw`.
-fn decodes_to(codec: CodecId, payload: &[u8], raw: &[u8], pool: &BufferPool) -> bool {
-    let mut back = pool.take(raw.len());
-    let same = codec.decode(payload, &mut back).is_ok() && back[..] == raw[..];
-    pool.give(back);
-    same
 }

@@ -88,9 +88,13 @@ pub(crate) fn effective_threads(threads: usize) -> usize {
 /// What a compression did.
 #[derive(Clone, Debug, Default)]
 pub struct CompressSummary {
+    /// Bytes read.
     pub input_bytes: u64,
+    /// Bytes of the archive.
     pub output_bytes: u64,
+    /// Files stored.
     pub files: usize,
+    /// Tensors found and coded with their codecs.
     pub tensors: usize,
     /// Files that looked like a model format but did not parse (stored as
     /// plain bytes, still byte-exact), and members left out on purpose.
@@ -114,6 +118,7 @@ pub struct InputFile<'a> {
     pub path: String,
     /// The name errors give.
     pub display: PathBuf,
+    /// Mode and time to store.
     pub attrs: Attrs,
     source: Source<'a>,
 }
@@ -160,7 +165,9 @@ impl<'a> InputFile<'a> {
 
 /// The members of an archive to write.
 pub struct Plan<'a> {
+    /// One file or a folder.
     pub root: RootKind,
+    /// The files, in the order to store them.
     pub files: Vec<InputFile<'a>>,
     /// Folders and links (folder archives only).
     pub extras: Vec<Extra>,

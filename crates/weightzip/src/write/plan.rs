@@ -2,28 +2,22 @@
 //! the bytes between them) and chunk jobs, in the order the file holds
 //! them: the writer then reads every byte once, front to back.
 
-use weightzip_codec::{choose_codec, CodecId};
-use weightzip_format::{read_layout, FileKind, TensorType};
+use weightzip_codec::select::{plan_tensor, ChunkPlan};
+use weightzip_format::{read_layout, FileKind};
 
 use super::CompressOptions;
 use crate::error::{Result, WzError};
 use crate::index::{Attrs, Entry, Segment, SegmentKind};
 use crate::source::{Cursor, ReadAt};
 
-/// Tensors smaller than this also try zstd: coding tables would dominate.
-const SMALL_TENSOR: usize = 16 << 10;
-
 /// Where one chunk's bytes come from and where its reference goes.
 pub(super) struct Job {
     /// File ranges `(offset, len)`, ascending.
     pub ranges: Vec<(u64, u64)>,
-    pub codec: CodecId,
+    /// How [`select`](weightzip_codec::select()) codes the chunk.
+    pub plan: ChunkPlan,
     /// `Some(segment index)` for a tensor chunk, `None` for passthrough.
     pub segment: Option<usize>,
-    pub small: bool,
-    /// Elements per row of the tensor (its contiguous dimension), for the
-    /// codecs that model row statistics.
-    pub row_len: Option<usize>,
     /// Where the chunk is, for error messages.
     pub place: String,
 }
@@ -32,28 +26,6 @@ impl Job {
     /// Decoded bytes of the chunk.
     pub fn len(&self) -> u64 {
         self.ranges.iter().map(|r| r.1).sum()
-    }
-}
-
-/// Elements in one row (the contiguous dimension) of a float tensor: the
-/// last dimension in safetensors (row-major), the first in GGUF (`ne[0]`).
-/// `None` for quantised types and vectors.
-fn row_elements(t: &weightzip_format::TensorRegion) -> Option<usize> {
-    let dim = match t.ty {
-        TensorType::St(_) => t.shape.last(),
-        TensorType::Ggml(g) if !g.is_quantized() => t.shape.first(),
-        TensorType::Ggml(_) => None,
-    };
-    dim.filter(|_| t.shape.len() >= 2)
-        .and_then(|&d| usize::try_from(d).ok())
-        .filter(|&d| d > 0)
-}
-
-/// Bytes per indivisible unit of a tensor type (element or quant block).
-fn granule(ty: TensorType) -> u64 {
-    match ty {
-        TensorType::St(d) => d.size_bytes().unwrap_or(1) as u64,
-        TensorType::Ggml(g) => (g.type_size() as u64).max(1),
     }
 }
 
@@ -110,28 +82,16 @@ pub(super) fn plan_entry(
         }
         if t.len > 0 {
             let seg = segments.len();
-            let g = granule(t.ty);
-            let row_len = row_elements(t);
-            // Chunks of whole rows where a row fits, so that row-context
-            // codecs see rows from their start.
-            let row_bytes = row_len.map_or(g, |r| r as u64 * g).max(g);
-            let unit = if row_bytes <= chunk { row_bytes } else { g };
-            let step = (chunk / unit * unit).max(g);
-            let codec = choose_codec(t.ty, opts.level);
-            let mut jobs = Vec::new();
-            let mut off = 0;
-            while off < t.len {
-                let len = step.min(t.len - off);
-                jobs.push(Job {
-                    ranges: vec![(t.offset + off, len)],
-                    codec,
+            let plan = plan_tensor(t.ty, &t.shape, t.len, chunk, opts.level);
+            let jobs: Vec<Job> = plan
+                .chunks(t.len)
+                .map(|r| Job {
+                    ranges: vec![(t.offset + r.start, r.end - r.start)],
+                    plan: plan.chunk(opts.verify),
                     segment: Some(seg),
-                    small: t.len < SMALL_TENSOR as u64,
-                    row_len,
-                    place: format!("tensor {:?}, chunk at byte {}", t.name, t.offset + off),
-                });
-                off += len;
-            }
+                    place: format!("tensor {:?}, chunk at byte {}", t.name, t.offset + r.start),
+                })
+                .collect();
             segments.push(Segment {
                 kind: SegmentKind::Tensor {
                     name: t.name.clone(),
@@ -149,6 +109,12 @@ pub(super) fn plan_entry(
         push_pass(&mut segments, &mut tensor_jobs, cursor, size);
     }
     let pass_jobs = cut_passthrough(&pass_ranges, chunk);
+    let pass_job = |k: usize, ranges| Job {
+        ranges,
+        plan: ChunkPlan::passthrough(opts.level, opts.verify),
+        segment: None,
+        place: format!("non-tensor bytes, chunk {k}"),
+    };
     let mut all =
         Vec::with_capacity(pass_jobs.len() + tensor_jobs.iter().map(Vec::len).sum::<usize>());
     let mut pass = pass_jobs.into_iter().enumerate();
@@ -178,17 +144,6 @@ pub(super) fn plan_entry(
         attrs,
     };
     Ok((entry, all, warning))
-}
-
-fn pass_job(k: usize, ranges: Vec<(u64, u64)>) -> Job {
-    Job {
-        ranges,
-        codec: CodecId::Zstd,
-        segment: None,
-        small: false,
-        row_len: None,
-        place: format!("non-tensor bytes, chunk {k}"),
-    }
 }
 
 /// The passthrough ranges as one stream, cut into chunks of `chunk` bytes.

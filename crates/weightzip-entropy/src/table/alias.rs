@@ -18,13 +18,13 @@
 //! to a contiguous layout of the same frequencies. The layout is a pure
 //! function of the frequencies: the decoder rebuilds it from the table.
 
+use super::FreqTable;
 use crate::error::{EntropyError, Result};
-use crate::table::FreqTable;
 
 /// Precision of alias tables (slots = `2^12`).
 pub const ALIAS_BITS: u32 = 12;
 /// Most buckets of a layout (those of [`AliasShape::Narrow`]).
-pub const ALIAS_BUCKETS: usize = 64;
+pub(crate) const ALIAS_BUCKETS: usize = 64;
 /// Most symbols an alias table may hold: symbols `0..64`.
 pub const ALIAS_SYMBOLS: usize = ALIAS_BUCKETS;
 const SLOTS: usize = 1 << ALIAS_BITS;
@@ -59,6 +59,12 @@ impl AliasShape {
         }
     }
 
+    /// Whether `table` can be laid out by the alias method in this shape
+    /// (precision [`ALIAS_BITS`], at most [`AliasShape::buckets`] symbols).
+    pub fn fits(self, table: &FreqTable) -> bool {
+        supports(table, self)
+    }
+
     const fn bucket_slots(self) -> u32 {
         1 << self.slot_bits()
     }
@@ -80,7 +86,7 @@ impl AliasShape {
 /// With 32 buckets, entry `b + 32` repeats entry `b` in all three tables,
 /// so a 6-bit index (one bit above the bucket) finds the same values.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AliasBuckets {
+pub(crate) struct AliasBuckets {
     /// How the slots are cut.
     pub shape: AliasShape,
     /// `w - low_len[b] + w * (b & 1)`, where `low_len[b]` is in `1..=w`:
@@ -105,7 +111,7 @@ pub(crate) struct AliasLayout {
 }
 
 /// Checks that `table` can be laid out by the alias method in `shape`.
-pub fn supports(table: &FreqTable, shape: AliasShape) -> bool {
+pub(crate) fn supports(table: &FreqTable, shape: AliasShape) -> bool {
     let f = table.freqs();
     table.prob_bits() == ALIAS_BITS
         && f[shape.buckets()..].iter().all(|&x| x == 0)

@@ -5,30 +5,31 @@
 //! payload, one set of lane states, instead of one stream per field.
 //!
 //! [`LANES`] interleaved 32-bit states (symbol `i` belongs to lane `i %
-//! LANES`) share one stream of 16-bit words, as in weightzip_entropy's
-//! coder: states live in `[2^16, 2^32)`, precisions are 8..=15 bits, so a
+//! LANES`) share one stream of 16-bit words, as in [`crate::rans`]: states live in `[2^16, 2^32)`, precisions are 8..=15 bits, so a
 //! decode step needs at most one word. Payload: the final states (u32 LE,
 //! lane order), then the words (u16 LE) in decode order. Every state starts
 //! and ends at 2^16 and every word must be consumed, which rejects most
 //! damaged payloads.
 
-use weightzip_entropy::FreqTable;
+use crate::error::{corrupt, truncated, EntropyError, Result};
+use crate::table::FreqTable;
 
 /// Interleaved states.
-pub(crate) const LANES: usize = 4;
+pub const LANES: usize = 4;
 const RANS_L: u32 = 1 << 16;
 /// Bytes of the state header.
-pub(crate) const STATE_BYTES: usize = LANES * 4;
+pub const STATE_BYTES: usize = LANES * 4;
 
 /// Encoder view of one table.
-pub(crate) struct EncTable {
+pub struct EncTable {
     bits: u32,
     freq: [u32; 256],
     start: [u32; 256],
 }
 
 impl EncTable {
-    pub(crate) fn new(t: &FreqTable) -> Self {
+    /// The encoder view of `t`.
+    pub fn new(t: &FreqTable) -> Self {
         let mut start = [0u32; 256];
         let mut acc = 0;
         for (s, &f) in start.iter_mut().zip(t.freqs()) {
@@ -45,14 +46,15 @@ impl EncTable {
 
 /// Decoder view of one table: per slot, `freq << 16 | (slot - start)` and
 /// the symbol.
-pub(crate) struct DecTable {
+pub struct DecTable {
     bits: u32,
     entries: Vec<u32>,
     sym: Vec<u8>,
 }
 
 impl DecTable {
-    pub(crate) fn new(t: &FreqTable) -> Self {
+    /// The decoder view of `t`.
+    pub fn new(t: &FreqTable) -> Self {
         let mut entries = Vec::with_capacity(1 << t.prob_bits());
         let mut sym = Vec::with_capacity(1 << t.prob_bits());
         for (s, &f) in t.freqs().iter().enumerate() {
@@ -71,14 +73,14 @@ impl DecTable {
 
 /// Appends the payload of `symbols` to `out`; symbol `i` is coded with
 /// `tables[pattern[i % pattern.len()]]`.
-pub(crate) fn encode(
+pub fn encode(
     symbols: &[u8],
     pattern: &[usize],
     tables: &[EncTable],
     out: &mut Vec<u8>,
-) -> Result<(), String> {
+) -> Result<()> {
     if pattern.is_empty() || pattern.iter().any(|&t| t >= tables.len()) {
-        return Err("bad table pattern".into());
+        return Err(EntropyError::InvalidArgument("bad table pattern".into()));
     }
     let p = pattern.len();
     let mut states = [RANS_L; LANES];
@@ -90,10 +92,10 @@ pub(crate) fn encode(
         let t = &tables[pattern[j]];
         let f = t.freq[s as usize];
         if f == 0 {
-            return Err(format!(
+            return Err(EntropyError::InvalidArgument(format!(
                 "symbol {s} has frequency 0 in table {}",
                 pattern[j]
-            ));
+            )));
         }
         let mut x = states[lane];
         if u64::from(x) >= u64::from(f) << (32 - t.bits) {
@@ -115,32 +117,26 @@ pub(crate) fn encode(
 }
 
 /// Decodes `out.len()` symbols from exactly one payload `input`.
-pub(crate) fn decode(
-    input: &[u8],
-    pattern: &[usize],
-    tables: &[DecTable],
-    out: &mut [u8],
-) -> Result<(), String> {
+pub fn decode(input: &[u8], pattern: &[usize], tables: &[DecTable], out: &mut [u8]) -> Result<()> {
     if pattern.is_empty() || pattern.iter().any(|&t| t >= tables.len()) {
-        return Err("bad table pattern".into());
+        return Err(EntropyError::InvalidArgument("bad table pattern".into()));
     }
     for t in tables {
         if t.sym.len() != 1usize << t.bits || t.entries.len() != t.sym.len() {
-            return Err("incomplete decode table".into());
+            return Err(EntropyError::InvalidArgument(
+                "incomplete decode table".into(),
+            ));
         }
     }
     if input.len() < STATE_BYTES {
-        return Err(format!(
-            "payload of {} bytes has no lane states",
-            input.len()
-        ));
+        return Err(truncated("lane states", 0, STATE_BYTES, input.len()));
     }
     let (head, words) = input.split_at(STATE_BYTES);
     let mut states = [0u32; LANES];
     for (s, b) in states.iter_mut().zip(head.chunks_exact(4)) {
         *s = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
         if *s < RANS_L {
-            return Err("lane state below 2^16".into());
+            return Err(corrupt(0, "lane state below 2^16"));
         }
     }
     let n = out.len();
@@ -180,7 +176,7 @@ pub(crate) fn decode(
         if x < RANS_L {
             let w = words
                 .get(pos..pos + 2)
-                .ok_or_else(|| "payload truncated".to_string())?;
+                .ok_or_else(|| truncated("rANS word", STATE_BYTES + pos, 2, words.len() - pos))?;
             x = (x << 16) | u32::from(u16::from_le_bytes([w[0], w[1]]));
             pos += 2;
         }
@@ -192,13 +188,13 @@ pub(crate) fn decode(
         i += 1;
     }
     if pos != words.len() {
-        return Err(format!(
-            "{} bytes left after the last symbol",
-            words.len() - pos
+        return Err(corrupt(
+            STATE_BYTES + pos,
+            format!("{} bytes left after the last symbol", words.len() - pos),
         ));
     }
     if states.iter().any(|&s| s != RANS_L) {
-        return Err("a lane did not return to its initial state".into());
+        return Err(corrupt(0, "a lane did not return to its initial state"));
     }
     Ok(())
 }

@@ -14,7 +14,7 @@
 //!   trained tensors (~45–55 values present) they are ~0.02 %;
 //! - else layouts 2 and 3 code every 9-bit value present if there are at
 //!   most 64 (a 64-bucket table);
-//! - else the chunk is coded as [`super::bf16j`] (layout bytes 0 and 1,
+//! - else the chunk is coded as [`super::bf16_joint`] (layout bytes 0 and 1,
 //!   that codec's bytes exactly).
 //!
 //! Layout after the common header (`n`, tail): `layout: u8`, then for
@@ -35,9 +35,10 @@
 
 use std::cell::RefCell;
 
-use weightzip_entropy::alias::{self, AliasShape, ALIAS_BITS, ALIAS_SYMBOLS};
-use weightzip_entropy::rans::{self, WordSink};
-use weightzip_entropy::{entropy_bits, EncodeTable};
+use weightzip_entropy::rans;
+use weightzip_entropy::rans::fused::{self, WordSink};
+use weightzip_entropy::{entropy_bits, read_at, write_varint, ByteReader, EncodeTable};
+use weightzip_entropy::{AliasShape, ALIAS_BITS, ALIAS_SYMBOLS};
 
 use super::*;
 
@@ -118,7 +119,7 @@ pub fn encode(data: &[u8], out: &mut Vec<u8>) -> Result<()> {
             out.truncate(start);
         }
     }
-    let (ha, hb) = bf16j::top_histograms(values, m);
+    let (ha, hb) = bf16_joint::top_histograms(values, m);
     let mut keys = [0u64; KEYS];
     for (k, (a, b)) in keys.iter_mut().zip(ha.iter().zip(&hb)) {
         *k = a + b;
@@ -128,7 +129,7 @@ pub fn encode(data: &[u8], out: &mut Vec<u8>) -> Result<()> {
             let fields = field_histogram(&keys, base(layout));
             encode_alias(values, m, &fields, &alphabet, layout, n, out).map(|_| ())
         }
-        None => bf16j::encode_body(values, out),
+        None => bf16_joint::encode_body(values, out),
     }
 }
 
@@ -252,7 +253,7 @@ fn encode_alias(
     counts[usize::from(common)] += patched;
     let table = FreqTable::from_counts(&counts, ALIAS_BITS).in_codec(NAME)?;
     table.write(out);
-    varint::write_u64(out, m as u64);
+    write_varint(out, m as u64);
     let encode_table = EncodeTable::alias(&table, shape).in_codec(NAME)?;
     // The symbols as bytes first (64 per step with byte permutes): the rANS
     // encoder then finds a symbol's entry in registers, not by a gather.
@@ -292,7 +293,7 @@ fn encode_alias(
             Kernel::best(),
             |pa, pb| {
                 for p in [pa, pb] {
-                    varint::write_u64(out, p.len() as u64);
+                    write_varint(out, p.len() as u64);
                     p.write_to(out);
                 }
             },
@@ -317,11 +318,11 @@ fn encode_alias(
 /// gap to the previous patched value (the index of the first) and the
 /// field, as varints.
 fn write_patches(patches: &[(usize, u16)], out: &mut Vec<u8>) {
-    varint::write_u64(out, patches.len() as u64);
+    write_varint(out, patches.len() as u64);
     let mut next = 0;
     for &(i, field) in patches {
-        varint::write_u64(out, (i - next) as u64);
-        varint::write_u64(out, u64::from(field));
+        write_varint(out, (i - next) as u64);
+        write_varint(out, u64::from(field));
         next = i + 1;
     }
 }
@@ -335,7 +336,7 @@ fn read_patches(input: &[u8], pos: &mut usize, n: usize) -> Result<Vec<(usize, u
         reason,
     };
     let at = *pos;
-    let count = varint::read_u64(input, pos).in_codec(NAME)?;
+    let count = read_at(input, pos, ByteReader::varint).in_codec(NAME)?;
     // Each patch takes at least two bytes: bound the count before allocating.
     let count = usize::try_from(count)
         .ok()
@@ -345,8 +346,8 @@ fn read_patches(input: &[u8], pos: &mut usize, n: usize) -> Result<Vec<(usize, u
     let mut next = 0usize;
     for _ in 0..count {
         let at = *pos;
-        let gap = varint::read_u64(input, pos).in_codec(NAME)?;
-        let field = varint::read_u64(input, pos).in_codec(NAME)?;
+        let gap = read_at(input, pos, ByteReader::varint).in_codec(NAME)?;
+        let field = read_at(input, pos, ByteReader::varint).in_codec(NAME)?;
         let i = usize::try_from(gap)
             .ok()
             .and_then(|g| next.checked_add(g))
@@ -408,7 +409,7 @@ fn pack_raw(values: &[u8], bit: u32, plane: &mut [u8], low: &mut [u8]) {
     }
     let values = &values[done * 2..];
     pack_bit(values, bit, &mut plane[done / 8..]);
-    bf16j::pack_low(values, &mut low[done / 8 * LOW..]);
+    bf16_joint::pack_low(values, &mut low[done / 8 * LOW..]);
 }
 
 /// Writes bit `bit` of every value to `plane`, value `i` at bit `i % 8` of
@@ -454,7 +455,7 @@ pub fn decode_with(input: &[u8], out: &mut [u8], kernel: Kernel) -> Result<()> {
         EXP_M6 | SIGN_EXP | EXP_M6_WIDE | SIGN_EXP_WIDE => {
             decode_alias(input, pos + 1, layout, body, kernel)?
         }
-        _ => bf16j::decode_body(input, pos, body, kernel)?,
+        _ => bf16_joint::decode_body(input, pos, body, kernel)?,
     }
     rest.copy_from_slice(tail);
     Ok(())
@@ -491,8 +492,8 @@ fn decode_alias(
         tops[ALIAS_SYMBOLS + i] = top_of(fields, f, 1);
     }
     let at = pos;
-    let table = FreqTable::read(input, &mut pos).in_codec(NAME)?;
-    if !alias::supports(&table, shape) || table.freqs()[count..].iter().any(|&f| f != 0) {
+    let table = read_at(input, &mut pos, FreqTable::read).in_codec(NAME)?;
+    if !shape.fits(&table) || table.freqs()[count..].iter().any(|&f| f != 0) {
         return Err(corrupt(
             at,
             "frequency table outside the alphabet or not an alias table".into(),
@@ -502,7 +503,7 @@ fn decode_alias(
     let mut payloads = [&input[..0]; 2];
     for p in &mut payloads {
         let at = pos;
-        let len = varint::read_u64(input, &mut pos).in_codec(NAME)?;
+        let len = read_at(input, &mut pos, ByteReader::varint).in_codec(NAME)?;
         *p = usize::try_from(len)
             .ok()
             .and_then(|len| input.get(pos..pos.checked_add(len)?))
@@ -532,7 +533,7 @@ fn decode_alias(
     let (body_a, body_b) = body.split_at_mut(m * 2);
     // The bulk in one fused pass where the CPU has it, then the rest block
     // by block: symbols to a buffer, then the merge.
-    let mut start = rans::decode_pair_words(
+    let mut start = fused::decode_pair_words(
         &mut da,
         &mut WordSink {
             tops: &tops,
@@ -666,7 +667,7 @@ mod tests {
                 pack_raw(&values, bit, &mut plane, &mut low);
                 let (mut plane2, mut low2) = (vec![0u8; plane.len()], vec![0u8; low.len()]);
                 pack_bit(&values, bit, &mut plane2);
-                bf16j::pack_low(&values, &mut low2);
+                bf16_joint::pack_low(&values, &mut low2);
                 assert_eq!((plane, low), (plane2, low2), "n = {n} bit {bit}");
             }
         }

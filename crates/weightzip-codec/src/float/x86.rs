@@ -2,7 +2,9 @@
 
 use std::arch::x86_64::*;
 
-use weightzip_entropy::words::x86::{assemble, byte_tables, interleave_indices, six_bit_fields};
+use weightzip_entropy::rans::fused::simd::{
+    assemble, byte_tables, interleave_indices, six_bit_fields,
+};
 
 /// Whether [`merge_joint`] can run its AVX-512 VBMI loop here.
 fn has_vbmi() -> bool {
@@ -15,7 +17,7 @@ fn has_vbmi() -> bool {
     })
 }
 
-/// The AVX-512 VBMI part of `bf16j::merge_joint`: 64 values per step, the
+/// The AVX-512 VBMI part of `bf16_joint::merge_joint`: 64 values per step, the
 /// top parts looked up with byte permutes (two 128-byte halves of a
 /// 256-entry table per output byte), the 6-bit fields unpacked with
 /// `vpmultishiftqb`. Returns how many values it wrote (a multiple of 64);
@@ -90,7 +92,7 @@ unsafe fn merge_joint_vbmi(
     }
 }
 
-/// The AVX-512 VBMI part of `bf16a::merge`: 64 values per step, index
+/// The AVX-512 VBMI part of `bf16_alias::merge`: 64 values per step, index
 /// `symbol + 64 * raw bit` looked up in the 128-entry top table with one
 /// byte permute per output byte, the 6-bit fields unpacked as in
 /// [`merge_joint`]. Returns how many values it wrote (a multiple of 64).
@@ -149,7 +151,7 @@ unsafe fn merge_alias_vbmi(
     }
 }
 
-/// The x86 part of `bf16a::pack_raw`: 64 values per step with AVX-512
+/// The x86 part of `bf16_alias::pack_raw`: 64 values per step with AVX-512
 /// VBMI, then (or without VBMI) 8 per step with BMI2 `pext`, which every
 /// AVX-512 CPU runs fast (older AMD cores microcode it). Returns how many
 /// values it packed (a multiple of 8: all but the last partial group).
@@ -246,7 +248,7 @@ unsafe fn pack_raw_bmi2(values: &[u8], bit: u32, plane: &mut [u8], low: &mut [u8
     groups * 8
 }
 
-/// The AVX-512 VBMI part of `bf16a::symbol_bytes`: 64 values per step, the
+/// The AVX-512 VBMI part of `bf16_alias::symbol_bytes`: 64 values per step, the
 /// 9-bit field (`value >> shift`) looked up in the 512-byte table with four
 /// 128-byte permutes blended on the field's top two bits. Returns how many
 /// values it wrote (a multiple of 64).

@@ -1,0 +1,155 @@
+//! Coding fused with the 16-bit word assembly of the float codecs.
+//!
+//! The bf16 codecs split each value into a coded symbol, a raw bit and a
+//! raw 6-bit field. These paths skip the symbol planes in memory:
+//! [`encode_pair_keyed`] codes the symbols straight from the values (each
+//! value's key looked up in a [`KeyedEncodeTable`]), and
+//! [`decode_pair_words`] writes the values back straight from the decoder
+//! states (through a [`WordSink`]). Both produce exactly the bytes of the
+//! plain [`encode_pair`](super::encode_pair) / [`decode_pair`](super::decode_pair)
+//! path plus the caller's own assembly.
+
+use super::encode::EncodeState;
+#[cfg(target_arch = "x86_64")]
+use super::x86;
+use super::{Decoder, Kernel, Payload};
+use crate::error::{EntropyError, Result};
+use crate::table::{EncodeTable, FastEncodeSymbol};
+
+#[cfg(target_arch = "x86_64")]
+pub use super::x86::words as simd;
+
+/// Where a fused decoder writes one payload's values: value `i` becomes the
+/// little-endian word `tops[symbol_i + 64 * bit_i] | field_i` at
+/// `out[2 * i..]`, where `bit_i` is bit `i % 8` of `plane[i / 8]` and
+/// `field_i` the 6 bits at bit `6 * i` of `fields` (little-endian bit
+/// order). Symbols must be below 64.
+pub struct WordSink<'a> {
+    /// Top part of every (symbol, raw bit) pair at `symbol + 64 * bit`.
+    pub tops: &'a [u16; 128],
+    /// One raw bit per value.
+    pub plane: &'a [u8],
+    /// One 6-bit field per value.
+    pub fields: &'a [u8],
+    /// Two bytes per value.
+    pub out: &'a mut [u8],
+}
+
+impl WordSink<'_> {
+    /// Whole steps of 64 values the sink's slices hold (the fields are read
+    /// 48 bytes per step).
+    pub(crate) fn steps(&self) -> usize {
+        (self.plane.len() / 8)
+            .min(self.fields.len() / 48)
+            .min(self.out.len() / 128)
+    }
+}
+
+/// Codes the symbols of two runs of 16-bit little-endian values — each
+/// value's symbol is that of its key `value >> shift` in a
+/// [`KeyedEncodeTable`] — exactly as [`encode_pair`](super::encode_pair) codes the symbol
+/// planes, without materialising them.
+pub fn encode_pair_keyed<R>(
+    values_a: &[u8],
+    table_a: &KeyedEncodeTable,
+    values_b: &[u8],
+    table_b: &KeyedEncodeTable,
+    kernel: Kernel,
+    f: impl FnOnce(Payload<'_>, Payload<'_>) -> R,
+) -> Result<R> {
+    let kernel = kernel.or_supported();
+    let (na, nb) = (values_a.len() / 2, values_b.len() / 2);
+    super::encode::ENCODE_WORDS.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        if scratch.len() < na + nb {
+            scratch.resize(na + nb, 0);
+        }
+        let (words_a, words_b) = scratch.split_at_mut(na);
+        let mut ea = EncodeState::keyed(&values_a[..na * 2], table_a, words_a);
+        let mut eb = EncodeState::keyed(&values_b[..nb * 2], table_b, &mut words_b[..nb]);
+        #[cfg(target_arch = "x86_64")]
+        if kernel == Kernel::Avx512 && ea.simd_ok() && eb.simd_ok() {
+            let common = ea.groups_left.min(eb.groups_left);
+            let (extra_a, extra_b) = (ea.groups_left - common, eb.groups_left - common);
+            ea.groups(extra_a, kernel);
+            eb.groups(extra_b, kernel);
+            x86::encode_groups_avx512::<2>([&mut ea, &mut eb], common);
+        }
+        let (ga, gb) = (ea.groups_left, eb.groups_left);
+        ea.groups(ga, kernel);
+        eb.groups(gb, kernel);
+        let (pa, pb) = (ea.finish()?, eb.finish()?);
+        Ok(f(pa, pb))
+    })
+}
+
+/// An encoder table looked up by a key of each 16-bit value (`value >>
+/// shift`) instead of by a symbol byte.
+#[derive(Clone, Debug)]
+pub struct KeyedEncodeTable {
+    pub(super) prob_bits: u32,
+    pub(super) shift: u32,
+    pub(super) fast: Vec<FastEncodeSymbol>,
+    pub(super) start_freq: Vec<u32>,
+    pub(super) slot_of_rank: Option<Vec<u32>>,
+}
+
+impl KeyedEncodeTable {
+    /// `symbol_of_key[k]` is the symbol (in `table`) of the values whose key
+    /// is `k`, or any value above 255 for keys without a symbol (coding
+    /// such a value is an error). Its length must be `2^(16 - shift)`.
+    pub fn new(table: &EncodeTable, symbol_of_key: &[u16], shift: u32) -> Result<Self> {
+        if shift > 15 || symbol_of_key.len() != 1 << (16 - shift) {
+            return Err(EntropyError::InvalidArgument(format!(
+                "{} keys for a shift of {shift}",
+                symbol_of_key.len()
+            )));
+        }
+        let none = FastEncodeSymbol::default();
+        let fast: Vec<FastEncodeSymbol> = symbol_of_key
+            .iter()
+            .map(|&s| table.fast.get(usize::from(s)).copied().unwrap_or(none))
+            .collect();
+        let start_freq = fast.iter().map(|f| f.start_freq).collect();
+        Ok(Self {
+            prob_bits: table.prob_bits,
+            shift,
+            fast,
+            start_freq,
+            slot_of_rank: table.slot_of_rank.clone(),
+        })
+    }
+}
+
+/// Decodes the next symbols of two decoders that share one alias table
+/// ([`DecodeTable::alias`](crate::DecodeTable::alias)) straight into 16-bit words (see
+/// [`WordSink`]), in whole steps of 64 values of each, as many as both
+/// decoders and sinks hold and the payloads' words allow. Returns how many
+/// values of each it wrote: 0 unless `kernel` is AVX-512 and the CPU has
+/// VBMI. The decoders continue after those values; the caller decodes the
+/// rest (with [`decode_pair`](super::decode_pair)) and assembles it itself.
+///
+/// This is [`decode_pair`](super::decode_pair) plus the assembly of the words in one pass: the
+/// symbols never go to memory, and the stores of the words overlap the
+/// arithmetic of the next steps.
+pub fn decode_pair_words<'a, 's>(
+    a: &mut Decoder<'a>,
+    sink_a: &mut WordSink<'s>,
+    b: &mut Decoder<'a>,
+    sink_b: &mut WordSink<'s>,
+    kernel: Kernel,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let done =
+            x86::decode_pair_words(kernel.or_supported(), [&mut *a, &mut *b], [sink_a, sink_b]);
+        a.left -= done;
+        b.left -= done;
+        done
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (a, sink_a, b, sink_b, kernel);
+        0
+    }
+}
