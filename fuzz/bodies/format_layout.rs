@@ -19,11 +19,17 @@ pub fn fuzz_one(data: &[u8]) {
     let Ok(layout) = whole else {
         return;
     };
-    assert!(layout.header_len <= file_len, "header past the end: {layout:?}");
+    assert!(
+        layout.header_len <= file_len,
+        "header past the end: {layout:?}"
+    );
     for t in &layout.tensors {
         let end = t.offset.checked_add(t.len);
         assert!(t.offset >= layout.header_len, "tensor in the header: {t:?}");
-        assert!(end.is_some_and(|e| e <= file_len), "tensor past the end: {t:?}");
+        assert!(
+            end.is_some_and(|e| e <= file_len),
+            "tensor past the end: {t:?}"
+        );
     }
     for w in layout.tensors.windows(2) {
         assert!(w[0].offset <= w[1].offset, "tensors out of order: {w:?}");
