@@ -32,7 +32,9 @@ export RUSTFLAGS="-Cpasses=sancov-module \
 --cfg fuzzing -Zsanitizer=address -Cdebug-assertions -Coverflow-checks \
 -Cforce-frame-pointers=yes"
 start=$SECONDS
-cargo build --release --locked --target "$host" --bins
+# Not --locked: when the library crates gain a dependency, cargo adds it to
+# fuzz/Cargo.lock and keeps every version already pinned there.
+cargo build --release --target "$host" --bins
 echo "fuzz: built ${#targets[@]} targets in $((SECONDS - start)) s"
 
 bin_dir="target/$host/release"
