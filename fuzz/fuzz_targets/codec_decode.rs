@@ -1,14 +1,9 @@
-//! Arbitrary bytes into every codec's decoder: errors, never panics.
+//! Arbitrary bytes into every codec's decoder.
+//! Input: a codec (index into ALL_CODECS, modulo), the decoded length (u16 LE),
+//! then an encoding. Errors are fine; a panic is not.
+//! The body lives in fuzz/bodies/codec_decode.rs, shared with the replay test.
 #![no_main]
-use libfuzzer_sys::fuzz_target;
-use weightzip_codec::ALL_CODECS;
 
-fuzz_target!(|data: &[u8]| {
-    if data.len() < 3 {
-        return;
-    }
-    let codec = ALL_CODECS[usize::from(data[0]) % ALL_CODECS.len()];
-    let n = usize::from(u16::from_le_bytes([data[1], data[2]]));
-    let mut out = vec![0u8; n];
-    let _ = codec.decode(&data[3..], &mut out);
-});
+include!("../bodies/codec_decode.rs");
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_one(data));

@@ -1,17 +1,8 @@
 //! Every codec round-trips any input exactly.
+//! Input: a codec (index into ALL_CODECS, modulo), then any bytes.
+//! The body lives in fuzz/bodies/codec_roundtrip.rs, shared with the replay test.
 #![no_main]
-use libfuzzer_sys::fuzz_target;
-use weightzip_codec::{Level, ALL_CODECS};
 
-fuzz_target!(|data: &[u8]| {
-    if data.is_empty() {
-        return;
-    }
-    let codec = ALL_CODECS[usize::from(data[0]) % ALL_CODECS.len()];
-    let input = &data[1..];
-    let mut enc = Vec::new();
-    codec.encode(input, Level::Fast, &mut enc).expect("encode accepts any input");
-    let mut out = vec![0u8; input.len()];
-    codec.decode(&enc, &mut out).expect("own encoding decodes");
-    assert_eq!(out, input);
-});
+include!("../bodies/codec_roundtrip.rs");
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_one(data));

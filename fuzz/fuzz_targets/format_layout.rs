@@ -1,9 +1,9 @@
-//! Arbitrary bytes into the safetensors / GGUF readers: errors, never panics.
+//! Arbitrary bytes into the safetensors / GGUF readers: errors, never panics;
+//! the in-memory and the streaming reader agree, and an accepted layout keeps
+//! every tensor inside the file, in order, without overlaps.
+//! The body lives in fuzz/bodies/format_layout.rs, shared with the replay test.
 #![no_main]
-use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let _ = weightzip_format::layout_of(data);
-    let mut cursor = std::io::Cursor::new(data);
-    let _ = weightzip_format::read_layout(&mut cursor, data.len() as u64);
-});
+include!("../bodies/format_layout.rs");
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_one(data));
