@@ -16,7 +16,7 @@ use weightzip_lab::corpus::Dataset;
 use weightzip_lab::manifest::{CorpusKind, Split};
 use weightzip_lab::methods::{train_profiles, MethodSet, Profiles};
 use weightzip_lab::progress::NoProgress;
-use weightzip_lab::records::read_records;
+use weightzip_lab::records::read_results;
 use weightzip_lab::report::{build_report, to_markdown, ReportOptions};
 use weightzip_lab::weightzip_methods::{Corpus, Method, MethodClass, Profile, Result as MResult};
 use weightzip_lab::LabError;
@@ -349,7 +349,7 @@ fn training_sees_only_the_train_split() {
         ..BenchOptions::default()
     };
     run_bench(&ds, &set, &profiles, &opts, &out, &NoProgress).unwrap();
-    let rows = read_records(&out).unwrap();
+    let rows = read_results(&out).unwrap().rows;
     assert_eq!(rows.len(), ds.split(Split::Test).count());
     for r in &rows {
         assert_eq!(r.split, "test");
@@ -373,7 +373,7 @@ fn bench_over_the_demo_corpus_round_trips_and_reports() {
     let s = run_bench(&ds, &set, &Profiles::default(), &opts, &out, &NoProgress).unwrap();
     assert_eq!(s.items, 14);
     assert!(s.failures.is_empty());
-    let rows = read_records(&out).unwrap();
+    let rows = read_results(&out).unwrap().rows;
     assert_eq!(rows.len(), 14);
     let kinds: BTreeSet<_> = rows.iter().map(|r| r.kind.as_str()).collect();
     assert_eq!(
@@ -454,7 +454,7 @@ fn a_wrong_round_trip_is_recorded_and_fails_the_bench() {
         LabError::RoundTripFailures { count, .. } => assert_eq!(*count, 11),
         other => panic!("{other}"),
     }
-    let rows = read_records(&out).unwrap();
+    let rows = read_results(&out).unwrap().rows;
     assert_eq!(rows.len(), 11);
     for r in &rows {
         let b = &r.methods["broken"];
@@ -508,7 +508,7 @@ fn bench_resumes_and_shards() {
     .unwrap();
     assert_eq!(s.items, 14);
     assert_eq!(calls.load(Ordering::SeqCst), 11 + 3);
-    let rows = read_records(&out).unwrap();
+    let rows = read_results(&out).unwrap().rows;
     assert_eq!(rows.len(), 14);
     assert!(rows
         .iter()

@@ -401,8 +401,10 @@ impl Method for Qb {
         self.name
     }
 
+    /// Format-aware, as in the study's figure notebook (`METHOD_CLASS`);
+    /// the trained profile is charged all the same.
     fn class(&self) -> MethodClass {
-        MethodClass::TrainedProfile
+        MethodClass::FormatAware
     }
 
     fn applies_to(&self, corpus: Corpus) -> bool {
