@@ -20,10 +20,10 @@ fn parse_err(text: &str) -> String {
 #[test]
 fn demo_manifest_parses_with_paths_relative_to_it() {
     let m = Manifest::load(demo_manifest()).unwrap();
-    assert_eq!(m.models.len(), 5);
+    assert_eq!(m.models.len(), 9);
     let test: Vec<_> = m.models_of(Split::Test).collect();
-    assert_eq!(test.len(), 2);
-    assert!(test.iter().all(|e| e.name == "all-MiniLM-L6-v2"));
+    assert_eq!(test.len(), 7);
+    assert!(test.iter().all(|e| e.name == "whisper-small"));
     for e in &m.models {
         assert!(e.path.exists(), "{}", e.path.display());
         assert!(e.path.starts_with(demo_manifest().parent().unwrap()));
