@@ -420,6 +420,25 @@ impl Method for Qb {
         Ok(Some(Profile::new(self.name, set.to_bytes()?)))
     }
 
+    /// Says when the profile has fewer than K components with a trained
+    /// table: training keeps at most one component per train tensor, and a
+    /// component whose tables do not pay for their charged bytes keeps the
+    /// uniform tables (then the method codes like `qa`).
+    fn profile_note(&self, profile: &Profile) -> Option<String> {
+        let set = qb_tables(self.name, &profile.bytes).ok()?;
+        let trained = set.trained_components();
+        (trained < self.k).then(|| {
+            format!(
+                "{} of K = {} components trained ({} kept: one per train tensor at most; \
+                 {} with only uniform tables, whose trained tables cost more charged bytes than they save)",
+                trained,
+                self.k,
+                set.k,
+                set.k - trained
+            )
+        })
+    }
+
     fn compress(&self, input: &[u8], profile: Option<&Profile>) -> Result<Vec<u8>> {
         let p = require(self.name, &[self.name], profile)?;
         let set = qb_tables(self.name, &p.bytes)?;
