@@ -25,11 +25,11 @@ pub struct PyArchive {
 
 impl PyArchive {
     fn entry(&self, entry: usize) -> PyResult<&weightzip::Entry> {
-        self.inner
-            .index()
-            .entries
-            .get(entry)
-            .ok_or_else(|| to_py(weightzip::WzError::InvalidInput(format!("no entry {entry}"))))
+        self.inner.index().entries.get(entry).ok_or_else(|| {
+            to_py(weightzip::WzError::InvalidInput(format!(
+                "no entry {entry}"
+            )))
+        })
     }
 }
 

@@ -26,7 +26,12 @@ fn level_of(level: &str) -> PyResult<Level> {
     }
 }
 
-fn options(level: &str, threads: usize, overwrite: bool, verify: bool) -> PyResult<CompressOptions> {
+fn options(
+    level: &str,
+    threads: usize,
+    overwrite: bool,
+    verify: bool,
+) -> PyResult<CompressOptions> {
     Ok(CompressOptions {
         level: level_of(level)?,
         threads,
@@ -107,13 +112,11 @@ fn write_bytes_archive(
             &mut w,
             opts,
         )?;
-        let file = w
-            .into_inner()
-            .map_err(|e| WzError::Io {
-                op: "cannot write",
-                path: tmp.clone(),
-                source: e.into_error(),
-            })?;
+        let file = w.into_inner().map_err(|e| WzError::Io {
+            op: "cannot write",
+            path: tmp.clone(),
+            source: e.into_error(),
+        })?;
         file.sync_all().map_err(io("cannot write", &tmp))?;
         std::fs::rename(&tmp, dst).map_err(io("cannot rename to", dst))?;
         Ok(s)

@@ -92,7 +92,10 @@ pub(crate) fn count(s: DecodeStats) {
 fn decode_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("chunks_decoded", CHUNKS_DECODED.load(Ordering::Relaxed))?;
-    d.set_item("stored_bytes_read", STORED_BYTES_READ.load(Ordering::Relaxed))?;
+    d.set_item(
+        "stored_bytes_read",
+        STORED_BYTES_READ.load(Ordering::Relaxed),
+    )?;
     Ok(d)
 }
 
