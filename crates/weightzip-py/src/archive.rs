@@ -233,6 +233,7 @@ impl PyArchive {
                 progress: None,
             };
             py.detach(|| self.inner.extract(&output, &opts))
+                .map(|_| ())
                 .map_err(to_py)
         })
     }

@@ -1,17 +1,16 @@
 //! Module-level functions: compress, decompress, verify, and compress an
 //! in-memory file (what `save_file` writes).
 
-use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use weightzip::write::InputFile;
+use weightzip::fs::{check_target, Replace, TempFile};
 use weightzip::{
     compress_path, compress_to_writer, Archive, CompressOptions, CompressSummary, ExtractOptions,
-    Level, RootKind, WzError,
+    InputFile, Level, Plan, RootKind,
 };
 
 use crate::{guard, to_py};
@@ -82,49 +81,27 @@ fn compress<'py>(
 }
 
 /// Writes `data` as the one file `name` of a new archive at `dst`, through
-/// a temporary file renamed into place when complete.
+/// the container's temporary file, renamed into place when complete.
 fn write_bytes_archive(
     data: &[u8],
     name: &str,
     dst: &Path,
     opts: &CompressOptions,
 ) -> weightzip::Result<CompressSummary> {
-    if !opts.overwrite && dst.symlink_metadata().is_ok() {
-        return Err(WzError::OutputExists(dst.to_path_buf()));
-    }
-    let mut tmp = dst.as_os_str().to_owned();
-    tmp.push(format!(".wz-partial-{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let io = |op: &'static str, p: &Path| {
-        let p = p.to_path_buf();
-        move |source| WzError::Io {
-            op,
-            path: p,
-            source,
-        }
+    let replace = Replace::when(opts.overwrite);
+    check_target(dst, replace, &[])?;
+    let tmp = TempFile::new_for(dst)?;
+    let mut w = BufWriter::new(tmp.file());
+    let plan = Plan {
+        root: RootKind::File,
+        files: vec![InputFile::from_bytes(name, data)],
+        extras: Vec::new(),
     };
-    let result = (|| {
-        let file = File::create(&tmp).map_err(io("cannot create", &tmp))?;
-        let mut w = BufWriter::new(file);
-        let s = compress_to_writer(
-            vec![InputFile::from_bytes(name, data)],
-            RootKind::File,
-            &mut w,
-            opts,
-        )?;
-        let file = w.into_inner().map_err(|e| WzError::Io {
-            op: "cannot write",
-            path: tmp.clone(),
-            source: e.into_error(),
-        })?;
-        file.sync_all().map_err(io("cannot write", &tmp))?;
-        std::fs::rename(&tmp, dst).map_err(io("cannot rename to", dst))?;
-        Ok(s)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    let summary = compress_to_writer(plan, &mut w, opts)?;
+    tmp.flush_writer(&mut w)?;
+    drop(w);
+    tmp.persist(replace, &[])?;
+    Ok(summary)
 }
 
 /// Compresses the in-memory file `data` into the archive `dst`, whose one
@@ -166,6 +143,7 @@ fn decompress(
             progress: None,
         };
         py.detach(|| Archive::open(&src)?.extract(&dst, &opts))
+            .map(|_| ())
             .map_err(to_py)
     })
 }

@@ -50,12 +50,16 @@ pub(crate) fn to_py(e: WzError) -> PyErr {
         | WzError::Truncated(_)
         | WzError::Corrupt(_)
         | WzError::Codec { .. }
-        | WzError::Checksum { .. } => CorruptArchiveError::new_err(msg),
+        | WzError::Checksum { .. }
+        | WzError::UnknownFlags(_) => CorruptArchiveError::new_err(msg),
         WzError::NoSuchTensor(_) => TensorNotFoundError::new_err(msg),
         WzError::OutputExists(_) => OutputExistsError::new_err(msg),
-        WzError::Io { .. } | WzError::Format { .. } | WzError::InvalidInput(_) => {
-            WeightzipError::new_err(msg)
-        }
+        WzError::Io { .. }
+        | WzError::Format { .. }
+        | WzError::InvalidInput(_)
+        | WzError::Refused { .. }
+        | WzError::InputChanged { .. }
+        | WzError::Thread(_) => WeightzipError::new_err(msg),
     }
 }
 
