@@ -35,9 +35,13 @@ impl DecodeStats {
 /// One destination of [`Archive::read_tensors_into`]: bytes
 /// `start..start + out.len()` of tensor `name` in entry `entry`.
 pub struct TensorTarget<'o> {
+    /// Index of the file in the archive's index.
     pub entry: usize,
+    /// Tensor name.
     pub name: &'o str,
+    /// First byte of the tensor's data wanted.
     pub start: u64,
+    /// Where the bytes go; its length is how many are wanted.
     pub out: &'o mut [u8],
 }
 
