@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Everything CI checks: formatting, lints, and the whole test suite (which
+# Everything CI checks: formatting, lints, the whole Rust test suite (which
 # runs the study's figure notebook on fresh lab records; under CI=true a
-# python3 without matplotlib, numpy and zstandard fails that test).
+# python3 without matplotlib, numpy and zstandard fails that test), and the
+# Python package (built and installed with pip, then pytest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -q -- -D warnings
 cargo test --workspace -q
+python3 -m pip install --quiet ./crates/weightzip-py
+python3 -m pytest -q crates/weightzip-py/tests

@@ -21,6 +21,7 @@ pub mod index;
 pub mod pipeline;
 pub mod read;
 pub mod source;
+pub mod tensor_read;
 pub mod write;
 
 pub use error::{Result, WzError};
@@ -28,6 +29,7 @@ pub use index::{
     Attrs, ChunkRef, Entry, Extra, ExtraKind, Index, Mtime, RootKind, Segment, SegmentKind,
 };
 pub use read::{Archive, ExtractOptions, ExtractSummary, VerifySummary};
+pub use tensor_read::{DecodeStats, TensorTarget};
 pub use weightzip_codec::Level;
 pub use write::{
     compress_path, compress_to_writer, CompressOptions, CompressSummary, InputFile, Plan, Progress,

