@@ -482,3 +482,27 @@ fn error_messages_name_the_users_path_once() {
     assert_clean_error(&o, 1, "no/such/dir/out");
     assert_no_temps(d);
 }
+
+#[test]
+fn default_output_names() {
+    let root = tempfile::tempdir().unwrap();
+    let d = root.path();
+    let data = put_fixture(d, GGUF_Q4K, "m.gguf");
+    let o = run(d, &["compress", "-q", "m.gguf"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::rename(d.join("m.gguf.wz"), d.join("copy.wz")).unwrap();
+    let o = run(d, &["decompress", "-q", "copy.wz"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read(d.join("copy")).unwrap() == data);
+    std::fs::rename(d.join("copy.wz"), d.join("archive.bin")).unwrap();
+    let o = run(d, &["decompress", "-q", "archive.bin"]);
+    assert_clean_error(&o, 1, "archive.bin");
+    assert!(stderr(&o).contains("-o"), "{}", stderr(&o));
+    let mut names: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["archive.bin", "copy", "m.gguf"]);
+}
