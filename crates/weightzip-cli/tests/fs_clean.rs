@@ -42,12 +42,7 @@ fn closed_stdout_pipe_is_a_quiet_exit_0() {
         &["inspect", "g.wz"][..],
         &["inspect", "--json", "f.wz"][..],
         &["verify", "g.wz"][..],
-        &[
-            "cat",
-            "m.gguf.wz",
-            "--tensor",
-            "decoder/layer_0/attention/linear_0/weight",
-        ][..],
+        &["cat", "m.gguf.wz", "--tensor", "blk.0.attn_q.weight"][..],
         &["decompress", "-q", "m.gguf.wz", "-o", "-"][..],
         &["compress", "-q", "m.gguf", "-o", "-"][..],
     ] {

@@ -197,7 +197,7 @@ fn planted_symlinks_at_temp_names_are_not_followed() {
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
     assert_regular(&w.join("back.gguf"), &data);
 
-    let tensor = "decoder/layer_0/attention/linear_0/weight";
+    let tensor = "blk.0.attn_q.weight";
     plant(&w, "t.bin", &victim);
     let o = run(&w, &["cat", "m.gguf.wz", "--tensor", tensor, "-o", "t.bin"]);
     assert!(o.status.success(), "cat: {}", stderr(&o));
@@ -221,7 +221,7 @@ fn planted_symlinks_at_temp_names_are_not_followed() {
 }
 
 fn tensor_name() -> &'static str {
-    "decoder/layer_0/attention/linear_0/weight"
+    "blk.0.attn_q.weight"
 }
 
 #[test]
