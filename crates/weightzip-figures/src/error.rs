@@ -25,9 +25,6 @@ pub enum FigureError {
         #[source]
         source: serde_json::Error,
     },
-    /// The results file (or its journal) could not be read.
-    #[error(transparent)]
-    Results(#[from] weightzip_records::RecordError),
     /// A required input file or directory does not exist.
     #[error("{0}: not found")]
     NotFound(PathBuf),

@@ -96,9 +96,8 @@ impl Method for Bf16Split {
         BF16_SPLIT
     }
 
-    /// Format-aware, as in the study's figure notebook (`METHOD_CLASS`).
     fn class(&self) -> MethodClass {
-        MethodClass::FormatAware
+        MethodClass::ByteGrouped
     }
 
     fn applies_to(&self, corpus: Corpus) -> bool {

@@ -27,10 +27,8 @@ impl Method for ScapePerFile {
         NAME
     }
 
-    /// Trained-profile, as in the study's figure notebook (`METHOD_CLASS`),
-    /// although its tables are per file and nothing is charged.
     fn class(&self) -> MethodClass {
-        MethodClass::TrainedProfile
+        MethodClass::FormatAware
     }
 
     fn applies_to(&self, corpus: Corpus) -> bool {
