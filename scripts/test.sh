@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Everything CI checks: formatting, lints, the whole Rust test suite, and
-# the Python package (built and installed with pip, then pytest).
+# Everything CI checks: formatting, lints, the whole Rust test suite (which
+# runs the study's figure notebook on fresh lab records; under CI=true a
+# python3 without matplotlib, numpy and zstandard fails that test), and the
+# Python package (built and installed with pip, then pytest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all --check

@@ -14,7 +14,7 @@ use weightzip_lab::corpus::Dataset;
 use weightzip_lab::manifest::CorpusKind;
 use weightzip_lab::methods::{train_profiles, MethodSet, Profiles};
 use weightzip_lab::progress::Progress;
-use weightzip_lab::records::{merge_files, read_records};
+use weightzip_lab::records::{merge_files, read_results};
 use weightzip_lab::report::{build_report, read_atlas_summary, to_markdown, ReportOptions};
 use weightzip_lab::stats::Bootstrap;
 
@@ -85,6 +85,11 @@ pub struct BenchArgs {
     /// Start over instead of resuming an existing results file.
     #[arg(long)]
     pub fresh: bool,
+    /// Evaluations run at the same time, each on one thread (0: one per
+    /// core). Records say how many ran at once (`concurrent_jobs`); use 1
+    /// for timings on an otherwise idle machine.
+    #[arg(long, short = 'j', default_value_t = 0)]
+    pub jobs: usize,
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
@@ -277,6 +282,7 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
         kinds: parse_kinds(&args.kinds)?,
         shard: args.shard.as_deref().map(str::parse::<Shard>).transpose()?,
         resume: !args.fresh,
+        jobs: args.jobs,
         ..BenchOptions::default()
     };
     let bar = Bar::new(args.quiet);
@@ -298,10 +304,11 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
     match lab_bench(&ds, &set, &profiles, &opts, &args.out, &bar) {
         Ok(s) => {
             eprintln!(
-                "bench: {} items measured, {} already done, {} evaluations, 0 failures -> {}",
+                "bench: {} items measured, {} already done, {} evaluations on {} thread(s), 0 failures -> {}",
                 s.items,
                 s.skipped,
                 s.evaluations,
+                s.workers,
                 args.out.display()
             );
             Ok(())
@@ -326,7 +333,21 @@ pub fn run_merge(args: MergeArgs) -> Result<()> {
 
 /// Runs `weightzip report`.
 pub fn run_report(args: ReportArgs) -> Result<()> {
-    let rows = read_records(&args.results)?;
+    let read = read_results(&args.results)?;
+    if read.journal_rows > 0 || read.truncated {
+        eprintln!(
+            "report: {} is from an unfinished (or killed) run: {} row(s) from its journal{}; \
+             `weightzip bench` with the same arguments completes it",
+            args.results.display(),
+            read.journal_rows,
+            if read.truncated {
+                ", a cut-off last row dropped"
+            } else {
+                ""
+            }
+        );
+    }
+    let rows = read.rows;
     let opts = ReportOptions {
         bootstrap: Bootstrap {
             resamples: args.bootstrap,

@@ -167,7 +167,7 @@ pub fn fig2_bf16(inputs: &FigureInputs) -> RatioPanel {
     ratio_panel(inputs, "bf16_split", |rec| {
         rec.r_marginal.or_else(|| {
             atlas
-                .get(&key(rec.model.as_deref(), rec.tensor_name.as_deref())?)
+                .get(&key(Some(&rec.model), Some(&rec.tensor_name))?)
                 .copied()
         })
     })
@@ -188,7 +188,7 @@ pub fn fig2_q4k(inputs: &FigureInputs) -> RatioPanel {
     ratio_panel(inputs, "qb_k4", |rec| {
         rec.nibble_ceiling.or_else(|| {
             atlas
-                .get(&key(rec.model.as_deref(), rec.tensor_name.as_deref())?)
+                .get(&key(Some(&rec.model), Some(&rec.tensor_name))?)
                 .copied()
         })
     })
@@ -197,7 +197,7 @@ pub fn fig2_q4k(inputs: &FigureInputs) -> RatioPanel {
 fn ratio_panel(
     inputs: &FigureInputs,
     method: &str,
-    ceiling: impl Fn(&crate::ResultRecord) -> Option<f64>,
+    ceiling: impl Fn(&crate::BenchRecord) -> Option<f64>,
 ) -> RatioPanel {
     let mut panel = RatioPanel::default();
     for rec in &inputs.results {
@@ -210,10 +210,10 @@ fn ratio_panel(
         };
         match ceiling(rec).filter(|c| c.is_finite() && *c > 0.0) {
             Some(c) => panel.points.push(RatioPoint {
-                corpus: rec.kind.clone(),
+                corpus: rec.corpus().to_string(),
                 ceiling: c,
                 achieved,
-                bytes: rec.input_bytes.map_or(1.0, |b| b.max(1) as f64),
+                bytes: rec.input_bytes.max(1) as f64,
             }),
             None => panel.missing_ceiling += 1,
         }
@@ -259,7 +259,12 @@ pub fn fig4_data(inputs: &FigureInputs, b: usize) -> CorrelationData {
     let clusters: Vec<Vec<f64>> = clusters.into_values().collect();
     CorrelationData {
         median: stats::median(&values),
-        ci: stats::cluster_bootstrap_median_ci(&clusters, b, stats::BOOTSTRAP_SEED),
+        ci: stats::Bootstrap {
+            resamples: b,
+            ..stats::Bootstrap::default()
+        }
+        .median_ci_of_clusters(&clusters)
+        .map(|c| (c.lo, c.hi)),
         models: clusters.len(),
         values,
     }
@@ -392,23 +397,23 @@ pub fn fig5_data(inputs: &FigureInputs) -> SpeedData {
     let mut failed = 0;
     for rec in &inputs.results {
         let entry = acc
-            .entry((corpus_rank(&rec.kind), rec.kind.as_str()))
+            .entry((corpus_rank(rec.corpus()), rec.corpus()))
             .or_default();
         entry.0 += 1;
-        let Some(input) = rec.input_bytes.filter(|b| *b > 0) else {
+        let Some(input) = Some(rec.input_bytes).filter(|b| *b > 0) else {
             continue;
         };
         for (name, m) in &rec.methods {
-            if !m.is_valid() {
+            if !m.roundtrip_ok {
                 failed += 1;
                 continue;
             }
-            let Some(out) = m.charged_bytes(Some(input)) else {
+            let Some(out) = m.charged_bytes(input) else {
                 continue;
             };
             let a = entry.1.entry(name.as_str()).or_default();
-            if a.class.is_none() {
-                a.class.clone_from(&m.class);
+            if a.class.is_none() && !m.class.is_empty() {
+                a.class = Some(m.class.clone());
             }
             a.input += input as f64;
             a.output += out;

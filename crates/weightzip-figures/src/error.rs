@@ -25,6 +25,9 @@ pub enum FigureError {
         #[source]
         source: serde_json::Error,
     },
+    /// The results file (or its journal) could not be read.
+    #[error(transparent)]
+    Results(#[from] weightzip_records::RecordError),
     /// A required input file or directory does not exist.
     #[error("{0}: not found")]
     NotFound(PathBuf),

@@ -31,9 +31,9 @@ use std::path::{Path, PathBuf};
 
 pub use convert::{svg_to_pdf, svg_to_png};
 pub use error::FigureError;
-pub use records::{
-    read_jsonl, AtlasBf16Row, AtlasQ4kRow, LayerPairRow, MethodResult, ResultRecord,
-};
+pub use records::{read_jsonl, AtlasBf16Row, AtlasQ4kRow, LayerPairRow};
+/// The result rows (the lab's own record types).
+pub use weightzip_records::{BenchRecord, MethodRecord};
 
 /// Device pixels per SVG pixel in the PNGs.
 pub const PNG_SCALE: f32 = 2.0;
@@ -41,8 +41,8 @@ pub const PNG_SCALE: f32 = 2.0;
 /// Everything the figures read.
 #[derive(Debug, Clone, Default)]
 pub struct FigureInputs {
-    /// Lines of `results.jsonl.zst`.
-    pub results: Vec<ResultRecord>,
+    /// Lines of `results.jsonl.zst` (with its journal, if a run was cut).
+    pub results: Vec<BenchRecord>,
     /// `atlas/bf16.jsonl`.
     pub atlas_bf16: Vec<AtlasBf16Row>,
     /// `atlas/q4k.jsonl`.
@@ -93,10 +93,10 @@ pub fn load_inputs(
 ) -> Result<FigureInputs, FigureError> {
     let mut inputs = FigureInputs::default();
     if let Some(path) = results {
-        if !path.is_file() {
+        if !path.is_file() && !weightzip_records::results_file::journal_path(path).is_file() {
             return Err(FigureError::NotFound(path.to_path_buf()));
         }
-        inputs.results = read_jsonl(path)?;
+        inputs.results = weightzip_records::read_results(path)?.rows;
     }
     if let Some(dir) = atlas_dir {
         if !dir.is_dir() {

@@ -1,10 +1,11 @@
-//! Record types read from the lab's results file and atlas, and their loaders.
+//! The atlas rows the figures read, and the JSON Lines loader.
 //!
-//! Every field beyond the few that identify a row is optional: a missing field
+//! Result rows are `weightzip_records::BenchRecord` (the lab's own type). The
+//! atlas types here are reading views of the lab's atlas rows (the fields the
+//! figures draw). Every field beyond the few that identify a row is optional: a missing field
 //! means "not available", never a failure. Unknown fields are ignored. Numbers
 //! are accepted as integers or floats wherever either reading makes sense.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -13,122 +14,6 @@ use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer};
 
 use crate::FigureError;
-
-/// One line of `results.jsonl.zst`: one tensor (or file) of one corpus, every
-/// method that was run on it.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct ResultRecord {
-    /// The corpus: `bench_bf16_perfile`, `bench_7B`, `Q4_K_benchmark`, ...
-    #[serde(rename = "_kind", default, deserialize_with = "null_default")]
-    pub kind: String,
-    /// Source model.
-    #[serde(default)]
-    pub model: Option<String>,
-    /// `train` or `test`.
-    #[serde(default)]
-    pub split: Option<String>,
-    /// Tensor name (absent for whole-file rows).
-    #[serde(default)]
-    pub tensor_name: Option<String>,
-    /// `BF16`, `Q4_K`, ...
-    #[serde(default)]
-    pub dtype: Option<String>,
-    /// embedding, attention, mlp, lm_head, norm, other.
-    #[serde(default)]
-    pub tensor_category: Option<String>,
-    /// Bytes of input the methods compressed.
-    #[serde(default, deserialize_with = "opt_u64")]
-    pub input_bytes: Option<u64>,
-    /// bf16 rows: the tensor's byte-marginal ceiling 16 / (H_byte0 + H_byte1).
-    #[serde(
-        default,
-        rename = "R_marginal",
-        alias = "r_marginal",
-        deserialize_with = "opt_f64"
-    )]
-    pub r_marginal: Option<f64>,
-    /// Q4_K rows: 8 / H_byte of the nibble stream.
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub nibble_ceiling: Option<f64>,
-    /// Method name -> its measurement.
-    #[serde(default, deserialize_with = "null_default")]
-    pub methods: BTreeMap<String, MethodResult>,
-}
-
-/// One method's measurement on one record.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct MethodResult {
-    /// general-purpose, byte-grouped, format-aware, trained-profile, weightzip.
-    #[serde(default)]
-    pub class: Option<String>,
-    /// input_bytes / (compressed_bytes + profile_bytes).
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub ratio: Option<f64>,
-    /// Compressed size of this record's input.
-    #[serde(default, deserialize_with = "opt_u64")]
-    pub compressed_bytes: Option<u64>,
-    /// Trained side data charged to this record.
-    #[serde(default, deserialize_with = "opt_u64")]
-    pub profile_bytes: Option<u64>,
-    /// Input bytes per second of encode, in MB/s.
-    #[serde(
-        default,
-        rename = "compress_MBps",
-        alias = "compress_mbps",
-        deserialize_with = "opt_f64"
-    )]
-    pub compress_mbps: Option<f64>,
-    /// Input bytes per second of decode, in MB/s.
-    #[serde(
-        default,
-        rename = "decompress_MBps",
-        alias = "decompress_mbps",
-        deserialize_with = "opt_f64"
-    )]
-    pub decompress_mbps: Option<f64>,
-    /// Whether the round trip was byte-exact; `false` means no valid ratio.
-    #[serde(default)]
-    pub roundtrip_ok: Option<bool>,
-    /// Threads used.
-    #[serde(default, deserialize_with = "opt_u64")]
-    pub threads: Option<u64>,
-}
-
-impl MethodResult {
-    /// False when the round trip is recorded as failed.
-    pub fn is_valid(&self) -> bool {
-        self.roundtrip_ok != Some(false)
-    }
-
-    /// Output bytes charged to this record (compressed + profile), or, when the
-    /// sizes were not recorded, `input_bytes / ratio`. `None` for a failed
-    /// round trip or when neither is available.
-    pub fn charged_bytes(&self, input_bytes: Option<u64>) -> Option<f64> {
-        if !self.is_valid() {
-            return None;
-        }
-        if let Some(c) = self.compressed_bytes {
-            let total = c as f64 + self.profile_bytes.unwrap_or(0) as f64;
-            return (total > 0.0).then_some(total);
-        }
-        let input = input_bytes? as f64;
-        let r = self.ratio.filter(|r| r.is_finite() && *r > 0.0)?;
-        Some(input / r)
-    }
-
-    /// The per-record ratio: the recorded one, else computed from the sizes.
-    pub fn effective_ratio(&self, input_bytes: Option<u64>) -> Option<f64> {
-        if !self.is_valid() {
-            return None;
-        }
-        if let Some(r) = self.ratio.filter(|r| r.is_finite() && *r > 0.0) {
-            return Some(r);
-        }
-        let input = input_bytes? as f64;
-        let out = self.charged_bytes(input_bytes)?;
-        Some(input / out)
-    }
-}
 
 /// One row of `atlas/bf16.jsonl`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -311,15 +196,6 @@ fn parse_lines<T: DeserializeOwned, R: Read + BufRead>(
     Ok(out)
 }
 
-/// `null` reads as the type's default.
-fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
 /// Any JSON number (or null) as an `f64`.
 fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     let n = Option::<serde_json::Number>::deserialize(d)?;
@@ -341,37 +217,5 @@ fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
         _ => Err(D::Error::custom(format!(
             "expected a non-negative integer, found {n}"
         ))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lenient_numbers_and_missing_fields() {
-        let line = r#"{"_kind":"bench_bf16_perfile","input_bytes":100.0,"extra":[1,2],
-            "methods":{"m":{"ratio":2,"compressed_bytes":50,"roundtrip_ok":true,"new":"x"}}}"#;
-        let r: ResultRecord = serde_json::from_str(line).unwrap();
-        assert_eq!(r.input_bytes, Some(100));
-        assert_eq!(r.r_marginal, None);
-        assert_eq!(r.methods["m"].effective_ratio(r.input_bytes), Some(2.0));
-        let bad = r#"{"_kind":"x","input_bytes":-3}"#;
-        assert!(serde_json::from_str::<ResultRecord>(bad).is_err());
-        let null_methods = r#"{"_kind":"x","methods":null,"R_marginal":null}"#;
-        let r: ResultRecord = serde_json::from_str(null_methods).unwrap();
-        assert!(r.methods.is_empty());
-    }
-
-    #[test]
-    fn failed_roundtrip_has_no_ratio() {
-        let m = MethodResult {
-            ratio: Some(1.5),
-            compressed_bytes: Some(10),
-            roundtrip_ok: Some(false),
-            ..Default::default()
-        };
-        assert_eq!(m.effective_ratio(Some(15)), None);
-        assert_eq!(m.charged_bytes(Some(15)), None);
     }
 }

@@ -1,89 +1,13 @@
-//! The little statistics the figures need: medians, percentiles, histogram
-//! bins and a seeded model-level (cluster) bootstrap.
+//! The little statistics the figures need: histogram bins and axis ranges.
+//! Medians, quantiles and the seeded (cluster) bootstrap are the lab's own
+//! (`weightzip_records::stats`), so a CI in a figure and in `report` agree.
 
-/// Median of the finite values, `None` when there are none.
-pub fn median(values: &[f64]) -> Option<f64> {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    Some(percentile_sorted(&v, 50.0))
-}
+pub use weightzip_records::stats::{median, Bootstrap};
 
 /// Percentile `p` (0..=100) of sorted values, linear interpolation between
 /// closest ranks. `sorted` must be non-empty.
 pub fn percentile_sorted(sorted: &[f64], p: f64) -> f64 {
-    let n = sorted.len();
-    if n == 1 {
-        return sorted[0];
-    }
-    let pos = (p / 100.0).clamp(0.0, 1.0) * (n - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = (lo + 1).min(n - 1);
-    let frac = pos - lo as f64;
-    sorted[lo] + (sorted[hi] - sorted[lo]) * frac
-}
-
-/// splitmix64: a tiny, well-mixed, seedable generator (Steele, Lea & Flood).
-#[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// A generator started at `seed`.
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n > 0`), by Lemire's multiply-shift.
-    pub fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
-    }
-}
-
-/// The fixed seed of every bootstrap in the figures.
-pub const BOOTSTRAP_SEED: u64 = 0x5EED_F164_2026;
-/// Default number of bootstrap resamples.
-pub const BOOTSTRAP_B: usize = 2000;
-
-/// 95 % interval of the median by a cluster bootstrap: `b` times, draw as
-/// many clusters as there are, with replacement, pool their values and take
-/// the median; return the 2.5th and 97.5th percentiles of those medians.
-/// `None` when there is no value at all.
-pub fn cluster_bootstrap_median_ci(
-    clusters: &[Vec<f64>],
-    b: usize,
-    seed: u64,
-) -> Option<(f64, f64)> {
-    let clusters: Vec<&Vec<f64>> = clusters.iter().filter(|c| !c.is_empty()).collect();
-    if clusters.is_empty() || b == 0 {
-        return None;
-    }
-    let mut rng = SplitMix64::new(seed);
-    let mut medians = Vec::with_capacity(b);
-    let mut pooled = Vec::new();
-    for _ in 0..b {
-        pooled.clear();
-        for _ in 0..clusters.len() {
-            pooled.extend_from_slice(clusters[rng.below(clusters.len())]);
-        }
-        pooled.sort_by(f64::total_cmp);
-        medians.push(percentile_sorted(&pooled, 50.0));
-    }
-    medians.sort_by(f64::total_cmp);
-    Some((
-        percentile_sorted(&medians, 2.5),
-        percentile_sorted(&medians, 97.5),
-    ))
+    weightzip_records::stats::quantile_sorted(sorted, p / 100.0)
 }
 
 /// Equal-width bins over `[lo, hi]`; values outside are clamped into the end
@@ -184,26 +108,9 @@ mod tests {
     }
 
     #[test]
-    fn bootstrap_is_seeded_and_brackets_the_median() {
-        let clusters = vec![
-            vec![0.001, -0.002, 0.003],
-            vec![0.0, 0.004, -0.001],
-            vec![0.002, -0.003],
-        ];
-        let a = cluster_bootstrap_median_ci(&clusters, 500, 7).unwrap();
-        let b = cluster_bootstrap_median_ci(&clusters, 500, 7).unwrap();
-        assert_eq!(a, b);
-        let m = median(&clusters.concat()).unwrap();
-        assert!(a.0 <= m && m <= a.1, "{a:?} vs {m}");
-        assert_eq!(cluster_bootstrap_median_ci(&[], 10, 1), None);
-    }
-
-    #[test]
     fn histogram_counts_everything() {
         let v = [0.0, 0.1, 0.5, 0.99, 1.0, 2.0, -1.0];
         let h = histogram(&v, 0.0, 1.0, 4);
         assert_eq!(h.iter().sum::<usize>(), v.len());
-        let mut rng = SplitMix64::new(1);
-        assert!((0..1000).all(|_| rng.below(3) < 3));
     }
 }

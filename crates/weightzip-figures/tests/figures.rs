@@ -213,17 +213,17 @@ fn a_malformed_line_is_named() {
 
 #[test]
 fn sparse_and_degenerate_inputs_still_render() {
-    use weightzip_figures::{AtlasBf16Row, AtlasQ4kRow, LayerPairRow, MethodResult, ResultRecord};
-    let method = |ratio: f64, mbps: Option<f64>, ok: bool| MethodResult {
-        class: Some("general-purpose".into()),
+    use weightzip_figures::{AtlasBf16Row, AtlasQ4kRow, BenchRecord, LayerPairRow, MethodRecord};
+    let method = |ratio: f64, mbps: Option<f64>, ok: bool| MethodRecord {
+        class: "general-purpose".into(),
         ratio: Some(ratio),
         decompress_mbps: mbps,
-        roundtrip_ok: Some(ok),
+        roundtrip_ok: ok,
         ..Default::default()
     };
-    let mut only = ResultRecord {
+    let mut only = BenchRecord {
         kind: "odd_corpus".into(),
-        input_bytes: Some(1000),
+        input_bytes: 1000,
         r_marginal: Some(1.5),
         ..Default::default()
     };

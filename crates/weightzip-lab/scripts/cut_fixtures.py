@@ -3,7 +3,8 @@
 
 usage: cut_fixtures.py CORPUS_DIR OUT_DIR
 
-Every tensor keeps its real bytes; only the selection of tensors changes.
+Every tensor keeps its real bytes; only the selection of tensors changes (and,
+where asked, a matrix keeps only its first rows: whole rows of real blocks).
 Writes valid safetensors (header padded to 8 bytes) and GGUF v3 files
 (metadata kept except tokenizer arrays, offsets re-aligned).
 """
@@ -37,7 +38,9 @@ def cut_safetensors(src, dst, keep, note):
 BLK = {0: (1, 4), 1: (1, 2), 30: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24),
        8: (32, 34), 12: (256, 144), 13: (256, 176), 14: (256, 210)}
 
-def cut_gguf(src, dst, keep):
+def cut_gguf(src, dst, keep, rows=None):
+    """keep: tensor names; rows: optional {name: first rows to keep}."""
+    rows = rows or {}
     f = open(src, 'rb')
     def rd(fmt):
         s = struct.calcsize(fmt)
@@ -79,6 +82,8 @@ def cut_gguf(src, dst, keep):
     for name in keep:
         _, dims, tt, o = by_name[name]
         be, bb = BLK[tt]
+        if name in rows and len(dims) == 2:
+            dims = (dims[0], min(dims[1], rows[name]))
         n = 1
         for d in dims:
             n *= d
@@ -111,20 +116,27 @@ def main():
     cut_safetensors(os.path.join(corpus, 'minilm/model.bf16.safetensors'),
                     os.path.join(out, 'lab-minilm-layers0-1.bf16.safetensors'), minilm,
                     'all-MiniLM-L6-v2 bf16: layers 0-1 attention, layer-0 intermediate')
+    # Whisper small is the test model: at least 5 items per corpus, so that the
+    # study's notebook (which keeps a fig5 point only with >= 5 rows) draws
+    # every method from the demo corpus.
     W = 'decoder/layer_0/self_attention/'
-    whisper = [W + 'linear_1/weight', W + 'linear_1/bias', W + 'layer_norm/gamma']
+    whisper = [W + 'linear_1/weight', W + 'linear_1/bias', W + 'linear_0/bias',
+               W + 'layer_norm/gamma', W + 'layer_norm/beta']
     for dt in ('bf16', 'fp16'):
         cut_safetensors(os.path.join(corpus, 'fixtures/whisper-small-layer0-selfattn.%s.safetensors' % dt),
-                        os.path.join(out, 'lab-whisper-small-layer0-selfattn-out.%s.safetensors' % dt),
-                        whisper, 'Whisper small decoder layer-0 self-attention output projection')
+                        os.path.join(out, 'lab-whisper-small-layer0-selfattn.%s.safetensors' % dt),
+                        whisper, 'Whisper small decoder layer-0 self-attention: output projection, biases, norm')
     cut_gguf(os.path.join(corpus, 'fixtures/minilm-layers0-2.Q4_K_M.gguf'),
              os.path.join(out, 'lab-minilm-layers0-1.Q4_K_M.gguf'),
              ['blk.0.ffn_down.weight', 'blk.1.ffn_down.weight', 'blk.0.attn_q.weight', 'blk.0.attn_q.bias'])
+    # Five small GGUF files (one Q4_K matrix's first 256 rows and its F32 bias each).
     D = 'decoder/layer_0/'
-    cut_gguf(os.path.join(corpus, 'fixtures/whisper-small-layer0.Q4_K.gguf'),
-             os.path.join(out, 'lab-whisper-small-layer0.Q4_K.gguf'),
-             [D + 'attention/linear_0/weight', D + 'self_attention/linear_1/weight',
-              D + 'self_attention/layer_norm/gamma'])
+    for role in ('attention/linear_0', 'attention/linear_1', 'attention/linear_2',
+                 'self_attention/linear_0', 'self_attention/linear_1'):
+        w = D + role + '/weight'
+        cut_gguf(os.path.join(corpus, 'fixtures/whisper-small-layer0.Q4_K.gguf'),
+                 os.path.join(out, 'lab-whisper-small-layer0-%s.Q4_K.gguf' % role.replace('/', '-')),
+                 [w, D + role + '/bias'], rows={w: 256})
 
 if __name__ == '__main__':
     main()

@@ -21,7 +21,7 @@ use crate::corpus::{f32_to_bf16_bits, Dataset, Item};
 use crate::error::{LabError, Result};
 use crate::manifest::CorpusKind;
 use crate::progress::Progress;
-use crate::records::write_jsonl;
+use crate::records::jsonl::write_jsonl;
 use crate::stats;
 
 /// A 16-bit float layout.
@@ -54,7 +54,7 @@ pub struct FloatRow {
     pub model: String,
     /// `train` or `test`.
     pub split: String,
-    /// `BF16`, `F16` or `F32`.
+    /// `bf16`, `fp16` or `fp32` (the study's spelling).
     pub dtype: String,
     /// Dtype in the source file when the tensor was cast.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1104,7 +1104,7 @@ fn float_summary(rows: &[&FloatRow], by_split: bool) -> FloatSummary {
 /// Summarises atlas rows.
 pub fn summarize(floats: &[FloatRow], q4k: &[Q4kRow], pairs: &[LayerPairRow]) -> Summary {
     let mut summary = Summary::default();
-    for (dtype, key) in [("BF16", "bf16"), ("F16", "fp16"), ("F32", "fp32")] {
+    for (dtype, key) in [("bf16", "bf16"), ("fp16", "fp16"), ("fp32", "fp32")] {
         let rows: Vec<&FloatRow> = floats.iter().filter(|r| r.dtype == dtype).collect();
         if !rows.is_empty() {
             summary.float.insert(key.into(), float_summary(&rows, true));
@@ -1240,9 +1240,9 @@ pub fn compute_atlas(ds: &Dataset, opts: &AtlasOptions, progress: &dyn Progress)
 pub fn write_atlas(atlas: &Atlas, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| LabError::io(dir, e))?;
     for (dtype, file) in [
-        ("BF16", "bf16.jsonl"),
-        ("F16", "fp16.jsonl"),
-        ("F32", "fp32.jsonl"),
+        ("bf16", "bf16.jsonl"),
+        ("fp16", "fp16.jsonl"),
+        ("fp32", "fp32.jsonl"),
     ] {
         let rows: Vec<&FloatRow> = atlas.floats.iter().filter(|r| r.dtype == dtype).collect();
         write_jsonl(dir.join(file), &rows)?;

@@ -6,28 +6,35 @@
 //! - every evaluation is a round trip checked byte for byte; a mismatch, an
 //!   error or a panic is recorded as a failure row (`roundtrip_ok: false`,
 //!   `ratio: null`) and makes [`run_bench`] return an error at the end;
-//! - timing: one thread, best of `repeats` runs (1 for items above
-//!   `big_item_bytes`), `MB/s = input bytes / 1e6 / seconds`.
+//! - evaluations run in parallel, `jobs` at a time, each on **one** thread:
+//!   its timings are single-thread timings (`threads: 1`), and every record
+//!   says how many evaluations shared the machine (`concurrent_jobs`; run
+//!   `--jobs 1` for timings of an otherwise idle machine). Best of `repeats`
+//!   runs (1 for items above `big_item_bytes`), `MB/s = input bytes / 1e6 /
+//!   seconds`.
 //!
 //! Runs are resumable (rows already in the output file are kept and their
-//! items skipped) and shardable (`--shard i/n` takes every n-th item of the
+//! items skipped; the file survives `kill -9`, see `weightzip_records::
+//! results_file`) and shardable (`--shard i/n` takes every n-th item of the
 //! sorted item list, starting at i; `weightzip merge` joins the shards).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 
 use weightzip_methods::{Method, Profile};
 
 use crate::atlas::{marginal_ceiling, q4k_stats};
 use crate::corpus::{Dataset, Item};
 use crate::error::{LabError, Result};
+pub use crate::evaluate::evaluate;
 use crate::manifest::{CorpusKind, Split};
 use crate::methods::{MethodSet, Profiles};
 use crate::progress::Progress;
-use crate::records::{BenchRecord, MethodRecord, RecordKey, RecordWriter};
+use crate::records::{BenchRecord, MethodRecord, RecordKey, ResultsWriter};
 
 /// `i/n`: this run takes items `i, i+n, i+2n, …` (0-based, `i < n`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +73,8 @@ pub struct BenchOptions {
     pub shard: Option<Shard>,
     /// Keep the rows already in the output and skip their items.
     pub resume: bool,
+    /// Evaluations run at the same time (0: one per available core).
+    pub jobs: usize,
 }
 
 impl Default for BenchOptions {
@@ -76,6 +85,17 @@ impl Default for BenchOptions {
             kinds: Vec::new(),
             shard: None,
             resume: true,
+            jobs: 0,
+        }
+    }
+}
+
+impl BenchOptions {
+    /// The number of worker threads `jobs` stands for.
+    pub fn workers(&self) -> usize {
+        match self.jobs {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
         }
     }
 }
@@ -89,6 +109,8 @@ pub struct BenchSummary {
     pub skipped: usize,
     /// (item, method) evaluations run.
     pub evaluations: usize,
+    /// Worker threads used.
+    pub workers: usize,
     /// Descriptions of failed evaluations.
     pub failures: Vec<String>,
     /// Methods not run, with the reason (e.g. no profile could be trained).
@@ -127,7 +149,21 @@ fn key_of(item: &Item) -> RecordKey {
 /// A method with the profile it runs with.
 type Runnable<'a> = (&'a dyn Method, Option<&'a Profile>);
 
-/// Runs the bench and writes one row per item to `out` (zstd JSON Lines).
+/// One item of the run: its row so far and the evaluations still to do.
+struct Pending<'a> {
+    item: &'a Item,
+    row: BenchRecord,
+    todo: Vec<Runnable<'a>>,
+}
+
+/// An item's bytes, loaded by the first evaluation that needs them and
+/// dropped after the last.
+struct Slot<'a> {
+    data: Mutex<Option<Arc<Cow<'a, [u8]>>>>,
+    remaining: AtomicUsize,
+}
+
+/// Runs the bench and writes one row per item to `out` (see the module docs).
 ///
 /// `profiles` must hold the profile of every trained method that should run;
 /// a trained method without one is not run (noted in the summary). Returns
@@ -162,12 +198,8 @@ pub fn run_bench(
         }
         runnable.entry(kind).or_default().push((m, profile));
     }
-    let wanted = |item: &Item| -> Vec<&'static str> {
-        runnable
-            .get(&item.kind)
-            .map(|v| v.iter().map(|(m, _)| m.name()).collect())
-            .unwrap_or_default()
-    };
+    let wanted =
+        |item: &Item| -> &[Runnable] { runnable.get(&item.kind).map(Vec::as_slice).unwrap_or(&[]) };
 
     // Resume: rows whose every wanted method succeeded are kept as they are;
     // others are recomputed (missing or failed methods only) and rewritten.
@@ -177,27 +209,25 @@ pub fn run_bench(
             None => true, // not part of this run: keep as is
             Some(item) => wanted(item)
                 .iter()
-                .all(|n| r.methods.get(*n).is_some_and(|m| m.roundtrip_ok)),
+                .all(|(m, _)| r.methods.get(m.name()).is_some_and(|m| m.roundtrip_ok)),
         }
     };
     let (mut writer, old) = if opts.resume {
-        RecordWriter::resume(out, complete)?
+        ResultsWriter::resume(out, complete)?
     } else {
-        (RecordWriter::create(out)?, Vec::new())
+        (ResultsWriter::create(out)?, Vec::new())
     };
     let old: BTreeMap<RecordKey, BenchRecord> = old.into_iter().map(|r| (r.key(), r)).collect();
 
-    let todo: Vec<&Item> = items
-        .iter()
-        .copied()
-        .filter(|i| !old.get(&key_of(i)).is_some_and(complete))
-        .collect();
-    summary.skipped = items.len() - todo.len();
-    progress.start("bench", todo.iter().map(|i| i.input_bytes).sum());
-    for item in todo {
-        let data = ds.bytes(item)?;
-        let mut row = base_record(item, &data);
-        if let Some(prev) = old.get(&key_of(item)) {
+    let mut pending: Vec<Pending> = Vec::new();
+    for item in items.iter().copied() {
+        let prev = old.get(&key_of(item));
+        if prev.is_some_and(complete) {
+            summary.skipped += 1;
+            continue;
+        }
+        let mut row = base_record(item, ds)?;
+        if let Some(prev) = prev {
             row.methods = prev
                 .methods
                 .iter()
@@ -205,34 +235,106 @@ pub fn run_bench(
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
         }
-        let repeats = if item.input_bytes > opts.big_item_bytes {
+        let todo = wanted(item)
+            .iter()
+            .filter(|(m, _)| !row.methods.contains_key(m.name()))
+            .copied()
+            .collect();
+        pending.push(Pending { item, row, todo });
+    }
+
+    // Every evaluation, item-major, so that few items are in memory at once.
+    let tasks: Vec<(usize, usize)> = pending
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| (0..p.todo.len()).map(move |k| (i, k)))
+        .collect();
+    let workers = opts.workers().clamp(1, tasks.len().max(1));
+    summary.workers = workers;
+    let jobs = u32::try_from(workers).unwrap_or(u32::MAX);
+    let slots: Vec<Slot> = pending
+        .iter()
+        .map(|p| Slot {
+            data: Mutex::new(None),
+            remaining: AtomicUsize::new(p.todo.len()),
+        })
+        .collect();
+    let next = AtomicUsize::new(0);
+    progress.start("bench", pending.iter().map(|p| p.item.input_bytes).sum());
+
+    // Items without anything left to run (e.g. a failed row whose methods
+    // are gone from the set) are rewritten as they are.
+    for p in pending.iter().filter(|p| p.todo.is_empty()) {
+        writer.write(&p.row)?;
+        summary.items += 1;
+    }
+    let mut left: Vec<usize> = pending.iter().map(|p| p.todo.len()).collect();
+    let repeats_of = |item: &Item| {
+        if item.input_bytes > opts.big_item_bytes {
             1
         } else {
             opts.repeats.max(1)
-        };
-        for (m, profile) in runnable.get(&item.kind).map(Vec::as_slice).unwrap_or(&[]) {
-            if row.methods.contains_key(m.name()) {
-                continue;
-            }
-            progress.status(&format!("{} · {}", item.name, m.name()));
-            let rec = evaluate(*m, &data, *profile, repeats);
+        }
+    };
+    let written: Result<()> = std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel::<(usize, usize, Result<MethodRecord>)>();
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (tasks, pending, slots, next) = (&tasks, &pending, &slots, &next);
+            scope.spawn(move || loop {
+                let t = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(i, k)) = tasks.get(t) else { break };
+                let p = &pending[i];
+                let (m, profile) = p.todo[k];
+                progress.status(&format!("{} · {}", p.item.name, m.name()));
+                let rec = item_data(ds, p.item, &slots[i]).map(|data| {
+                    let mut rec = evaluate(m, &data, profile, repeats_of(p.item));
+                    rec.concurrent_jobs = jobs;
+                    rec
+                });
+                if slots[i].remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    if let Ok(mut d) = slots[i].data.lock() {
+                        *d = None;
+                    }
+                }
+                if tx.send((i, k, rec)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let mut rows: Vec<Option<BenchRecord>> =
+            pending.iter().map(|p| Some(p.row.clone())).collect();
+        for (i, k, rec) in rx {
+            let p = &pending[i];
+            let name = p.todo[k].0.name();
+            let rec = rec?;
             summary.evaluations += 1;
             if !rec.roundtrip_ok {
                 summary.failures.push(format!(
-                    "{} / {} / {}: {}",
-                    item.model,
-                    item.name,
-                    m.name(),
+                    "{} / {} / {name}: {}",
+                    p.item.model,
+                    p.item.name,
                     rec.error.as_deref().unwrap_or("round trip differs")
                 ));
             }
-            row.methods.insert(m.name().to_string(), rec);
+            let Some(row) = rows[i].as_mut() else {
+                continue;
+            };
+            row.methods.insert(name.to_string(), rec);
+            left[i] -= 1;
+            if left[i] == 0 {
+                if let Some(row) = rows[i].take() {
+                    writer.write(&row)?;
+                }
+                summary.items += 1;
+                progress.advance(p.item.input_bytes, &p.item.name);
+            }
         }
-        writer.write(&row)?;
-        summary.items += 1;
-        progress.advance(item.input_bytes, &item.name);
-    }
+        Ok(())
+    });
     progress.finish();
+    written?;
     writer.finish()?;
     if let Some(first) = summary.failures.first() {
         return Err(LabError::RoundTripFailures {
@@ -244,18 +346,34 @@ pub fn run_bench(
     Ok(summary)
 }
 
+/// The bytes of `item`, shared by the evaluations of one item.
+fn item_data<'a>(ds: &'a Dataset, item: &Item, slot: &Slot<'a>) -> Result<Arc<Cow<'a, [u8]>>> {
+    let mut guard = slot
+        .data
+        .lock()
+        .map_err(|_| LabError::Invalid(format!("{}: a worker panicked", item.name)))?;
+    if let Some(d) = guard.as_ref() {
+        return Ok(Arc::clone(d));
+    }
+    let d = Arc::new(ds.bytes(item)?);
+    *guard = Some(Arc::clone(&d));
+    Ok(d)
+}
+
 /// The row of an item before any method ran: identity and ceilings.
-pub fn base_record(item: &Item, data: &[u8]) -> BenchRecord {
+pub fn base_record(item: &Item, ds: &Dataset) -> Result<BenchRecord> {
     let (r_marginal, nibble_ceiling, stream_ceiling) = match item.kind {
-        CorpusKind::Bf16 | CorpusKind::Fp16 => (Some(marginal_ceiling(data, 2)), None, None),
-        CorpusKind::Fp32 => (Some(marginal_ceiling(data, 4)), None, None),
-        CorpusKind::Q4k => match q4k_stats(data) {
+        CorpusKind::Bf16 | CorpusKind::Fp16 => {
+            (Some(marginal_ceiling(&ds.bytes(item)?, 2)), None, None)
+        }
+        CorpusKind::Fp32 => (Some(marginal_ceiling(&ds.bytes(item)?, 4)), None, None),
+        CorpusKind::Q4k => match q4k_stats(&ds.bytes(item)?) {
             Ok(q) => (None, Some(q.nibble_ceiling), Some(q.ceiling_ratio)),
             Err(_) => (None, None, None),
         },
         CorpusKind::Gguf => (None, None, None),
     };
-    BenchRecord {
+    Ok(BenchRecord {
         kind: item.record_kind.clone(),
         model: item.model.clone(),
         split: item.split.as_str().into(),
@@ -264,116 +382,10 @@ pub fn base_record(item: &Item, data: &[u8]) -> BenchRecord {
         source_dtype: item.source_dtype.clone(),
         shape: item.shape.clone(),
         tensor_category: item.category.clone(),
-        input_bytes: data.len() as u64,
+        input_bytes: item.input_bytes,
         r_marginal: r_marginal.filter(|r| r.is_finite()),
         nibble_ceiling: nibble_ceiling.filter(|r| r.is_finite()),
         stream_ceiling: stream_ceiling.filter(|r| r.is_finite()),
         methods: BTreeMap::new(),
-    }
-}
-
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
-}
-
-fn mbps(bytes: usize, secs: f64) -> Option<f64> {
-    let v = bytes as f64 / 1e6 / secs.max(1e-9);
-    v.is_finite().then_some(v)
-}
-
-/// One (item, method) evaluation: compress and decompress `repeats` times
-/// each on this thread, check every decoded output byte for byte, keep the
-/// best times. Never panics: errors and panics become failure records.
-pub fn evaluate(
-    m: &dyn Method,
-    input: &[u8],
-    profile: Option<&Profile>,
-    repeats: usize,
-) -> MethodRecord {
-    let profile_bytes = profile.map_or(0, |p| p.bytes.len() as u64);
-    let mut rec = MethodRecord {
-        class: m.class().as_str().to_string(),
-        ratio: None,
-        compressed_bytes: 0,
-        profile_bytes,
-        compress_mbps: None,
-        decompress_mbps: None,
-        roundtrip_ok: false,
-        threads: 1,
-        error: None,
-    };
-    let mut compressed: Option<Vec<u8>> = None;
-    let mut best_c = f64::INFINITY;
-    for _ in 0..repeats.max(1) {
-        let t = Instant::now();
-        let r = catch_unwind(AssertUnwindSafe(|| m.compress(input, profile)));
-        let secs = t.elapsed().as_secs_f64();
-        match r {
-            Ok(Ok(c)) => {
-                best_c = best_c.min(secs);
-                if compressed.is_none() {
-                    compressed = Some(c);
-                }
-            }
-            Ok(Err(e)) => {
-                rec.error = Some(format!("compress: {e}"));
-                return rec;
-            }
-            Err(p) => {
-                rec.error = Some(format!("compress panicked: {}", panic_message(p.as_ref())));
-                return rec;
-            }
-        }
-    }
-    let Some(compressed) = compressed else {
-        rec.error = Some("compress produced nothing".into());
-        return rec;
-    };
-    rec.compressed_bytes = compressed.len() as u64;
-    rec.compress_mbps = mbps(input.len(), best_c);
-    let mut best_d = f64::INFINITY;
-    for _ in 0..repeats.max(1) {
-        let t = Instant::now();
-        let r = catch_unwind(AssertUnwindSafe(|| {
-            m.decompress(&compressed, input.len(), profile)
-        }));
-        let secs = t.elapsed().as_secs_f64();
-        match r {
-            Ok(Ok(d)) => {
-                if d.as_slice() != input {
-                    let at = d
-                        .iter()
-                        .zip(input)
-                        .position(|(a, b)| a != b)
-                        .unwrap_or(d.len().min(input.len()));
-                    rec.error = Some(format!(
-                        "round trip differs: {} bytes decoded for {}, first difference at byte {at}",
-                        d.len(),
-                        input.len()
-                    ));
-                    return rec;
-                }
-                best_d = best_d.min(secs);
-            }
-            Ok(Err(e)) => {
-                rec.error = Some(format!("decompress: {e}"));
-                return rec;
-            }
-            Err(p) => {
-                rec.error = Some(format!(
-                    "decompress panicked: {}",
-                    panic_message(p.as_ref())
-                ));
-                return rec;
-            }
-        }
-    }
-    rec.decompress_mbps = mbps(input.len(), best_d);
-    rec.roundtrip_ok = true;
-    let charged = rec.compressed_bytes + profile_bytes;
-    rec.ratio = (charged > 0).then(|| input.len() as f64 / charged as f64);
-    rec
+    })
 }

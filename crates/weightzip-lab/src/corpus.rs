@@ -160,7 +160,7 @@ impl Dataset {
                     kind: CorpusKind::Gguf,
                     record_kind: CorpusKind::Gguf.record_kind().to_string(),
                     name,
-                    dtype: "GGUF".into(),
+                    dtype: weightzip_records::schema::DTYPE_GGUF.into(),
                     source_dtype: None,
                     shape: Vec::new(),
                     category: "file".into(),
@@ -204,10 +204,11 @@ impl Dataset {
                 if bytes < m.min_bytes {
                     continue;
                 }
+                // The study's spelling (its notebook keeps `dtype == 'bf16'`).
                 let dtype = match kind {
-                    CorpusKind::Bf16 => "BF16",
-                    CorpusKind::Fp16 => "F16",
-                    _ => "F32",
+                    CorpusKind::Bf16 => "bf16",
+                    CorpusKind::Fp16 => "fp16",
+                    _ => "fp32",
                 };
                 let pending = self.push(m, path, file_index, &t.name, kind, dtype, t.shape.clone());
                 pending.finish(start, end, cast);
@@ -334,10 +335,20 @@ impl PendingItem<'_> {
         self.item.end = end;
         self.item.input_bytes = (end - start) as u64;
         if let Some((_, from)) = cast {
-            self.item.source_dtype = Some(from.name().to_string());
+            self.item.source_dtype = Some(study_dtype_name(from).to_string());
         }
         self.item.cast = cast;
         self.items.push(self.item);
+    }
+}
+
+/// A safetensors dtype in the study's spelling (`bf16`, `fp16`, `fp32`).
+fn study_dtype_name(d: Dtype) -> &'static str {
+    match d {
+        Dtype::BF16 => "bf16",
+        Dtype::F16 => "fp16",
+        Dtype::F32 => "fp32",
+        other => other.name(),
     }
 }
 

@@ -57,6 +57,10 @@ pub enum LabError {
         message: String,
     },
 
+    /// Reading or writing a record file failed.
+    #[error(transparent)]
+    Records(#[from] weightzip_records::RecordError),
+
     /// An argument or a combination of inputs is invalid.
     #[error("{0}")]
     Invalid(String),

@@ -9,7 +9,8 @@
 //!    streams, whole GGUF files) over memory-mapped files;
 //! 3. [`atlas`]: entropies and ceilings per tensor, the adjacent-layer experiment;
 //! 4. [`methods`]: the method set and the profiles trained on the train split;
-//! 5. [`bench`]: byte-exact round trips, sizes, single-thread speeds → [`records`];
+//! 5. [`bench`]: byte-exact round trips, sizes, single-thread speeds → [`records`]
+//!    (the `weightzip-records` crate, shared with the figures);
 //! 6. [`report`]: byte-weighted ratios, geomeans, medians, cluster-bootstrap
 //!    CIs ([`stats`]) in Markdown or JSON.
 
@@ -17,13 +18,16 @@ pub mod atlas;
 pub mod bench;
 pub mod corpus;
 pub mod error;
+mod evaluate;
 pub mod manifest;
 pub mod methods;
 pub mod progress;
-pub mod records;
 pub mod report;
-pub mod stats;
 
 pub use error::{LabError, Result};
 /// The method registry, re-exported for the CLI.
 pub use weightzip_methods;
+/// The record types, the results file and the shared statistics.
+pub use weightzip_records as records;
+/// The statistics shared with the figures (one seeded bootstrap).
+pub use weightzip_records::stats;

@@ -102,14 +102,17 @@ impl CorpusKind {
         })
     }
 
-    /// The default `_kind` of the result rows of this corpus.
+    /// The default `_kind` of the result rows of this corpus. Whole GGUF
+    /// files share the Q4_K corpus's kind, as the study's Q4_K_M files do:
+    /// its notebook's fig5 reads no other kind (their rows carry `dtype`
+    /// `GGUF`; see the lab README).
     pub fn record_kind(self) -> &'static str {
+        use weightzip_records::schema as s;
         match self {
-            CorpusKind::Bf16 => "bench_bf16_perfile",
-            CorpusKind::Fp16 => "bench_fp16",
-            CorpusKind::Fp32 => "bench_fp32",
-            CorpusKind::Q4k => "Q4_K_benchmark",
-            CorpusKind::Gguf => "gguf_whole",
+            CorpusKind::Bf16 => s::KIND_BF16,
+            CorpusKind::Fp16 => s::KIND_FP16,
+            CorpusKind::Fp32 => s::KIND_FP32,
+            CorpusKind::Q4k | CorpusKind::Gguf => s::KIND_Q4K,
         }
     }
 }

@@ -93,8 +93,12 @@ pub struct MethodStats {
     pub ci_level: Option<String>,
     /// Geometric mean of per-item ratios.
     pub geomean: Option<f64>,
+    /// CI of the geometric mean (same bootstrap and level as `ci_*`).
+    pub geomean_ci: Option<[f64; 2]>,
     /// Median per-item ratio.
     pub median: Option<f64>,
+    /// CI of the median (same bootstrap and level as `ci_*`).
+    pub median_ci: Option<[f64; 2]>,
     /// Smallest per-item ratio.
     pub min: Option<f64>,
     /// Median decode MB/s.
@@ -139,7 +143,7 @@ pub fn build_report(rows: &[BenchRecord], opts: &ReportOptions) -> Report {
     let mut by_kind: BTreeMap<(usize, &str), Vec<&BenchRecord>> = BTreeMap::new();
     for r in rows {
         by_kind
-            .entry((kind_order(&r.kind), r.kind.as_str()))
+            .entry((kind_order(r.corpus()), r.corpus()))
             .or_default()
             .push(r);
     }
@@ -197,6 +201,7 @@ fn method_stats(name: &str, rows: &[&BenchRecord], boot: &Bootstrap) -> MethodSt
     let mut profile_bytes = 0;
     let mut items: Vec<(&str, f64, f64)> = Vec::new();
     let mut ratios = Vec::new();
+    let mut per_item: Vec<(&str, f64)> = Vec::new();
     let mut dec = Vec::new();
     let mut enc = Vec::new();
     for r in rows {
@@ -213,7 +218,9 @@ fn method_stats(name: &str, rows: &[&BenchRecord], boot: &Bootstrap) -> MethodSt
         }
         profile_bytes = profile_bytes.max(m.profile_bytes);
         items.push((r.model.as_str(), r.input_bytes as f64, charged as f64));
-        ratios.push(m.ratio.unwrap_or(r.input_bytes as f64 / charged as f64));
+        let ratio = m.ratio.unwrap_or(r.input_bytes as f64 / charged as f64);
+        ratios.push(ratio);
+        per_item.push((r.model.as_str(), ratio));
         dec.extend(m.decompress_mbps);
         enc.extend(m.compress_mbps);
     }
@@ -229,7 +236,9 @@ fn method_stats(name: &str, rows: &[&BenchRecord], boot: &Bootstrap) -> MethodSt
         ci_hi: ci.map(|c| c.hi),
         ci_level: ci.map(|c| c.level.as_str().to_string()),
         geomean: stats::geomean(&ratios),
+        geomean_ci: boot.geomean_ci(&per_item).map(|c| [c.lo, c.hi]),
         median: stats::median(&ratios),
+        median_ci: boot.median_ci(&per_item).map(|c| [c.lo, c.hi]),
         min: stats::min(&ratios),
         decompress_MBps_median: stats::median(&dec),
         compress_MBps_median: stats::median(&enc),
@@ -255,6 +264,10 @@ fn f(v: Option<f64>, digits: usize) -> String {
     }
 }
 
+fn interval(ci: Option<[f64; 2]>) -> String {
+    ci.map_or_else(|| "–".into(), |[lo, hi]| format!("[{lo:.4}, {hi:.4}]"))
+}
+
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
@@ -265,7 +278,7 @@ pub fn to_markdown(report: &Report) -> String {
     let _ = writeln!(s, "# weightzip bench report\n");
     let _ = writeln!(
         s,
-        "{} rows · ratio = input / (compressed + profile) · {:.0} % CI: cluster bootstrap over models, B = {}, seed = {:#x}\n",
+        "{} rows · ratio = input / (compressed + profile) · {:.0} % CIs of byte-weighted ratio, geomean and median: one cluster bootstrap over models (items, marked, with one model), B = {}, seed = {:#x}\n",
         report.rows,
         report.coverage * 100.0,
         report.bootstrap_resamples,
@@ -308,9 +321,12 @@ pub fn to_markdown(report: &Report) -> String {
         }
         let _ = writeln!(
             s,
-            "| method | class | n | fail | byte-weighted | 95 % CI | geomean | median | min | decode MB/s | encode MB/s | profile B |"
+            "| method | class | n | fail | byte-weighted | 95 % CI | geomean | 95 % CI | median | 95 % CI | min | decode MB/s | encode MB/s | profile B |"
         );
-        let _ = writeln!(s, "|---|---|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|");
+        let _ = writeln!(
+            s,
+            "|---|---|--:|--:|--:|---|--:|---|--:|---|--:|--:|--:|--:|"
+        );
         for m in &c.methods {
             let ci = match (m.ci_lo, m.ci_hi) {
                 (Some(lo), Some(hi)) => format!(
@@ -325,7 +341,7 @@ pub fn to_markdown(report: &Report) -> String {
             };
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 m.method,
                 m.class,
                 m.n,
@@ -333,7 +349,9 @@ pub fn to_markdown(report: &Report) -> String {
                 f(m.byte_weighted, 4),
                 ci,
                 f(m.geomean, 4),
+                interval(m.geomean_ci),
                 f(m.median, 4),
+                interval(m.median_ci),
                 f(m.min, 4),
                 f(m.decompress_MBps_median, 1),
                 f(m.compress_MBps_median, 1),

@@ -96,8 +96,9 @@ impl Method for Bf16Split {
         BF16_SPLIT
     }
 
+    /// Format-aware, as in the study's figure notebook (`METHOD_CLASS`).
     fn class(&self) -> MethodClass {
-        MethodClass::ByteGrouped
+        MethodClass::FormatAware
     }
 
     fn applies_to(&self, corpus: Corpus) -> bool {

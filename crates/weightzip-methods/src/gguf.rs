@@ -230,12 +230,11 @@ impl Method for PerStream {
         self.name
     }
 
+    /// Byte-grouped (streams cut by field, then coded), as in the study's
+    /// figure notebook (`METHOD_CLASS`), `decomp_qb_full` included; its
+    /// trained profile is charged all the same.
     fn class(&self) -> MethodClass {
-        if self.q4k == Q4kMode::Qb {
-            MethodClass::TrainedProfile
-        } else {
-            MethodClass::FormatAware
-        }
+        MethodClass::ByteGrouped
     }
 
     fn applies_to(&self, corpus: Corpus) -> bool {

@@ -148,6 +148,14 @@ pub trait Method: Send + Sync {
         false
     }
 
+    /// Why a profile of this method is not what the method's name promises
+    /// (e.g. a K-component mixture that learned fewer components), recorded
+    /// as the `note` of every result row that uses it. `None`: it is.
+    fn profile_note(&self, profile: &Profile) -> Option<String> {
+        let _ = profile;
+        None
+    }
+
     /// Learn side data from train-split items only (None for untrained methods).
     fn train(&self, corpus: Corpus, items: &[&[u8]]) -> Result<Option<Profile>> {
         let _ = (corpus, items);

@@ -58,6 +58,13 @@ pub(crate) fn uniform(alphabet: usize) -> Result<FreqTable> {
 }
 
 impl TableSet {
+    /// Components that hold at least one trained (non-uniform) table.
+    pub(crate) fn trained_components(&self) -> usize {
+        (0..self.k)
+            .filter(|&c| (0..self.p).any(|j| !self.uniform[c * self.p + j]))
+            .count()
+    }
+
     /// The table of component `c` for stream `j`.
     pub(crate) fn table(&self, c: usize, j: usize) -> &FreqTable {
         &self.tables[c * self.p + j]

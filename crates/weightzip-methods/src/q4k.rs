@@ -403,8 +403,10 @@ impl Method for Qb {
         self.name
     }
 
+    /// Format-aware, as in the study's figure notebook (`METHOD_CLASS`);
+    /// the trained profile is charged all the same.
     fn class(&self) -> MethodClass {
-        MethodClass::TrainedProfile
+        MethodClass::FormatAware
     }
 
     fn applies_to(&self, corpus: Corpus) -> bool {
@@ -418,6 +420,25 @@ impl Method for Qb {
     fn train(&self, _corpus: Corpus, items: &[&[u8]]) -> Result<Option<Profile>> {
         let set = qb_train(self.name, items, self.k)?;
         Ok(Some(Profile::new(self.name, set.to_bytes()?)))
+    }
+
+    /// Says when the profile has fewer than K components with a trained
+    /// table: training keeps at most one component per train tensor, and a
+    /// component whose tables do not pay for their charged bytes keeps the
+    /// uniform tables (then the method codes like `qa`).
+    fn profile_note(&self, profile: &Profile) -> Option<String> {
+        let set = qb_tables(self.name, &profile.bytes).ok()?;
+        let trained = set.trained_components();
+        (trained < self.k).then(|| {
+            format!(
+                "{} of K = {} components trained ({} kept: one per train tensor at most; \
+                 {} with only uniform tables, whose trained tables cost more charged bytes than they save)",
+                trained,
+                self.k,
+                set.k,
+                set.k - trained
+            )
+        })
     }
 
     fn compress(&self, input: &[u8], profile: Option<&Profile>) -> Result<Vec<u8>> {

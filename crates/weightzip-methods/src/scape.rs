@@ -27,8 +27,10 @@ impl Method for ScapePerFile {
         NAME
     }
 
+    /// Trained-profile, as in the study's figure notebook (`METHOD_CLASS`),
+    /// although its tables are per file and nothing is charged.
     fn class(&self) -> MethodClass {
-        MethodClass::FormatAware
+        MethodClass::TrainedProfile
     }
 
     fn applies_to(&self, corpus: Corpus) -> bool {

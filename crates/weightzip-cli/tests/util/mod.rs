@@ -158,7 +158,7 @@ pub fn golden(name: &str) -> PathBuf {
 }
 
 pub const ST_BF16: &str = "lab-minilm-layers0-1.bf16.safetensors";
-pub const ST_FP16: &str = "lab-whisper-small-layer0-selfattn-out.fp16.safetensors";
+pub const ST_FP16: &str = "lab-whisper-small-layer0-selfattn.fp16.safetensors";
 pub const GGUF_Q4K: &str = "lab-minilm-layers0-1.Q4_K_M.gguf";
 /// The small golden single-file archive and what it decodes to.
 pub const GOLDEN_WZ: &str = "v1-minilm-slice.bf16.safetensors.wz";

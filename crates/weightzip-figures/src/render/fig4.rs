@@ -12,7 +12,7 @@ const FIG: &str = "fig4";
 pub(crate) const SIZE: (u32, u32) = (820, 500);
 
 pub(crate) fn render(inputs: &FigureInputs) -> Result<String, FigureError> {
-    let data = fig4_data(inputs, stats::BOOTSTRAP_B);
+    let data = fig4_data(inputs, stats::Bootstrap::default().resamples);
     svg(SIZE, FIG, |root| draw(root, &data))
 }
 

@@ -1,10 +1,12 @@
-//! Aggregates of per-item ratios and a seeded cluster bootstrap.
+//! Aggregates of per-item ratios and the one seeded cluster bootstrap of the
+//! lab: `report` and the figures both use [`Bootstrap`] (same PRNG, same
+//! default B and seed), so an interval printed by one matches the other.
 //!
 //! - byte-weighted ratio: Σ input / Σ output (the study's headline number);
 //! - geometric mean, median and minimum of per-item ratios;
 //! - 95 % confidence intervals by a percentile bootstrap that resamples whole
-//!   clusters (models) with replacement, driven by a small seeded PRNG so a
-//!   report is reproducible.
+//!   clusters (models) with replacement — items when there is one model —,
+//!   driven by a small seeded PRNG so every number is reproducible.
 
 /// Byte-weighted ratio Σ input / Σ output over `(input, output)` pairs;
 /// `None` when empty or when the outputs sum to zero.
@@ -41,7 +43,8 @@ pub fn quantile(xs: &[f64], q: f64) -> Option<f64> {
     Some(quantile_sorted(&v, q))
 }
 
-fn quantile_sorted(v: &[f64], q: f64) -> f64 {
+/// Linear-interpolated quantile `q` in [0, 1] of sorted, non-empty values.
+pub fn quantile_sorted(v: &[f64], q: f64) -> f64 {
     let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
     let lo = pos.floor() as usize;
     let hi = pos.ceil() as usize;
@@ -199,17 +202,57 @@ impl Bootstrap {
     /// output)` items: model level when there are at least two clusters,
     /// else item level.
     pub fn byte_weighted_ci(&self, items: &[(&str, f64, f64)]) -> Option<Interval> {
-        let groups = clusters_of(items.iter().map(|(c, _, _)| *c));
-        let (groups, level) = if groups.len() >= 2 {
-            (groups, CiLevel::Model)
-        } else {
-            ((0..items.len()).map(|i| vec![i]).collect(), CiLevel::Item)
-        };
+        let (groups, level) = Self::clusters(items.iter().map(|(c, _, _)| *c));
         self.percentile(&groups, level, |idx| {
             let (i, o) = idx
                 .iter()
                 .fold((0.0, 0.0), |(i, o), &k| (i + items[k].1, o + items[k].2));
             (o > 0.0).then(|| i / o)
+        })
+    }
+}
+
+impl Bootstrap {
+    /// Model-level clusters of `labels` when there are at least two, else
+    /// one cluster per item (and the level says so).
+    pub fn clusters<'a>(labels: impl Iterator<Item = &'a str>) -> (Vec<Vec<usize>>, CiLevel) {
+        let groups = clusters_of(labels);
+        if groups.len() >= 2 {
+            (groups, CiLevel::Model)
+        } else {
+            let n = groups.iter().map(Vec::len).sum();
+            ((0..n).map(|i| vec![i]).collect(), CiLevel::Item)
+        }
+    }
+
+    /// Cluster bootstrap CI of the geometric mean of `(cluster, value)` items.
+    pub fn geomean_ci(&self, items: &[(&str, f64)]) -> Option<Interval> {
+        let (groups, level) = Self::clusters(items.iter().map(|(c, _)| *c));
+        self.percentile(&groups, level, |idx| {
+            geomean(&idx.iter().map(|&k| items[k].1).collect::<Vec<_>>())
+        })
+    }
+
+    /// Cluster bootstrap CI of the median of `(cluster, value)` items.
+    pub fn median_ci(&self, items: &[(&str, f64)]) -> Option<Interval> {
+        let (groups, level) = Self::clusters(items.iter().map(|(c, _)| *c));
+        self.percentile(&groups, level, |idx| {
+            median(&idx.iter().map(|&k| items[k].1).collect::<Vec<_>>())
+        })
+    }
+
+    /// Bootstrap CI of the median of values grouped by cluster, always
+    /// resampling the given clusters (fig4: models), whatever their count.
+    pub fn median_ci_of_clusters(&self, clusters: &[Vec<f64>]) -> Option<Interval> {
+        let values: Vec<f64> = clusters.iter().flatten().copied().collect();
+        let mut groups = Vec::new();
+        let mut at = 0;
+        for c in clusters.iter().filter(|c| !c.is_empty()) {
+            groups.push((at..at + c.len()).collect::<Vec<_>>());
+            at += c.len();
+        }
+        self.percentile(&groups, CiLevel::Model, |idx| {
+            median(&idx.iter().map(|&k| values[k]).collect::<Vec<_>>())
         })
     }
 }
@@ -252,5 +295,35 @@ mod tests {
         assert_eq!(quantile(&v, 1.0), Some(4.0));
         assert!((quantile(&v, 0.25).unwrap() - 1.75).abs() < 1e-12);
         assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn intervals_are_seeded_and_bracket_the_statistic() {
+        let items: Vec<(&str, f64)> = [
+            ("a", 1.40),
+            ("a", 1.45),
+            ("b", 1.50),
+            ("b", 1.52),
+            ("c", 1.47),
+            ("c", 1.49),
+        ]
+        .to_vec();
+        let b = Bootstrap::default();
+        let g = b.geomean_ci(&items).unwrap();
+        assert_eq!(Some(g), b.geomean_ci(&items));
+        let values: Vec<f64> = items.iter().map(|i| i.1).collect();
+        let gm = geomean(&values).unwrap();
+        assert!(g.lo <= gm && gm <= g.hi && g.lo < g.hi, "{g:?} vs {gm}");
+        assert_eq!(g.level, CiLevel::Model);
+        let m = b.median_ci(&items).unwrap();
+        let md = median(&values).unwrap();
+        assert!(m.lo <= md && md <= m.hi, "{m:?} vs {md}");
+        // One model: the items are resampled, and the level says so.
+        let one: Vec<(&str, f64)> = values.iter().map(|v| ("a", *v)).collect();
+        assert_eq!(b.median_ci(&one).unwrap().level, CiLevel::Item);
+        let clusters = vec![vec![0.001, -0.002, 0.003], vec![0.0, 0.004], vec![0.002]];
+        let c = b.median_ci_of_clusters(&clusters).unwrap();
+        assert!(c.lo <= c.hi);
+        assert_eq!(b.median_ci_of_clusters(&[]), None);
     }
 }
