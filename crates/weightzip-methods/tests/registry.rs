@@ -1,50 +1,54 @@
 //! The registry: every name of DESIGN.md §4, unique names, classes, corpora.
 
 use weightzip_methods::{
-    all_methods, method_by_name, method_for, method_names, methods_for, Corpus, MethodClass,
+    all_methods, method_by_name, method_for, method_names, methods_for, Corpus,
 };
 
-const STUDY: &[(&str, &str)] = &[
-    ("gzip6", "general-purpose"),
-    ("brotli_q9", "general-purpose"),
-    ("xz9", "general-purpose"),
-    ("zstd3_raw", "general-purpose"),
-    ("zstd19_raw", "general-purpose"),
-    ("whole_zstd3", "general-purpose"),
-    ("whole_zstd9", "general-purpose"),
-    ("whole_zstd19", "general-purpose"),
-    ("whole_xz6", "general-purpose"),
-    ("zstd19_bytegrouped", "byte-grouped"),
-    ("bf16_split", "byte-grouped"),
-    ("scape_per_file", "format-aware"),
-    ("qa", "format-aware"),
-    ("decomp_perstream_zstd3", "format-aware"),
-    ("decomp_perstream_zstd19", "format-aware"),
-    ("decomp_perstream_xz6", "format-aware"),
-    ("decomp_perstream_zstd19_bgscale", "format-aware"),
-    ("zstd19_dict", "trained-profile"),
-    ("bf16_pretrained_k1", "trained-profile"),
-    ("bf16_mixture_k4", "trained-profile"),
-    ("qb_k4", "trained-profile"),
-    ("qb_k8", "trained-profile"),
-    ("qb_k16", "trained-profile"),
-    ("decomp_qb_full", "trained-profile"),
-    ("wz_bf16", "weightzip"),
-    ("wz_fp16", "weightzip"),
-    ("wz_fp32", "weightzip"),
-    ("wz_gguf", "weightzip"),
+/// The study's figure notebook (committed unchanged with the lab's tests):
+/// its `METHOD_CLASS` table is the contract for every method's class.
+const NOTEBOOK: &str = include_str!("../../weightzip-lab/tests/notebook/study_figures.ipynb");
+
+/// `METHOD_CLASS` of the notebook, as (method, class) pairs.
+fn notebook_classes() -> Vec<(String, String)> {
+    let start = NOTEBOOK
+        .find("METHOD_CLASS = {")
+        .expect("notebook has METHOD_CLASS");
+    let body = &NOTEBOOK[start..];
+    let body = &body[..body.find('}').expect("METHOD_CLASS is closed")];
+    let quoted: Vec<&str> = body.split('\'').skip(1).step_by(2).collect();
+    quoted
+        .chunks(2)
+        .map(|p| (p[0].to_string(), p[1].to_string()))
+        .collect()
+}
+
+/// Methods of the study that learn a profile from the train split.
+const TRAINED: &[&str] = &[
+    "zstd19_dict",
+    "bf16_pretrained_k1",
+    "bf16_mixture_k4",
+    "qb_k4",
+    "qb_k8",
+    "qb_k16",
+    "decomp_qb_full",
 ];
+
+/// Our own methods, outside the notebook's table.
+const OURS: &[&str] = &["wz_bf16", "wz_fp16", "wz_fp32", "wz_gguf"];
 
 #[test]
 fn every_study_name_is_registered_with_its_class() {
-    for &(name, class) in STUDY {
+    let classes = notebook_classes();
+    assert_eq!(classes.len(), 24, "{classes:?}");
+    for (name, class) in &classes {
         let m = method_by_name(name).unwrap_or_else(|| panic!("{name} missing"));
         assert_eq!(m.class().as_str(), class, "{name}");
-        assert_eq!(
-            m.is_trained(),
-            m.class() == MethodClass::TrainedProfile,
-            "{name}"
-        );
+        assert_eq!(m.is_trained(), TRAINED.contains(&name.as_str()), "{name}");
+    }
+    for name in OURS {
+        let m = method_by_name(name).unwrap_or_else(|| panic!("{name} missing"));
+        assert_eq!(m.class().as_str(), "weightzip", "{name}");
+        assert!(!m.is_trained(), "{name}");
     }
     let names = method_names();
     let unique: std::collections::BTreeSet<_> = names.iter().collect();
