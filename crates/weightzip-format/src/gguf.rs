@@ -22,7 +22,9 @@ use crate::error::{FormatError, Result};
 use crate::ggml::GgmlType;
 use crate::{check_overlaps, index_by_name};
 use std::collections::{HashMap, HashSet};
+#[cfg(feature = "mmap")]
 use std::fs::File;
+#[cfg(feature = "mmap")]
 use std::path::Path;
 
 /// File magic.
@@ -720,6 +722,7 @@ impl<'a> GgufView<'a> {
 }
 
 /// A memory-mapped GGUF file.
+#[cfg(feature = "mmap")]
 #[derive(Debug)]
 pub struct GgufFile {
     mmap: memmap2::Mmap,
@@ -727,6 +730,7 @@ pub struct GgufFile {
     by_name: HashMap<String, usize>,
 }
 
+#[cfg(feature = "mmap")]
 impl GgufFile {
     /// Maps the file at `path` and parses its header.
     ///

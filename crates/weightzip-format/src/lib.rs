@@ -1,7 +1,6 @@
 //! Zero-copy, hostile-input-safe readers for the two weight file formats
 //! weightzip understands — safetensors and GGUF — plus the ggml block
-//! layouts needed to split quantized tensors into fields, and a classifier
-//! for tensor names.
+//! layouts needed to split quantized tensors into fields.
 //!
 //! Every length read from a file is bounded before anything is allocated,
 //! all arithmetic on file-supplied numbers is checked, and no input can make
@@ -10,23 +9,25 @@
 //! * [`sniff`] — which format the first bytes look like;
 //! * [`layout_of`] / [`read_layout`] — where every tensor's bytes are, from a
 //!   whole file in memory or by reading only the header from a stream;
-//! * [`SafetensorsFile`] / [`GgufFile`] (mmap) and [`SafetensorsView`] /
+//! * [`SafetensorsFile`] / [`GgufFile`] (mmap, with the `mmap` feature, on by
+//!   default) and [`SafetensorsView`] /
 //!   [`GgufView`] (borrowed bytes) for zero-copy access to tensor data;
-//! * [`naming::classify`] to group tensors by role.
 
 pub mod dtype;
 pub mod error;
 pub mod ggml;
 pub mod gguf;
-pub mod naming;
 pub mod safetensors;
 
 pub use dtype::Dtype;
 pub use error::{FormatError, Result};
 pub use ggml::{BlockField, FieldKind, GgmlType};
-pub use gguf::{GgufFile, GgufHeader, GgufTensorInfo, GgufValue, GgufView};
-pub use naming::{classify, TensorCategory, TensorName};
-pub use safetensors::{SafetensorInfo, SafetensorsFile, SafetensorsHeader, SafetensorsView};
+#[cfg(feature = "mmap")]
+pub use gguf::GgufFile;
+pub use gguf::{GgufHeader, GgufTensorInfo, GgufValue, GgufView};
+#[cfg(feature = "mmap")]
+pub use safetensors::SafetensorsFile;
+pub use safetensors::{SafetensorInfo, SafetensorsHeader, SafetensorsView};
 
 use std::collections::HashMap;
 use std::fmt;

@@ -17,7 +17,9 @@ use crate::error::{FormatError, Result};
 use crate::{check_overlaps, index_by_name};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
+#[cfg(feature = "mmap")]
 use std::fs::File;
+#[cfg(feature = "mmap")]
 use std::path::Path;
 
 /// Largest accepted JSON header (the reference implementation refuses headers
@@ -358,6 +360,7 @@ impl<'a> SafetensorsView<'a> {
 }
 
 /// A memory-mapped safetensors file.
+#[cfg(feature = "mmap")]
 #[derive(Debug)]
 pub struct SafetensorsFile {
     mmap: memmap2::Mmap,
@@ -365,6 +368,7 @@ pub struct SafetensorsFile {
     by_name: HashMap<String, usize>,
 }
 
+#[cfg(feature = "mmap")]
 impl SafetensorsFile {
     /// Maps the file at `path` and parses its header.
     ///

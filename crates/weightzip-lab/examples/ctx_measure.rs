@@ -3,7 +3,7 @@
 //! and what `wz_bf16_ctx` / `wz_fp16_ctx` achieve beside the fast codecs.
 //!
 //! ```text
-//! cargo run --release -p weightzip-codec --example ctx_measure -- FILE... [--min-bytes N] [--no-hint] [--tensors]
+//! cargo run --release -p weightzip-lab --example ctx_measure -- FILE... [--min-bytes N] [--no-hint] [--tensors]
 //! ```
 //!
 //! Per tensor (with `--tensors`) and per file, byte-weighted: R_marginal =
@@ -17,7 +17,8 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use weightzip_codec::{ctx, float};
-use weightzip_format::{classify, Dtype, SafetensorsFile};
+use weightzip_format::{Dtype, SafetensorsFile};
+use weightzip_lab::naming::classify;
 
 const CHUNK: usize = 4 << 20;
 

@@ -1,13 +1,14 @@
 //! Prints the tensor layout of each file given on the command line, parsed
-//! both by streaming the header (`read_layout`) and from a memory map
-//! (`layout_of`), and checks that the two agree.
+//! both by streaming the header (`read_layout`) and from the whole file in
+//! memory (`layout_of`), and checks that the two agree.
 //!
-//! Usage: `cargo run -p weightzip-format --example dump_layout -- FILE...`
+//! Usage: `cargo run -p weightzip-lab --example dump_layout -- FILE...`
 //! Output lines: `name<TAB>type<TAB>shape<TAB>offset<TAB>end<TAB>category/role/layer`.
 
 use std::fs::File;
 use std::process::ExitCode;
-use weightzip_format::{classify, layout_of, read_layout};
+use weightzip_format::{layout_of, read_layout};
+use weightzip_lab::naming::classify;
 
 fn main() -> ExitCode {
     let mut failed = false;
@@ -31,9 +32,8 @@ fn dump(path: &str) -> Result<(), Box<dyn std::error::Error>> {
     let mut file = File::open(path)?;
     let len = file.metadata()?.len();
     let streamed = read_layout(&mut file, len)?;
-    // SAFETY: read-only map of a file nobody modifies while this runs.
-    let map = unsafe { memmap2::Mmap::map(&file)? };
-    let mapped = layout_of(&map)?;
+    let whole = std::fs::read(path)?;
+    let mapped = layout_of(&whole)?;
     if streamed != mapped {
         return Err("read_layout and layout_of disagree".into());
     }

@@ -408,7 +408,7 @@ fn model_files(m: &ModelEntry) -> std::result::Result<Vec<PathBuf>, String> {
 
 /// Category, role and layer of a tensor name.
 fn classify(name: &str) -> (String, Option<String>, Option<u32>) {
-    let t = weightzip_format::classify(name);
+    let t = crate::naming::classify(name);
     (
         t.category.as_str().to_string(),
         t.role.map(str::to_string),

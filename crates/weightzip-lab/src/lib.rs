@@ -21,6 +21,7 @@ pub mod error;
 mod evaluate;
 pub mod manifest;
 pub mod methods;
+pub mod naming;
 pub mod progress;
 pub mod report;
 
