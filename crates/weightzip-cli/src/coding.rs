@@ -1,33 +1,15 @@
 //! `compress`, `decompress`, `cat` and `verify`: the commands that read and
 //! write archives.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use weightzip::fs::{self as wfs, OutputPath, Replace, TempFile};
-use weightzip::{Archive, CompressOptions, ExtractOptions, Level, Progress, RootKind, SegmentKind};
+use weightzip::{Archive, CompressOptions, ExtractOptions, Level, RootKind, SegmentKind};
 
+use crate::progress::Bar;
 use crate::{CatArgs, CompressArgs, DecompressArgs, LevelArg, VerifyArgs};
-
-fn progress_bar(total: u64, quiet: bool, verb: &str) -> (Option<ProgressBar>, Option<Progress>) {
-    if quiet || !std::io::stderr().is_terminal() {
-        return (None, None);
-    }
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{msg} [{bar:40}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar.set_message(verb.to_string());
-    let b = bar.clone();
-    (Some(bar), Some(Arc::new(move |n| b.inc(n))))
-}
 
 /// Bytes below `path`, for the progress bar (links not followed).
 fn input_size(path: &Path) -> u64 {
@@ -61,7 +43,7 @@ pub(crate) fn compress(a: CompressArgs) -> Result<()> {
         }
     };
     let to_stdout = OutputPath::of(&output) == OutputPath::Stdout;
-    let (bar, progress) = progress_bar(input_size(&a.input), a.common.quiet, "compress");
+    let (bar, progress) = Bar::start(input_size(&a.input), a.common.quiet, "compress");
     let opts = CompressOptions {
         level: match a.level {
             LevelArg::Fast => Level::Fast,
@@ -144,7 +126,7 @@ pub(crate) fn decompress(a: DecompressArgs) -> Result<()> {
         }
     };
     let to_stdout = OutputPath::of(&output) == OutputPath::Stdout;
-    let (bar, progress) = progress_bar(archive.index().total_size(), a.common.quiet, "decompress");
+    let (bar, progress) = Bar::start(archive.index().total_size(), a.common.quiet, "decompress");
     let opts = ExtractOptions {
         threads: a.common.threads,
         overwrite: a.force,
@@ -221,7 +203,7 @@ pub(crate) fn cat(a: CatArgs) -> Result<()> {
 
 pub(crate) fn verify(a: VerifyArgs) -> Result<()> {
     let archive = open_archive(&a.input)?;
-    let (bar, progress) = progress_bar(archive.index().total_size(), a.common.quiet, "verify");
+    let (bar, progress) = Bar::start(archive.index().total_size(), a.common.quiet, "verify");
     let opts = ExtractOptions {
         threads: a.common.threads,
         overwrite: false,

@@ -4,13 +4,12 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use weightzip::WzError;
 
 mod coding;
 mod inspect;
-mod lab;
+mod progress;
 mod speed;
 
 /// Exit code for a damaged, truncated or foreign `.wz` file (data integrity).
@@ -52,31 +51,6 @@ enum Command {
     Verify(VerifyArgs),
     /// Measure codec speed next to memcpy, lz4 and zstd on the same tensor bytes.
     Speed(speed::SpeedArgs),
-    /// Entropy atlas of a corpus: byte / nibble entropies, ceilings, layer pairs.
-    Atlas(lab::AtlasArgs),
-    /// Train the trained-profile methods on the corpus's train split.
-    Train(lab::TrainArgs),
-    /// Benchmark every method on the corpus's test split (byte-exact round trips).
-    Bench(lab::BenchArgs),
-    /// Merge sharded bench results.
-    Merge(lab::MergeArgs),
-    /// Tables from bench records: byte-weighted, geomean, median, CIs.
-    Report(lab::ReportArgs),
-    /// Render the study's five figures (PDF and PNG) from lab records.
-    Figures(FiguresArgs),
-}
-
-#[derive(Args)]
-struct FiguresArgs {
-    /// Bench records (results.jsonl.zst or .jsonl).
-    #[arg(long)]
-    results: Option<PathBuf>,
-    /// Atlas folder (bf16.jsonl, q4k.jsonl, layer_pairs.jsonl).
-    #[arg(long)]
-    atlas: Option<PathBuf>,
-    /// Output folder.
-    #[arg(short, long, default_value = "figures")]
-    output: PathBuf,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -188,8 +162,8 @@ struct VerifyArgs {
     common: Common,
 }
 
-/// `weightzip bench --speed FILE...` is `weightzip speed FILE...`: the lab's
-/// `bench` takes a corpus manifest, the speed benchmark takes model files.
+/// `weightzip bench --speed FILE...` is `weightzip speed FILE...` (the lab's
+/// `bench`, in `weightzip-lab`, takes a corpus manifest).
 fn rewrite_bench_speed(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     if args.get(1).is_some_and(|a| a == "bench") && args.iter().any(|a| a == "--speed") {
         args[1] = "speed".into();
@@ -198,8 +172,23 @@ fn rewrite_bench_speed(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsStr
     args
 }
 
+/// The lab's commands, which live in the `weightzip-lab` binary.
+const LAB_COMMANDS: &[&str] = &["atlas", "train", "bench", "merge", "report", "figures"];
+
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(rewrite_bench_speed(std::env::args_os().collect()));
+    let args = rewrite_bench_speed(std::env::args_os().collect());
+    if let Some(cmd) = args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .filter(|a| LAB_COMMANDS.contains(a))
+    {
+        eprintln!(
+            "weightzip: `{cmd}` is a lab command, in the `weightzip-lab` binary \
+             (cargo install --locked --path crates/weightzip-lab-cli)"
+        );
+        return ExitCode::from(2);
+    }
+    let cli = Cli::parse_from(args);
     if let Err(e) = weightzip::fs::remove_temps_on_signals() {
         eprintln!("weightzip: warning: cannot watch for interrupts ({e}); an interrupted run may leave a hidden temporary file");
     }
@@ -210,12 +199,6 @@ fn main() -> ExitCode {
         Command::Inspect(a) => inspect::run(&a.input, a.json),
         Command::Verify(a) => coding::verify(a),
         Command::Speed(a) => speed::run(a),
-        Command::Atlas(a) => lab::run_atlas(a),
-        Command::Train(a) => lab::run_train(a),
-        Command::Bench(a) => lab::run_bench(a),
-        Command::Merge(a) => lab::run_merge(a),
-        Command::Report(a) => lab::run_report(a),
-        Command::Figures(a) => figures(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -262,18 +245,3 @@ fn exit_code(err: &anyhow::Error) -> u8 {
 }
 
 pub(crate) use coding::open_archive;
-
-fn figures(a: FiguresArgs) -> Result<()> {
-    if a.results.is_none() && a.atlas.is_none() {
-        bail!("give --results and/or --atlas");
-    }
-    let inputs = weightzip_figures::load_inputs(a.results.as_deref(), a.atlas.as_deref())?;
-    std::fs::create_dir_all(&a.output)
-        .with_context(|| format!("creating {}", a.output.display()))?;
-    let written = weightzip_figures::render_all(&inputs, &a.output)?;
-    let mut out = std::io::stdout().lock();
-    for p in written {
-        writeln!(out, "{}", p.display())?;
-    }
-    Ok(())
-}

@@ -66,7 +66,7 @@ fn check_pdf(pdf: &[u8]) {
     assert!(count(pdf, b"/FontDescriptor") >= 1);
 }
 
-/// Records written by `weightzip train/atlas/bench` over `examples/corpus.toml`
+/// Records written by `weightzip-lab train/atlas/bench` over `examples/corpus.toml`
 /// (the real demo corpus), committed in `tests/demo/`.
 #[test]
 fn every_figure_renders_from_the_demo_corpus_records() {

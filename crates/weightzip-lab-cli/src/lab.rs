@@ -1,4 +1,4 @@
-//! `weightzip atlas | train | bench | merge | report`: the lab's command-line
+//! `weightzip-lab atlas | train | bench | merge | report`: the command-line
 //! glue over `weightzip_lab` (which holds every piece of logic).
 
 use std::io::IsTerminal;
@@ -18,7 +18,7 @@ use weightzip_lab::records::{merge_files, read_results};
 use weightzip_lab::report::{build_report, read_atlas_summary, to_markdown, ReportOptions};
 use weightzip_lab::stats::Bootstrap;
 
-/// `weightzip atlas`: entropy atlas of every tensor of a corpus.
+/// `weightzip-lab atlas`: entropy atlas of every tensor of a corpus.
 #[derive(Args, Debug, Clone)]
 pub struct AtlasArgs {
     /// The corpus manifest (corpus.toml).
@@ -38,7 +38,7 @@ pub struct AtlasArgs {
     pub quiet: bool,
 }
 
-/// `weightzip train`: trains every trained method on the train split.
+/// `weightzip-lab train`: trains every trained method on the train split.
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
     /// The corpus manifest (corpus.toml).
@@ -57,7 +57,7 @@ pub struct TrainArgs {
     pub quiet: bool,
 }
 
-/// `weightzip bench`: every applicable method on every test-split item.
+/// `weightzip-lab bench`: every applicable method on every test-split item.
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
     /// The corpus manifest (corpus.toml).
@@ -75,7 +75,7 @@ pub struct BenchArgs {
     /// Run only shard `i/n` (0-based): items i, i+n, … of the sorted item list.
     #[arg(long)]
     pub shard: Option<String>,
-    /// Directory of trained profiles (from `weightzip train`); missing ones
+    /// Directory of trained profiles (from `weightzip-lab train`); missing ones
     /// are trained on the train split and saved there.
     #[arg(long)]
     pub profiles: Option<PathBuf>,
@@ -95,7 +95,7 @@ pub struct BenchArgs {
     pub quiet: bool,
 }
 
-/// `weightzip merge`: joins result shards into one file.
+/// `weightzip-lab merge`: joins result shards into one file.
 #[derive(Args, Debug, Clone)]
 pub struct MergeArgs {
     /// Shard result files.
@@ -106,7 +106,7 @@ pub struct MergeArgs {
     pub out: PathBuf,
 }
 
-/// `weightzip report`: tables of a results file.
+/// `weightzip-lab report`: tables of a results file.
 #[derive(Args, Debug, Clone)]
 pub struct ReportArgs {
     /// Results file (results.jsonl.zst).
@@ -228,7 +228,7 @@ fn open_dataset(manifest: &PathBuf) -> Result<Dataset> {
     Ok(ds)
 }
 
-/// Runs `weightzip atlas`.
+/// Runs `weightzip-lab atlas`.
 pub fn run_atlas(args: AtlasArgs) -> Result<()> {
     let ds = open_dataset(&args.manifest)?;
     let opts = AtlasOptions {
@@ -249,7 +249,7 @@ pub fn run_atlas(args: AtlasArgs) -> Result<()> {
     Ok(())
 }
 
-/// Runs `weightzip train`.
+/// Runs `weightzip-lab train`.
 pub fn run_train(args: TrainArgs) -> Result<()> {
     let ds = open_dataset(&args.manifest)?;
     let set = MethodSet::registry(&args.methods)?;
@@ -273,7 +273,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// Runs `weightzip bench`.
+/// Runs `weightzip-lab bench`.
 pub fn run_bench(args: BenchArgs) -> Result<()> {
     let ds = open_dataset(&args.manifest)?;
     let set = MethodSet::registry(&args.methods)?;
@@ -317,7 +317,7 @@ pub fn run_bench(args: BenchArgs) -> Result<()> {
     }
 }
 
-/// Runs `weightzip merge`.
+/// Runs `weightzip-lab merge`.
 pub fn run_merge(args: MergeArgs) -> Result<()> {
     if args.inputs.iter().any(|p| p == &args.out) {
         bail!("merge: the output must not be one of the inputs");
@@ -331,13 +331,13 @@ pub fn run_merge(args: MergeArgs) -> Result<()> {
     Ok(())
 }
 
-/// Runs `weightzip report`.
+/// Runs `weightzip-lab report`.
 pub fn run_report(args: ReportArgs) -> Result<()> {
     let read = read_results(&args.results)?;
     if read.journal_rows > 0 || read.truncated {
         eprintln!(
             "report: {} is from an unfinished (or killed) run: {} row(s) from its journal{}; \
-             `weightzip bench` with the same arguments completes it",
+             `weightzip-lab bench` with the same arguments completes it",
             args.results.display(),
             read.journal_rows,
             if read.truncated {

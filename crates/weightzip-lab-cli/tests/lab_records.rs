@@ -1,4 +1,4 @@
-//! The lab's records as their readers see them: records made by `weightzip
+//! The lab's records as their readers see them: records made by `weightzip-lab
 //! train / atlas / bench` from the demo corpus feed the figure loader and the
 //! study's own notebook (run unchanged by python); a bench killed with
 //! `kill -9` leaves a file `report` reads and the next run completes; shards
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use weightzip_records::{read_results, BenchRecord};
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_weightzip"))
+    Command::new(env!("CARGO_BIN_EXE_weightzip-lab"))
 }
 
 fn repo() -> PathBuf {
@@ -27,7 +27,7 @@ fn ok(args: &[&str]) -> Output {
     let o = bin().args(args).output().expect("binary runs");
     assert!(
         o.status.success(),
-        "weightzip {args:?} failed: {}",
+        "weightzip-lab {args:?} failed: {}",
         String::from_utf8_lossy(&o.stderr)
     );
     o
