@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Cut the demo-corpus fixtures out of ../shared/corpus (stdlib only).
+"""Cut the demo-corpus fixtures out of the real-weight corpus (stdlib only).
 
 usage: cut_fixtures.py CORPUS_DIR OUT_DIR
 

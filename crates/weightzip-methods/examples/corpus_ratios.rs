@@ -2,7 +2,7 @@
 //! byte-weighted ratios with profiles charged per item.
 //!
 //! ```text
-//! cargo run --release -p weightzip-methods --example corpus_ratios -- /work/shared/corpus [corpus-name ...]
+//! cargo run --release -p weightzip-methods --example corpus_ratios -- CORPUS_DIR [corpus-name ...]
 //! ```
 //! Train split = Whisper files, test split = MiniLM files (the corpus
 //! README's suggestion). Corpora with a single source model (fp16: Whisper,
