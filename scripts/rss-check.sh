@@ -6,7 +6,8 @@
 #   - compress / verify / decompress of a 1 GiB opaque file (real fixture
 #     bytes interleaved with /dev/urandom blocks; bar: decompress <= 128 MB);
 #   - compress / decompress of the largest real weight file >= 1 GB in
-#     /work/shared/corpus, if there is one (else skipped).
+#     $CORPUS (default: ../shared/corpus next to the repository), if there
+#     is one (else skipped).
 # Usage: scripts/rss-check.sh [WORKDIR]   (needs ~3 GB free in WORKDIR;
 #        QUICK=1 skips the 1 GiB and real-file parts)
 set -euo pipefail
@@ -68,10 +69,11 @@ measure "decompress opaque.wz -T 1" "$BIN" decompress -q -f -T 1 "$WORK/opaque.w
 cmp "$OPAQUE" "$WORK/opaque.back" && echo "opaque round trip: identical"
 rm -f "$WORK/opaque.back"
 
-echo "== largest real file >= 1 GB in /work/shared/corpus"
-BIG=$(find /work/shared/corpus -type f -size +1000M -printf '%s %p\n' 2>/dev/null | sort -n | tail -1 | cut -d' ' -f2-)
+CORPUS=${CORPUS:-../shared/corpus}
+echo "== largest real file >= 1 GB in $CORPUS"
+BIG=$(find "$CORPUS" -type f -size +1000M -printf '%s %p\n' 2>/dev/null | sort -n | tail -1 | cut -d' ' -f2-)
 if [ -z "$BIG" ]; then
-    echo "skipped: no file of 1 GB or more in /work/shared/corpus"
+    echo "skipped: no file of 1 GB or more in $CORPUS"
 else
     measure "compress $(basename "$BIG")" "$BIN" compress -q -f "$BIG" -o "$WORK/big.wz"
     measure "decompress $(basename "$BIG").wz" "$BIN" decompress -q -f "$WORK/big.wz" -o "$WORK/big.back"

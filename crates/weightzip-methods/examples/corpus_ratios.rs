@@ -48,7 +48,7 @@ fn halves(mut v: Vec<Vec<u8>>) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let root = Path::new(args.get(1).map_or("/work/shared/corpus", String::as_str));
+    let root = Path::new(args.get(1).map_or("../shared/corpus", String::as_str));
     let only: Vec<&str> = args.iter().skip(2).map(String::as_str).collect();
     let fx = root.join("fixtures");
     let bf16 = TensorType::St(Dtype::BF16);
