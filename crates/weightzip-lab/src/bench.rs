@@ -16,7 +16,7 @@
 //! Runs are resumable (rows already in the output file are kept and their
 //! items skipped; the file survives `kill -9`, see `weightzip_records::
 //! results_file`) and shardable (`--shard i/n` takes every n-th item of the
-//! sorted item list, starting at i; `weightzip merge` joins the shards).
+//! sorted item list, starting at i; `weightzip-lab merge` joins the shards).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -32,7 +32,7 @@ use crate::corpus::{Dataset, Item};
 use crate::error::{LabError, Result};
 pub use crate::evaluate::evaluate;
 use crate::manifest::{CorpusKind, Split};
-use crate::methods::{MethodSet, Profiles};
+use crate::methods::{method_corpus, MethodSet, Profiles};
 use crate::progress::Progress;
 use crate::records::{BenchRecord, MethodRecord, RecordKey, ResultsWriter};
 
@@ -288,7 +288,8 @@ pub fn run_bench(
                 let (m, profile) = p.todo[k];
                 progress.status(&format!("{} · {}", p.item.name, m.name()));
                 let rec = item_data(ds, p.item, &slots[i]).map(|data| {
-                    let mut rec = evaluate(m, &data, profile, repeats_of(p.item));
+                    let item = (method_corpus(p.item.kind), p.item.shape.as_slice());
+                    let mut rec = evaluate(m, &data, item, profile, repeats_of(p.item));
                     rec.concurrent_jobs = jobs;
                     rec
                 });

@@ -6,7 +6,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
-use weightzip_methods::{Method, Profile};
+use weightzip_methods::{Corpus, Method, Profile};
 
 use crate::records::MethodRecord;
 
@@ -25,15 +25,18 @@ fn mbps(bytes: usize, secs: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-/// One (item, method) evaluation: compress and decompress `repeats` times
+/// One (item, method) evaluation of an item of `item = (corpus, shape)`:
+/// compress and decompress `repeats` times
 /// each on this thread, check every decoded output byte for byte, keep the
 /// best times. Never panics: errors and panics become failure records.
 pub fn evaluate(
     m: &dyn Method,
     input: &[u8],
+    item: (Corpus, &[u64]),
     profile: Option<&Profile>,
     repeats: usize,
 ) -> MethodRecord {
+    let (corpus, shape) = item;
     let profile_bytes = profile.map_or(0, |p| p.bytes.len() as u64);
     let mut rec = MethodRecord {
         class: m.class().as_str().to_string(),
@@ -47,7 +50,9 @@ pub fn evaluate(
     let mut best_c = f64::INFINITY;
     for _ in 0..repeats.max(1) {
         let t = Instant::now();
-        let r = catch_unwind(AssertUnwindSafe(|| m.compress(input, profile)));
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            m.compress_item(input, corpus, shape, profile)
+        }));
         let secs = t.elapsed().as_secs_f64();
         match r {
             Ok(Ok(c)) => {

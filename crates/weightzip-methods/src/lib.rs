@@ -31,6 +31,7 @@ pub mod scape;
 pub mod trained;
 mod util;
 pub mod wz;
+pub mod wz_tensor;
 
 pub use error::{MethodError, Result};
 pub use profile::Profile;
@@ -165,6 +166,21 @@ pub trait Method: Send + Sync {
     /// Compresses one item. Trained methods need the profile from
     /// [`Method::train`]; untrained methods ignore it.
     fn compress(&self, input: &[u8], profile: Option<&Profile>) -> Result<Vec<u8>>;
+
+    /// Compresses one item of `corpus` whose shape (outermost dimension
+    /// first; empty for whole files) is known, as the bench does. Methods
+    /// that code tensors the way the container does (row lengths, chunks)
+    /// use it; the others compress the bytes alone.
+    fn compress_item(
+        &self,
+        input: &[u8],
+        corpus: Corpus,
+        shape: &[u64],
+        profile: Option<&Profile>,
+    ) -> Result<Vec<u8>> {
+        let _ = (corpus, shape);
+        self.compress(input, profile)
+    }
 
     /// Must return exactly the original bytes; `original_len` is known to the caller.
     ///

@@ -128,7 +128,7 @@ impl Method for WzGguf {
     }
 }
 
-/// Every weightzip codec method, then `wz_gguf`.
+/// Every weightzip codec method, then `wz_gguf`, `wz_default` and `wz_max`.
 pub fn methods() -> Vec<Box<dyn Method>> {
     let mut v: Vec<Box<dyn Method>> = ALL_CODECS
         .iter()
@@ -137,5 +137,10 @@ pub fn methods() -> Vec<Box<dyn Method>> {
         .map(|id| Box::new(WzCodec { id }) as Box<dyn Method>)
         .collect();
     v.push(Box::new(WzGguf));
+    v.extend(
+        crate::wz_tensor::WZ_TENSOR
+            .iter()
+            .map(|&m| Box::new(m) as Box<dyn Method>),
+    );
     v
 }
