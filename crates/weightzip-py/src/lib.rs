@@ -4,6 +4,7 @@
 //! as `WeightzipError` too (never as pyo3's `PanicException`).
 
 mod archive;
+mod buffers;
 mod convert;
 mod functions;
 
