@@ -225,10 +225,12 @@ class _Slice:
 
     def __getitem__(self, index):
         shape = self._t.shape()
-        if not shape:
-            raise IndexError("a 0-dimensional tensor cannot be sliced")
         if not isinstance(index, tuple):
             index = (index,)
+        if not shape:
+            if index in ((), (Ellipsis,)):  # what transformers asks of scalars
+                return self._h.get_tensor(self._t.name)
+            raise IndexError("a 0-dimensional tensor takes only [...]")
         if not index:
             index = (slice(None),)
         first, rest = index[0], index[1:]
