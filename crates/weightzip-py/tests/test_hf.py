@@ -108,5 +108,13 @@ def test_routing_without_archives_changes_nothing(tmp_path):
 
 def test_from_pretrained_without_archives_says_so(tmp_path):
     (tmp_path / "config.json").write_text("{}")
-    with pytest.raises(weightzip.WeightzipError, match="no \\*.safetensors.wz"):
+    with pytest.raises(weightzip.WeightzipError, match="no model.safetensors.wz"):
+        weightzip.hf.load_state_dict(tmp_path)
+    # Only the weights transformers would read: other safetensors files of
+    # the folder (here a bf16 copy) are not shards of the model.
+    (tmp_path / "model.bf16.safetensors.wz").write_bytes(b"")
+    with pytest.raises(weightzip.WeightzipError, match="no model.safetensors.wz"):
+        weightzip.hf.load_state_dict(tmp_path)
+    (tmp_path / "model.safetensors.index.json").write_text('{"weight_map": {"a": "model-1.safetensors"}}')
+    with pytest.raises(weightzip.WeightzipError, match="names model-1.safetensors.wz"):
         weightzip.hf.load_state_dict(tmp_path)

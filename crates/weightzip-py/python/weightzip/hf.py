@@ -74,20 +74,49 @@ def compress_folder(
     return dst
 
 
-def weight_archives(folder: PathLike) -> List[Path]:
-    """The ``*.safetensors.wz`` archives directly in ``folder``, sorted."""
-    found = sorted(Path(folder).glob("*.safetensors.wz"))
-    if not found:
-        raise WeightzipError(f"{folder}: no *.safetensors.wz weights (make them with weightzip.hf.compress_folder)")
-    return found
+def _variant(name: str, variant: Optional[str]) -> str:
+    """``model.safetensors`` with a variant: ``model.<variant>.safetensors``
+    (transformers' naming)."""
+    if not variant:
+        return name
+    stem, ext = name.split(".", 1)
+    return f"{stem}.{variant}.{ext}"
 
 
-def load_state_dict(folder: PathLike, threads: int = 0) -> Dict[str, "object"]:
-    """Every tensor of every weight archive of ``folder`` (all shards)."""
+def weight_archives(folder: PathLike, variant: Optional[str] = None) -> List[Path]:
+    """The weight archives transformers would read in ``folder``, as it
+    picks the weight files: the shards that ``model.safetensors.index.json``
+    names (each as ``<shard>.wz``), else ``model.safetensors.wz``.
+    ``variant`` as in transformers (``model.<variant>.safetensors``)."""
+    import json
+
+    folder = Path(folder)
+    index = folder / _variant("model.safetensors.index.json", variant)
+    single = folder / (_variant("model.safetensors", variant) + ".wz")
+    if index.is_file():
+        try:
+            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise WeightzipError(f"{index}: not a safetensors shard index ({e})") from e
+        archives = [folder / (s + ".wz") for s in shards]
+        absent = [a.name for a in archives if not a.is_file()]
+        if absent:
+            raise WeightzipError(f"{folder}: the shard index names {absent[0]}, which is not there")
+        return archives
+    if single.is_file():
+        return [single]
+    raise WeightzipError(
+        f"{folder}: no {single.name} nor {index.name} (make the layout with weightzip.hf.compress_folder)"
+    )
+
+
+def load_state_dict(folder: PathLike, threads: int = 0, variant: Optional[str] = None) -> Dict[str, "object"]:
+    """Every tensor of the weight archives of ``folder`` (all shards; see
+    ``weight_archives``), each archive decoded in one parallel pass."""
     from .torch import load_file
 
     state: Dict[str, object] = {}
-    for archive in weight_archives(folder):
+    for archive in weight_archives(folder, variant):
         part = load_file(archive, threads=threads)
         clash = state.keys() & part.keys()
         if clash:
@@ -104,7 +133,7 @@ def from_pretrained(model_class, folder: PathLike, threads: int = 0, **kwargs):
 
     folder = Path(folder)
     config = kwargs.pop("config", None) or AutoConfig.from_pretrained(folder)
-    state = load_state_dict(folder, threads=threads)
+    state = load_state_dict(folder, threads=threads, variant=kwargs.pop("variant", None))
     mapping = getattr(model_class, "_model_mapping", None)
     if mapping is not None:  # an Auto class: the concrete class for this config
         from transformers.models.auto.auto_factory import _get_model_class
