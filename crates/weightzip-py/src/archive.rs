@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict};
 use weightzip::{Archive, ExtractOptions, RootKind, SegmentKind, TensorTarget};
 
-use crate::buffers::fresh_buffers;
+use crate::buffers::{fresh_buffers, TensorMemory};
 use crate::convert::{gguf_metadata, safetensors_metadata};
 use crate::{count, guard, to_py, WeightzipError};
 
@@ -156,29 +156,27 @@ impl PyArchive {
         })
     }
 
-    /// The tensors `names` of file `entry`, all chunks decoded in parallel.
+    /// The tensors `names` of file `entry`, all chunks decoded in parallel
+    /// into one new `TensorMemory`; returns it and each tensor's offset.
     #[pyo3(signature = (entry, names, threads=0))]
-    fn read_many<'py>(
+    fn read_many_mapped(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         entry: usize,
         names: Vec<String>,
         threads: usize,
-    ) -> PyResult<Vec<Bound<'py, PyByteArray>>> {
+    ) -> PyResult<(TensorMemory, Vec<u64>)> {
         guard(|| {
             let lens = names
                 .iter()
                 .map(|n| Ok(self.inner.tensor_segment(entry, n).map_err(to_py)?.len))
                 .collect::<PyResult<Vec<u64>>>()?;
-            let (bufs, mut storage) = fresh_buffers(py, &lens)?;
+            let (mut memory, offsets) = TensorMemory::new(&lens)?;
             let stats = py
                 .detach(|| {
-                    // SAFETY: `bufs` outlives this call and is reachable
-                    // from no Python code yet.
-                    let outs = unsafe { storage.zeroed_slices() };
                     let targets: Vec<TensorTarget<'_>> = names
                         .iter()
-                        .zip(outs)
+                        .zip(memory.slices(&offsets, &lens))
                         .map(|(n, out)| TensorTarget {
                             entry,
                             name: n,
@@ -190,7 +188,7 @@ impl PyArchive {
                 })
                 .map_err(to_py)?;
             count(stats);
-            Ok(bufs)
+            Ok((memory, offsets))
         })
     }
 

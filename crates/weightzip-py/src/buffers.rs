@@ -1,13 +1,17 @@
-//! The `bytearray`s tensors are decoded into. They are allocated without
-//! the interpreter's zeroing pass (which runs on one thread with the GIL
-//! held), then zeroed in parallel with the GIL released just before the
-//! decoder overwrites them, so the first touch of fresh pages (page
-//! faults) is spread over all decoding threads and no Python thread waits.
+//! The memory tensors are decoded into.
+//!
+//! - One tensor (`get_tensor`, `get_slice`): a `bytearray`, allocated
+//!   without the interpreter's zeroing pass (which runs on one thread with
+//!   the GIL held), then zeroed in parallel with the GIL released just
+//!   before the decoder overwrites it, so the first touch of fresh pages is
+//!   spread over the decoding threads and no Python thread waits.
+//! - All tensors of a file (`load_file`): one [`TensorMemory`], an
+//!   anonymous mapping the kernel hands out zero-filled.
 
 use pyo3::exceptions::PyMemoryError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyByteArrayMethods};
+use pyo3::types::{PyByteArray, PyByteArrayMethods, PyDict};
 use rayon::prelude::*;
 
 /// Bytes zeroed per parallel task.
@@ -104,5 +108,86 @@ impl Storage {
                 unsafe { std::slice::from_raw_parts_mut(b.ptr, b.len) }
             })
             .collect()
+    }
+}
+
+/// Tensors decoded into one anonymous memory mapping (zero-filled by the
+/// kernel, so no zeroing pass; on Linux marked for transparent huge pages,
+/// which makes its first touch many times cheaper than 4 KiB page faults).
+/// numpy wraps it through `__array_interface__` (the stable ABI of
+/// Python 3.9 has no buffer protocol for extension types); the arrays and
+/// tensors cut from it keep it alive, and dropping the last unmaps it.
+#[pyclass(name = "TensorMemory", module = "weightzip._native", frozen)]
+pub struct TensorMemory {
+    map: memmap2::MmapMut,
+    /// Bytes in use (the mapping has at least one).
+    len: usize,
+    /// Where the mapping starts, as numpy gets it.
+    addr: usize,
+}
+
+/// Alignment of each tensor inside a [`TensorMemory`] (any element type).
+const TENSOR_ALIGN: u64 = 64;
+
+impl TensorMemory {
+    /// A zero-filled mapping for tensors of `lens` bytes, and each one's
+    /// offset in it (aligned to [`TENSOR_ALIGN`]).
+    pub(crate) fn new(lens: &[u64]) -> PyResult<(Self, Vec<u64>)> {
+        let mut offsets = Vec::with_capacity(lens.len());
+        let mut end = 0u64;
+        for &len in lens {
+            let at = end
+                .checked_next_multiple_of(TENSOR_ALIGN)
+                .ok_or_else(|| PyMemoryError::new_err("tensors too large"))?;
+            offsets.push(at);
+            end = at
+                .checked_add(len)
+                .ok_or_else(|| PyMemoryError::new_err("tensors too large"))?;
+        }
+        let len = usize::try_from(end).map_err(|_| PyMemoryError::new_err("tensors too large"))?;
+        // A mapping cannot be empty; one unused byte stands in.
+        let mut map = memmap2::MmapMut::map_anon(len.max(1))
+            .map_err(|e| PyMemoryError::new_err(format!("cannot map {len} bytes: {e}")))?;
+        #[cfg(target_os = "linux")]
+        {
+            // Only a hint: without transparent huge pages it does nothing.
+            let _ = map.advise(memmap2::Advice::HugePage);
+        }
+        let addr = map.as_mut_ptr() as usize;
+        Ok((Self { map, len, addr }, offsets))
+    }
+
+    /// The tensors' places in the mapping, for the decoder.
+    pub(crate) fn slices(&mut self, offsets: &[u64], lens: &[u64]) -> Vec<&mut [u8]> {
+        let mut rest: &mut [u8] = &mut self.map[..];
+        let mut pos = 0u64;
+        let mut out = Vec::with_capacity(lens.len());
+        for (&at, &len) in offsets.iter().zip(lens) {
+            // `new` laid the offsets out in order inside the mapping.
+            let (_, tail) = std::mem::take(&mut rest).split_at_mut((at - pos) as usize);
+            let (mine, tail) = tail.split_at_mut(len as usize);
+            out.push(mine);
+            rest = tail;
+            pos = at + len;
+        }
+        out
+    }
+}
+
+#[pymethods]
+impl TensorMemory {
+    /// numpy's array interface: the mapping as a writable `uint8` array.
+    #[getter]
+    fn __array_interface__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("version", 3)?;
+        d.set_item("shape", (self.len,))?;
+        d.set_item("typestr", "|u1")?;
+        d.set_item("data", (self.addr, false))?;
+        Ok(d)
+    }
+
+    fn __len__(&self) -> usize {
+        self.len
     }
 }

@@ -129,6 +129,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("OutputExistsError", py.get_type::<OutputExistsError>())?;
     m.add("WrongBaseError", py.get_type::<WrongBaseError>())?;
     m.add_class::<archive::PyArchive>()?;
+    m.add_class::<buffers::TensorMemory>()?;
     m.add_function(wrap_pyfunction!(decode_stats, m)?)?;
     m.add_function(wrap_pyfunction!(reset_decode_stats, m)?)?;
     functions::register(m)?;
