@@ -160,6 +160,12 @@ def main() -> int:
             weightzip.reset_decode_stats()
             one_med, one_cpu = median_time(lambda: f.get_tensor(name), args.repeats)
             stats = weightzip.decode_stats()
+            # and a tensor of median size
+            by_size = sorted(infos, key=lambda n: infos[n]["nbytes"])
+            mid = by_size[len(by_size) // 2]
+            weightzip.reset_decode_stats()
+            mid_med, _ = median_time(lambda: f.get_tensor(mid), args.repeats)
+            mid_stats = weightzip.decode_stats()
         total_chunks = sum(i["chunks"] for i in infos.values())
     disk = size / 1e9
     result = {
@@ -196,6 +202,11 @@ def main() -> int:
         "get_tensor_chunks_decoded_per_call": stats["chunks_decoded"] / args.repeats,
         "get_tensor_chunks_of_the_tensor": infos[name]["chunks"],
         "get_tensor_stored_bytes_read_per_call": stats["stored_bytes_read"] / args.repeats,
+        "get_tensor_median": mid,
+        "get_tensor_median_bytes": infos[mid]["nbytes"],
+        "get_tensor_median_s": mid_med,
+        "get_tensor_median_chunks_decoded_per_call": mid_stats["chunks_decoded"] / args.repeats,
+        "get_tensor_median_stored_bytes_read_per_call": mid_stats["stored_bytes_read"] / args.repeats,
         "archive_chunks_in_tensors": total_chunks,
     }
     if args.hf:
