@@ -1,7 +1,7 @@
 //! `weightzip._native.Archive`: an open `.wz` file, read lazily. Tensor
-//! bytes are decoded with the GIL released straight into a new `bytearray`
-//! that the Python side wraps as a numpy array or torch tensor without a
-//! copy.
+//! bytes are decoded with the GIL released straight into new `bytearray`s
+//! (see `buffers`) that the Python side wraps as numpy arrays or torch
+//! tensors without a copy.
 
 use std::path::PathBuf;
 
@@ -9,8 +9,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict};
 use weightzip::{Archive, ExtractOptions, RootKind, SegmentKind, TensorTarget};
 
+use crate::buffers::{fresh_buffers, TensorMemory};
 use crate::convert::{gguf_metadata, safetensors_metadata};
-use crate::{count, guard, to_py};
+use crate::{count, guard, to_py, WeightzipError};
 
 /// What `tensors()` lists for one tensor: name, type name (`"BF16"`,
 /// `"Q4_K"`, `""` if unknown), whether the type is a ggml type, shape as the
@@ -31,13 +32,6 @@ impl PyArchive {
             )))
         })
     }
-}
-
-/// A zeroed `bytearray` of `len` bytes.
-fn new_buffer(py: Python<'_>, len: u64) -> PyResult<Bound<'_, PyByteArray>> {
-    let len = usize::try_from(len)
-        .map_err(|_| pyo3::exceptions::PyMemoryError::new_err("tensor too large"))?;
-    PyByteArray::new_with(py, len, |_| Ok(()))
 }
 
 #[pymethods]
@@ -145,54 +139,56 @@ impl PyArchive {
         guard(|| {
             let seg = self.inner.tensor_segment(entry, name).map_err(to_py)?;
             let len = length.unwrap_or_else(|| seg.len.saturating_sub(start));
-            let buf = new_buffer(py, len)?;
-            // SAFETY: `buf` was just created and no other reference to it
-            // exists, so no Python code can resize or read it while the
-            // decoder writes into it with the GIL released.
-            let out = unsafe { buf.as_bytes_mut() };
+            let (mut bufs, mut storage) = fresh_buffers(py, &[len])?;
             let stats = py
                 .detach(|| {
+                    // SAFETY: `bufs` outlives this call and is reachable
+                    // from no Python code yet.
+                    let mut outs = unsafe { storage.zeroed_slices() };
+                    let out = outs.pop().unwrap_or_default();
                     self.inner
                         .read_tensor_range_into(entry, name, start, out, threads)
                 })
                 .map_err(to_py)?;
             count(stats);
-            Ok(buf)
+            bufs.pop()
+                .ok_or_else(|| WeightzipError::new_err("no buffer was made"))
         })
     }
 
-    /// The tensors `names` of file `entry`, all chunks decoded in parallel.
+    /// The tensors `names` of file `entry`, all chunks decoded in parallel
+    /// into one new `TensorMemory`; returns it and each tensor's offset.
     #[pyo3(signature = (entry, names, threads=0))]
-    fn read_many<'py>(
+    fn read_many_mapped(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         entry: usize,
         names: Vec<String>,
         threads: usize,
-    ) -> PyResult<Vec<Bound<'py, PyByteArray>>> {
+    ) -> PyResult<(TensorMemory, Vec<u64>)> {
         guard(|| {
-            let mut bufs = Vec::with_capacity(names.len());
-            for n in &names {
-                let seg = self.inner.tensor_segment(entry, n).map_err(to_py)?;
-                bufs.push(new_buffer(py, seg.len)?);
-            }
-            let targets: Vec<TensorTarget<'_>> = names
+            let lens = names
                 .iter()
-                .zip(&bufs)
-                .map(|(n, b)| TensorTarget {
-                    entry,
-                    name: n,
-                    start: 0,
-                    // SAFETY: as in `read`: each buffer is new, unshared and
-                    // distinct from the others.
-                    out: unsafe { b.as_bytes_mut() },
-                })
-                .collect();
+                .map(|n| Ok(self.inner.tensor_segment(entry, n).map_err(to_py)?.len))
+                .collect::<PyResult<Vec<u64>>>()?;
+            let (mut memory, offsets) = TensorMemory::new(&lens)?;
             let stats = py
-                .detach(|| self.inner.read_tensors_into(targets, threads))
+                .detach(|| {
+                    let targets: Vec<TensorTarget<'_>> = names
+                        .iter()
+                        .zip(memory.slices(&offsets, &lens))
+                        .map(|(n, out)| TensorTarget {
+                            entry,
+                            name: n,
+                            start: 0,
+                            out,
+                        })
+                        .collect();
+                    self.inner.read_tensors_into(targets, threads)
+                })
                 .map_err(to_py)?;
             count(stats);
-            Ok(bufs)
+            Ok((memory, offsets))
         })
     }
 

@@ -4,6 +4,7 @@
 //! as `WeightzipError` too (never as pyo3's `PanicException`).
 
 mod archive;
+mod buffers;
 mod convert;
 mod functions;
 
@@ -36,12 +37,21 @@ create_exception!(
 );
 create_exception!(
     _native,
+    WrongBaseError,
+    WeightzipError,
+    "The archive stores its tensors as differences from a base checkpoint, and the base given is missing or not that one."
+);
+create_exception!(
+    _native,
     OutputExistsError,
     WeightzipError,
     "The output exists and overwriting was not asked for."
 );
 
-/// Maps a container error to the Python exception of its kind.
+/// Maps a container error to the Python exception of its kind. The match
+/// is exhaustive on purpose: a new `WzError` variant must be given its
+/// exception here (a missing or wrong base checkpoint: `WrongBaseError`,
+/// which no variant maps to yet, since archives hold no deltas so far).
 pub(crate) fn to_py(e: WzError) -> PyErr {
     let msg = e.to_string();
     match e {
@@ -117,7 +127,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CorruptArchiveError", py.get_type::<CorruptArchiveError>())?;
     m.add("TensorNotFoundError", py.get_type::<TensorNotFoundError>())?;
     m.add("OutputExistsError", py.get_type::<OutputExistsError>())?;
+    m.add("WrongBaseError", py.get_type::<WrongBaseError>())?;
     m.add_class::<archive::PyArchive>()?;
+    m.add_class::<buffers::TensorMemory>()?;
     m.add_function(wrap_pyfunction!(decode_stats, m)?)?;
     m.add_function(wrap_pyfunction!(reset_decode_stats, m)?)?;
     functions::register(m)?;

@@ -82,3 +82,5 @@ def test_damaged_archives_raise_corrupt_archive_error(tmp_path):
             f._arch().read(0, names[0], 1 << 40, 4)  # range outside the tensor
     assert issubclass(weightzip.CorruptArchiveError, weightzip.WeightzipError)
     assert issubclass(weightzip.TensorNotFoundError, weightzip.WeightzipError)
+    assert issubclass(weightzip.WrongBaseError, weightzip.WeightzipError)
+    assert not issubclass(weightzip.WrongBaseError, weightzip.CorruptArchiveError)

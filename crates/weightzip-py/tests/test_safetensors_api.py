@@ -123,3 +123,22 @@ def test_folder_archive_and_file_selection(tmp_path):
         weightzip.safe_open(tmp_path / "model.wz", file="absent.safetensors")
     loaded = weightzip.torch.load_file(tmp_path / "model.wz", file=SAFETENSORS[0].name)
     assert sorted(loaded) == sorted(safetensors.torch.load_file(SAFETENSORS[0]))
+
+
+def test_load_file_tensors_keep_their_memory(archives):
+    """load_file's tensors are views of one mapping per file: one kept
+    tensor keeps it alive after the rest are gone, and it is writable."""
+    import gc
+
+    src = SAFETENSORS[0]
+    expected = safetensors.torch.load_file(src)
+    name = max(expected, key=lambda n: expected[n].numel())
+    kept_t = weightzip.torch.load_file(archives[src])[name]
+    kept_np = weightzip.numpy.load_file(archives[src])[name]
+    gc.collect()
+    scribble = [bytearray(b"\xa5" * (1 << 20)) for _ in range(32)]  # would land in freed memory
+    same_torch(kept_t, expected[name])
+    assert kept_np.tobytes() == expected[name].contiguous().view(-1).view(torch.uint8).numpy().tobytes()
+    kept_t.view(-1)[0] = 0
+    assert kept_np.flags.writeable
+    del scribble

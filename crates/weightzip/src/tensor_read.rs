@@ -190,16 +190,34 @@ impl Archive<'_> {
     }
 
     /// Decodes one chunk, checks its checksum and copies the wanted bytes.
+    /// The stored bytes and a partly wanted chunk go through buffers kept
+    /// per thread ([`CHUNK_BUFFERS`]), so a batch of reads allocates them
+    /// once per thread, not once per chunk.
     fn decode_job(&self, job: ChunkJob<'_, '_>) -> Result<DecodeStats> {
+        CHUNK_BUFFERS.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut bufs) => {
+                let ChunkBuffers { stored, scratch } = &mut *bufs;
+                self.decode_job_with(job, stored, scratch)
+            }
+            // Only if a codec re-entered this reader on the same thread.
+            Err(_) => self.decode_job_with(job, &mut Vec::new(), &mut Vec::new()),
+        })
+    }
+
+    fn decode_job_with(
+        &self,
+        job: ChunkJob<'_, '_>,
+        stored_buf: &mut Vec<u8>,
+        scratch: &mut Vec<u8>,
+    ) -> Result<DecodeStats> {
         let c = job.chunk;
         let raw_len = usize::try_from(c.raw_len)
             .map_err(|_| WzError::Corrupt(format!("{}: chunk too large", job.place)))?;
-        let mut stored_buf = Vec::new();
         let stored = range_in(
             self.src.as_ref(),
             c.offset,
             c.stored_len as usize,
-            &mut stored_buf,
+            stored_buf,
         )
         .map_err(|e| WzError::io("cannot read", &self.name, e))?;
         let codec = codec_by_id(c.codec).map_err(|source| WzError::Codec {
@@ -210,15 +228,14 @@ impl Archive<'_> {
             place: job.place.clone(),
             source,
         };
-        let mut scratch = Vec::new();
         let whole = job.skip == 0 && job.out.len() == raw_len;
         let decoded: &[u8] = if whole {
             codec.decode(stored, job.out).map_err(codec_err)?;
             job.out
         } else {
             scratch.resize(raw_len, 0);
-            codec.decode(stored, &mut scratch).map_err(codec_err)?;
-            &scratch
+            codec.decode(stored, scratch).map_err(codec_err)?;
+            scratch
         };
         let actual = xxh3_64(decoded);
         if actual != c.checksum {
@@ -239,6 +256,20 @@ impl Archive<'_> {
             stored_bytes: c.stored_len,
         })
     }
+}
+
+/// Per-thread buffers of [`Archive::decode_job`]: the stored bytes of a
+/// chunk, and the decoded chunk when only part of it is wanted. Each holds
+/// at most one chunk (a few MiB) per thread that ever decoded one.
+#[derive(Default)]
+struct ChunkBuffers {
+    stored: Vec<u8>,
+    scratch: Vec<u8>,
+}
+
+thread_local! {
+    static CHUNK_BUFFERS: std::cell::RefCell<ChunkBuffers> =
+        std::cell::RefCell::new(ChunkBuffers::default());
 }
 
 #[cfg(test)]

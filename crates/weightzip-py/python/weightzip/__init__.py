@@ -17,6 +17,7 @@ from ._native import (
     OutputExistsError,
     TensorNotFoundError,
     WeightzipError,
+    WrongBaseError,
 )
 from ._open import safe_open
 
@@ -31,6 +32,7 @@ __all__ = [
     "CorruptArchiveError",
     "TensorNotFoundError",
     "OutputExistsError",
+    "WrongBaseError",
 ]
 
 

@@ -7,26 +7,33 @@ import os
 from typing import Dict, Optional
 
 from ._native import compress_bytes_to
-from ._open import _as_array, safe_open
+import numpy as np
+
+from ._open import _view_array, safe_open
 
 
 def load_all(filename, framework: str, file: Optional[str] = None, threads: int = 0) -> Dict[str, object]:
     """Every tensor of the archive (or of member ``file``), the chunks of
-    all of them decoded in parallel straight into the returned arrays."""
+    all of them decoded in parallel straight into one ``TensorMemory`` per
+    file, which the returned arrays are views of (as safetensors' tensors
+    are views of its file mapping: the memory is freed when the last of
+    them is)."""
     with safe_open(filename, framework=framework, file=file) as f:
-        out: Dict[str, object] = {}
         by_entry: Dict[int, list] = {}
         order = f.offset_keys()  # safetensors' load_file order: by data offset
         for name in order:
             by_entry.setdefault(f._tensors[name].entry, []).append(name)
-        bufs = {}
+        views = {}
         for entry, names in by_entry.items():
-            for name, buf in zip(names, f._arch().read_many(entry, names, threads)):
-                bufs[name] = buf
-        for name in order:
-            t = f._tensors[name]
-            out[name] = _as_array(bufs[name], t, t.shape(), f._framework)
-        return out
+            memory, offsets = f._arch().read_many_mapped(entry, names, threads)
+            flat = np.asarray(memory)
+            if framework == "pt":
+                import torch
+
+                flat = torch.from_numpy(flat)
+            for name, offset in zip(names, offsets):
+                views[name] = _view_array(flat, offset, f._tensors[name], framework)
+        return {name: views[name] for name in order}
 
 
 def entry_name(filename) -> str:

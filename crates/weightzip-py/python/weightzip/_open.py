@@ -47,18 +47,35 @@ class _Tensor:
         return "U8" if self.quantized else self.type
 
 
+def _numpy_dtype(t: _Tensor) -> np.dtype:
+    name = t.type_name()
+    return np.dtype(_dtypes.GGML_PLAIN[name]) if t.ggml and name != "U8" else _dtypes.numpy_dtype(name)
+
+
 def _as_array(buf: bytearray, t: _Tensor, shape, framework: str):
     """Wraps a decoded buffer as a numpy array or torch tensor, no copy."""
-    name = t.type_name()
     if framework == "np":
-        dt = np.dtype(_dtypes.GGML_PLAIN[name]) if t.ggml and name != "U8" else _dtypes.numpy_dtype(name)
-        return np.frombuffer(buf, dtype=dt).reshape(shape)
+        return np.frombuffer(buf, dtype=_numpy_dtype(t)).reshape(shape)
     import torch
 
-    dt = _dtypes.torch_dtype(name)
+    dt = _dtypes.torch_dtype(t.type_name())
     if len(buf) == 0:
         return torch.empty(shape, dtype=dt)
     return torch.frombuffer(buf, dtype=dt).reshape(shape)
+
+
+def _view_array(flat, offset: int, t: _Tensor, framework: str):
+    """Tensor ``t`` as a view of ``flat`` (the uint8 numpy array or torch
+    tensor over a ``TensorMemory``) from byte ``offset``, no copy."""
+    part = flat[offset : offset + t.nbytes]
+    if framework == "np":
+        return part.view(_numpy_dtype(t)).reshape(t.shape())
+    import torch
+
+    dt = _dtypes.torch_dtype(t.type_name())
+    if t.nbytes == 0:
+        return torch.empty(t.shape(), dtype=dt)
+    return part.view(dt).reshape(t.shape())
 
 
 class safe_open:
@@ -225,10 +242,12 @@ class _Slice:
 
     def __getitem__(self, index):
         shape = self._t.shape()
-        if not shape:
-            raise IndexError("a 0-dimensional tensor cannot be sliced")
         if not isinstance(index, tuple):
             index = (index,)
+        if not shape:
+            if index in ((), (Ellipsis,)):  # what transformers asks of scalars
+                return self._h.get_tensor(self._t.name)
+            raise IndexError("a 0-dimensional tensor takes only [...]")
         if not index:
             index = (slice(None),)
         first, rest = index[0], index[1:]
