@@ -14,18 +14,8 @@ pub enum FigureError {
         #[source]
         source: std::io::Error,
     },
-    /// A JSON Lines record could not be parsed.
-    #[error("{path}:{line}: malformed record: {source}")]
-    Record {
-        /// The file holding the record.
-        path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-        /// What serde_json said.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// The results file (or its journal) could not be read.
+    /// A record file (results, its journal, or an atlas file) could not be
+    /// read: the error names the file and line.
     #[error(transparent)]
     Results(#[from] weightzip_records::RecordError),
     /// A required input file or directory does not exist.

@@ -22,7 +22,6 @@ mod convert;
 pub mod data;
 mod error;
 mod font;
-mod records;
 mod render;
 pub mod stats;
 
@@ -31,7 +30,8 @@ use std::path::{Path, PathBuf};
 
 pub use convert::{svg_to_pdf, svg_to_png};
 pub use error::FigureError;
-pub use records::{read_jsonl, AtlasBf16Row, AtlasQ4kRow, LayerPairRow};
+pub use weightzip_records::atlas::{AtlasBf16Row, AtlasQ4kRow, LayerPairRow};
+pub use weightzip_records::jsonl::read_jsonl;
 /// The result rows (the lab's own record types).
 pub use weightzip_records::{BenchRecord, MethodRecord};
 
@@ -116,7 +116,7 @@ fn read_atlas<T: serde::de::DeserializeOwned>(
     for name in [format!("{stem}.jsonl"), format!("{stem}.jsonl.zst")] {
         let path = dir.join(name);
         if path.is_file() {
-            return read_jsonl(&path);
+            return Ok(read_jsonl(&path)?);
         }
     }
     Ok(Vec::new())

@@ -206,7 +206,13 @@ fn a_malformed_line_is_named() {
     )
     .unwrap();
     let err = load_inputs(None, Some(&atlas)).unwrap_err();
-    assert!(matches!(err, FigureError::Record { line: 3, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            FigureError::Results(weightzip_records::RecordError::Record { line: 3, .. })
+        ),
+        "{err}"
+    );
     let msg = err.to_string();
     assert!(msg.contains("layer_pairs.jsonl:3:"), "{msg}");
 }

@@ -6,12 +6,14 @@
 //!   study's figure notebook reads;
 //! - [`results_file`]: the kill-safe results file (a zstd snapshot replaced
 //!   atomically plus a plain JSON Lines journal) and its readers;
+//! - [`atlas`]: the atlas rows as their readers (the figures) see them;
 //! - [`jsonl`]: plain or zstd JSON Lines;
 //! - [`stats`]: aggregates and the **one** seeded (cluster) bootstrap used by
 //!   the report and the figures alike.
 
 #![warn(missing_docs)]
 
+pub mod atlas;
 pub mod error;
 pub mod jsonl;
 pub mod results_file;

@@ -1,19 +1,13 @@
-//! The atlas rows the figures read, and the JSON Lines loader.
-//!
-//! Result rows are `weightzip_records::BenchRecord` (the lab's own type). The
-//! atlas types here are reading views of the lab's atlas rows (the fields the
-//! figures draw). Every field beyond the few that identify a row is optional: a missing field
-//! means "not available", never a failure. Unknown fields are ignored. Numbers
-//! are accepted as integers or floats wherever either reading makes sense.
+//! The atlas rows as their readers see them: reading views of the files
+//! the lab's `atlas` writes (`bf16.jsonl`, `q4k.jsonl`, `layer_pairs.jsonl`),
+//! holding the fields the figures draw. Every field beyond the few that
+//! identify a row is optional: a missing field means "not available", never
+//! a failure. Unknown fields are ignored (the lab writes many more, and so
+//! did the study). Numbers are accepted as integers or floats wherever
+//! either reading makes sense; infinite ceilings are written `null`.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
-
-use serde::de::{DeserializeOwned, Error as _};
+use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
-
-use crate::FigureError;
 
 /// One row of `atlas/bf16.jsonl`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -148,52 +142,6 @@ pub struct LayerPairRow {
     /// Ratio gain of the scalar-affine residual experiment.
     #[serde(default, deserialize_with = "opt_f64")]
     pub affine_gain: Option<f64>,
-}
-
-/// Reads a JSON Lines file (plain, or zstd-compressed: detected by its magic
-/// bytes), one `T` per non-blank line. A line that does not parse is an error
-/// naming the file and the 1-based line number.
-pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, FigureError> {
-    let io = |source| FigureError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut file = BufReader::new(File::open(path).map_err(io)?);
-    let is_zstd = file.fill_buf().map_err(io)?.starts_with(&ZSTD_MAGIC);
-    let reader: Box<dyn BufRead> = if is_zstd {
-        Box::new(BufReader::new(
-            zstd::stream::read::Decoder::with_buffer(file).map_err(io)?,
-        ))
-    } else {
-        Box::new(file)
-    };
-    parse_lines(reader, path)
-}
-
-const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
-
-fn parse_lines<T: DeserializeOwned, R: Read + BufRead>(
-    reader: R,
-    path: &Path,
-) -> Result<Vec<T>, FigureError> {
-    let mut out = Vec::new();
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(|source| FigureError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let text = line.trim();
-        if text.is_empty() {
-            continue;
-        }
-        let row = serde_json::from_str(text).map_err(|source| FigureError::Record {
-            path: path.to_path_buf(),
-            line: i + 1,
-            source,
-        })?;
-        out.push(row);
-    }
-    Ok(out)
 }
 
 /// Any JSON number (or null) as an `f64`.
