@@ -15,6 +15,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod dedup;
 pub mod error;
 pub mod fs;
 pub mod index;
