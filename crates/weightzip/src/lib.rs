@@ -23,6 +23,7 @@ pub mod pipeline;
 pub mod read;
 pub mod source;
 pub mod tensor_read;
+pub mod torch;
 pub mod write;
 
 pub use error::{Result, WzError};

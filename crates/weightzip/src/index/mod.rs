@@ -107,7 +107,8 @@ pub struct Entry {
     pub size: u64,
     /// xxh3-64 of the whole original file.
     pub checksum: u64,
-    /// Format detected when compressing: 0 unknown, 1 safetensors, 2 GGUF.
+    /// Format detected when compressing: 0 unknown, 1 safetensors, 2 GGUF,
+    /// 3 PyTorch zip checkpoint.
     pub file_kind: u8,
     /// The segments, in file order, covering the file exactly.
     pub segments: Vec<Segment>,
