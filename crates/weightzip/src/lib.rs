@@ -16,6 +16,7 @@
 //! ```
 
 pub mod dedup;
+pub mod delta;
 pub mod error;
 pub mod fs;
 pub mod index;
