@@ -23,7 +23,7 @@ fn the_word_maps_are_inverses() {
 fn deltas_round_trip_on_real_weights() {
     let f = fixture();
     // Two real weight regions of 256 KiB (bf16 words), even-aligned.
-    let start = f.len() / 4 & !1;
+    let start = (f.len() / 4) & !1;
     let base = &f[start..start + (256 << 10)];
     let other = &f[start + (256 << 10)..start + (512 << 10)];
     // A fine-tune-like change: every 16th word one ulp up, from real bytes.
