@@ -56,6 +56,7 @@ pub(crate) fn compress(a: CompressArgs) -> Result<()> {
             .context("--chunk-mib too large")?,
         overwrite: a.force,
         verify: !a.no_verify,
+        dedup: !a.no_dedup,
         progress,
     };
     let start = std::time::Instant::now();
@@ -84,6 +85,12 @@ pub(crate) fn compress(a: CompressArgs) -> Result<()> {
             secs,
             summary.input_bytes as f64 / 1e6 / secs.max(1e-9)
         );
+        if summary.dedup_chunks > 0 {
+            eprintln!(
+                "  {} chunks ({} bytes) stored once and referred to again",
+                summary.dedup_chunks, summary.dedup_bytes
+            );
+        }
     }
     if !summary.problems.is_empty() {
         bail!(

@@ -105,6 +105,10 @@ struct CompressArgs {
     /// chunk that does not come back exactly is stored with zstd instead).
     #[arg(long)]
     no_verify: bool,
+    /// Store repeated content in full instead of once (identical files,
+    /// tensors and chunks are otherwise references to the first copy).
+    #[arg(long)]
+    no_dedup: bool,
     #[command(flatten)]
     common: Common,
 }

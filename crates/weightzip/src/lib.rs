@@ -15,6 +15,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod dedup;
+pub mod delta;
 pub mod error;
 pub mod fs;
 pub mod index;
@@ -22,6 +24,7 @@ pub mod pipeline;
 pub mod read;
 pub mod source;
 pub mod tensor_read;
+pub mod torch;
 pub mod write;
 
 pub use error::{Result, WzError};

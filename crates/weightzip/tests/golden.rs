@@ -2,7 +2,8 @@
 //!
 //! `WZ_WRITE_GOLDEN=1 cargo test -p weightzip --test golden` writes the
 //! archives of the current version (do this only when adding a version);
-//! those of older versions were written by older builds and never change.
+//! those of older versions were written by older builds and never change
+//! (their tests no longer write them).
 
 mod common;
 
@@ -47,14 +48,6 @@ fn v1_folder_archive_decodes() {
 fn v2_single_file_archive_decodes() {
     let src = golden_dir().join(SOURCE);
     let wz = golden_dir().join("v2-minilm-slice.bf16.safetensors.wz");
-    if writing() {
-        let opts = CompressOptions {
-            chunk_size: 16 << 10,
-            overwrite: true,
-            ..Default::default()
-        };
-        compress_path(&src, &wz, &opts).unwrap();
-    }
     let original = std::fs::read(&src).unwrap();
     let archive = std::fs::read(&wz).unwrap();
     assert_eq!(Archive::from_bytes(&archive).unwrap().version(), 2);
@@ -69,28 +62,9 @@ fn v2_folder_archive_decodes_with_its_members() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let wz = golden_dir().join("v2-folder.wz");
     let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
-    if writing() {
-        let dir = tempfile::tempdir().unwrap();
-        let model = dir.path().join("model");
-        std::fs::create_dir_all(model.join("empty")).unwrap();
-        std::fs::create_dir_all(model.join("sub")).unwrap();
-        std::fs::copy(golden_dir().join(SOURCE), model.join("model.safetensors")).unwrap();
-        std::fs::write(model.join("config.json"), CONFIG).unwrap();
-        let f = std::fs::File::options()
-            .write(true)
-            .open(model.join("config.json"))
-            .unwrap();
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .unwrap();
-        f.set_modified(when).unwrap();
-        std::os::unix::fs::symlink("../model.safetensors", model.join("sub/link")).unwrap();
-        std::fs::hard_link(model.join("config.json"), model.join("sub/config.json")).unwrap();
-        let opts = CompressOptions {
-            overwrite: true,
-            ..Default::default()
-        };
-        compress_path(&model, &wz, &opts).unwrap();
-    }
+    // Written by the version-2 build: a folder with a model, a config of
+    // mode 0600 and this time, an empty folder, `sub/link` →
+    // `../model.safetensors` and `sub/config.json` hard-linked to the config.
     let archive = Archive::open(&wz).unwrap();
     assert_eq!(archive.version(), 2);
     let kinds: Vec<(&str, &ExtraKind)> = archive
@@ -120,4 +94,54 @@ fn v2_folder_archive_decodes_with_its_members() {
         std::fs::read_link(out.join("sub/link")).unwrap(),
         std::path::Path::new("../model.safetensors")
     );
+}
+
+/// A folder holding the same model twice: version 3 stores its content
+/// once and refers to it.
+#[test]
+fn v3_folder_with_references_decodes() {
+    let wz = golden_dir().join("v3-folder-dedup.wz");
+    let model = std::fs::read(golden_dir().join(SOURCE)).unwrap();
+    if writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("model");
+        std::fs::create_dir_all(root.join("copy")).unwrap();
+        std::fs::write(root.join("model.safetensors"), &model).unwrap();
+        std::fs::write(root.join("copy/model.safetensors"), &model).unwrap();
+        std::fs::write(root.join("config.json"), CONFIG).unwrap();
+        let opts = CompressOptions {
+            chunk_size: 16 << 10,
+            overwrite: true,
+            ..Default::default()
+        };
+        let summary = compress_path(&root, &wz, &opts).unwrap();
+        assert!(summary.dedup_chunks > 0);
+    }
+    let archive = Archive::open(&wz).unwrap();
+    assert_eq!(archive.version(), 3);
+    let index = archive.index();
+    let first = index.entries.iter().find(|e| e.path == "model.safetensors");
+    let copy = index
+        .entries
+        .iter()
+        .find(|e| e.path == "copy/model.safetensors");
+    let (first, copy) = (first.unwrap(), copy.unwrap());
+    // The copy's chunks are the first file's: same payloads.
+    assert!(copy.chunks().eq(first.chunks()));
+    let single = std::fs::metadata(golden_dir().join("v2-minilm-slice.bf16.safetensors.wz"))
+        .unwrap()
+        .len();
+    assert!(
+        archive.size() < single + 4096,
+        "the copy costs only its index entries"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("restored");
+    archive.extract(&out, &ExtractOptions::default()).unwrap();
+    assert_eq!(std::fs::read(out.join("model.safetensors")).unwrap(), model);
+    assert_eq!(
+        std::fs::read(out.join("copy/model.safetensors")).unwrap(),
+        model
+    );
+    assert_eq!(std::fs::read(out.join("config.json")).unwrap(), CONFIG);
 }

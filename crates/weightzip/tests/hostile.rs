@@ -129,7 +129,8 @@ fn crafted_archives_stay_within_their_own_size() {
     // the window all the same.
     assert!(peak <= 4 * claim as usize + LIMIT, "claims: {peak} bytes");
 
-    // 3. The same stored bytes referenced by every chunk.
+    // 3. The same stored bytes used by every chunk: in version 3 these are
+    // references, and 2000 uses exceed a stored chunk's limit.
     let same: Vec<ChunkRef> = chunks
         .iter()
         .map(|c| ChunkRef {
@@ -156,6 +157,31 @@ fn crafted_archives_stay_within_their_own_size() {
         assert!(err.is_damaged_archive(), "{err}");
     });
     assert!(peak < LIMIT, "overlap: {peak} bytes");
+
+    // 3b. As many references as a chunk may take, each claiming 64 MiB:
+    // accepted by the index, decoded (and refused) one window at a time.
+    let uses = usize::from(index::MAX_CHUNK_USES);
+    let shared = vec![chunks[0].clone(); uses];
+    let total = uses as u64 * claim;
+    let refs = archive(
+        &[0x28],
+        &one_file(
+            total,
+            vec![Segment {
+                kind: SegmentKind::Passthrough,
+                len: total,
+                chunks: Vec::new(),
+            }],
+            shared,
+        )
+        .to_bytes(),
+    );
+    assert!(Archive::from_bytes(&refs).is_ok());
+    let peak = peak_during(|| assert!(!try_everything(&refs)));
+    assert!(
+        peak <= 4 * claim as usize + LIMIT,
+        "references: {peak} bytes"
+    );
 
     // 4. Counts far beyond the bytes that could hold them.
     let mut raw = vec![0u8]; // single file

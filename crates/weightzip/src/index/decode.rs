@@ -12,7 +12,7 @@ use weightzip_format::{Dtype, GgmlType, TensorType};
 
 use super::{
     Attrs, ChunkRef, Entry, Extra, ExtraKind, Index, Mtime, RootKind, Segment, SegmentKind,
-    HEADER_LEN, MAX_CHUNK_RAW, MAX_INDEX_RAW,
+    HEADER_LEN, MAX_CHUNK_RAW, MAX_CHUNK_USES, MAX_INDEX_RAW,
 };
 use crate::error::{Result, WzError};
 
@@ -62,6 +62,8 @@ impl Index {
             b,
             pos: 0,
             left: budget.saturating_sub(b.len() as u64),
+            version,
+            stored: Vec::new(),
         };
         let root = match r.u8("root kind")? {
             0 => RootKind::File,
@@ -97,7 +99,7 @@ impl Index {
             extras,
         };
         index.validate_paths()?;
-        index.validate_chunk_places()?;
+        validate_chunk_places(&r.stored)?;
         Ok(index)
     }
 
@@ -134,27 +136,27 @@ impl Index {
         }
         Ok(())
     }
+}
 
-    /// Chunks may not overlap: each stored byte decodes once, so what an
-    /// archive can make a reader decode is bounded by its own chunks.
-    fn validate_chunk_places(&self) -> Result<()> {
-        let mut places: Vec<(u64, u64)> = self
-            .entries
-            .iter()
-            .flat_map(|e| e.chunks())
-            .map(|c| (c.offset, c.stored_len))
-            .collect();
-        places.sort_unstable();
-        for w in places.windows(2) {
-            if w[0].0 + w[0].1 > w[1].0 {
-                return Err(WzError::Corrupt(format!(
-                    "chunks at {}+{} and {}+{} overlap",
-                    w[0].0, w[0].1, w[1].0, w[1].1
-                )));
-            }
+/// Stored chunks may not overlap: each stored byte belongs to one chunk,
+/// which decodes at most [`MAX_CHUNK_USES`] times (once, plus its
+/// references), so what an archive can make a reader decode is bounded by
+/// its own chunk bytes.
+fn validate_chunk_places(stored: &[(ChunkRef, u16)]) -> Result<()> {
+    let mut places: Vec<(u64, u64)> = stored
+        .iter()
+        .map(|(c, _)| (c.offset, c.stored_len))
+        .collect();
+    places.sort_unstable();
+    for w in places.windows(2) {
+        if w[0].0 + w[0].1 > w[1].0 {
+            return Err(WzError::Corrupt(format!(
+                "chunks at {}+{} and {}+{} overlap",
+                w[0].0, w[0].1, w[1].0, w[1].1
+            )));
         }
-        Ok(())
     }
+    Ok(())
 }
 
 /// Rejects paths that could escape the output folder when extracted.
@@ -228,6 +230,11 @@ struct Reader<'a> {
     pos: usize,
     /// Memory the parsed structures may still take.
     left: u64,
+    /// Format version: 3 and later have chunk references.
+    version: u32,
+    /// The stored chunks so far, in index order, and how often each has
+    /// been used (itself and its references).
+    stored: Vec<(ChunkRef, u16)>,
 }
 
 impl Reader<'_> {
@@ -364,10 +371,20 @@ impl Reader<'_> {
     }
 
     fn chunks(&mut self, area_end: u64, owner: &str) -> Result<Vec<ChunkRef>> {
-        let n = self.count("chunk count", 12)?;
+        let n = self.count("chunk count", if self.version >= 3 { 2 } else { 12 })?;
         self.charge(n.saturating_mul(std::mem::size_of::<ChunkRef>()))?;
         let mut v = Vec::with_capacity(n);
         for i in 0..n {
+            if self.version >= 3 {
+                match self.u8("chunk kind")? {
+                    0 => {}
+                    1 => {
+                        v.push(self.reference(owner, i)?);
+                        continue;
+                    }
+                    k => return Err(self.corrupt(format!("{owner} chunk {i}: unknown kind {k}"))),
+                }
+            }
             let offset = self.varint("chunk offset")?;
             let stored_len = self.varint("chunk length")?;
             let raw_len = self.varint("chunk decoded length")?;
@@ -389,15 +406,40 @@ impl Reader<'_> {
                     "{owner} chunk {i} uses codec id {codec}, unknown to this build (written by a newer weightzip?)"
                 )));
             }
-            v.push(ChunkRef {
+            let chunk = ChunkRef {
                 offset,
                 stored_len,
                 raw_len,
                 codec,
                 checksum,
-            });
+            };
+            self.charge(std::mem::size_of::<(ChunkRef, u16)>())?;
+            self.stored.push((chunk.clone(), 1));
+            v.push(chunk);
         }
         Ok(v)
+    }
+
+    /// A version-3 reference: the ordinal of an earlier stored chunk, used
+    /// at most [`MAX_CHUNK_USES`] times in all.
+    fn reference(&mut self, owner: &str, i: usize) -> Result<ChunkRef> {
+        let target = self.varint("chunk reference")?;
+        let n_stored = self.stored.len();
+        let slot = usize::try_from(target)
+            .ok()
+            .and_then(|t| self.stored.get_mut(t))
+            .ok_or_else(|| {
+                WzError::Corrupt(format!(
+                    "{owner} chunk {i} refers to stored chunk {target}, but only {n_stored} come before it"
+                ))
+            })?;
+        if slot.1 >= MAX_CHUNK_USES {
+            return Err(WzError::Corrupt(format!(
+                "{owner} chunk {i}: stored chunk {target} is used more than {MAX_CHUNK_USES} times"
+            )));
+        }
+        slot.1 += 1;
+        Ok(slot.0.clone())
     }
 
     fn attrs(&mut self) -> Result<Attrs> {

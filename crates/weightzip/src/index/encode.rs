@@ -1,5 +1,7 @@
 //! Serialising the index (the bytes before zstd; see `docs/FORMAT.md`).
 
+use std::collections::HashMap;
+
 use weightzip_entropy::write_varint;
 use weightzip_format::TensorType;
 
@@ -10,9 +12,29 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-fn put_chunks(out: &mut Vec<u8>, chunks: &[ChunkRef]) {
+/// Chunks already written, by payload offset, and their ordinals among
+/// the stored chunks (version 3 references name a stored chunk by it).
+#[derive(Default)]
+struct Stored {
+    by_offset: HashMap<u64, (u64, ChunkRef)>,
+    count: u64,
+}
+
+fn put_chunks(out: &mut Vec<u8>, chunks: &[ChunkRef], version: u32, stored: &mut Stored) {
     write_varint(out, chunks.len() as u64);
     for c in chunks {
+        if version >= 3 {
+            // A chunk identical to one already listed shares its payload:
+            // it is written as a reference to it.
+            if let Some((ordinal, _)) = stored.by_offset.get(&c.offset).filter(|(_, s)| s == c) {
+                out.push(1);
+                write_varint(out, *ordinal);
+                continue;
+            }
+            out.push(0);
+            stored.by_offset.insert(c.offset, (stored.count, c.clone()));
+            stored.count += 1;
+        }
         write_varint(out, c.offset);
         write_varint(out, c.stored_len);
         write_varint(out, c.raw_len);
@@ -41,9 +63,11 @@ impl Index {
     }
 
     /// Serialises the index in format `version` (1 leaves out attributes
-    /// and extras; kept to make version-1 archives in tests).
+    /// and extras, 2 writes shared chunks out in full; kept to make
+    /// archives of older versions in tests).
     pub fn to_bytes_version(&self, version: u32) -> Vec<u8> {
         let mut out = Vec::new();
+        let mut stored = Stored::default();
         out.push(match self.root {
             RootKind::File => 0,
             RootKind::Dir => 1,
@@ -54,7 +78,7 @@ impl Index {
             write_varint(&mut out, e.size);
             out.extend_from_slice(&e.checksum.to_le_bytes());
             out.push(e.file_kind);
-            put_chunks(&mut out, &e.passthrough);
+            put_chunks(&mut out, &e.passthrough, version, &mut stored);
             write_varint(&mut out, e.segments.len() as u64);
             for s in &e.segments {
                 match &s.kind {
@@ -81,7 +105,7 @@ impl Index {
                         for &d in shape {
                             write_varint(&mut out, d);
                         }
-                        put_chunks(&mut out, &s.chunks);
+                        put_chunks(&mut out, &s.chunks, version, &mut stored);
                     }
                 }
             }

@@ -25,8 +25,8 @@ pub use decode::{check_relative_path, decode_stored_index, index_memory_budget};
 pub const MAGIC: [u8; 8] = *b"\x89WZIP\r\n\x1a";
 /// Current (and highest readable) format version. Version 2 adds file
 /// modes and times, folders, symbolic links and hard links to version 1;
-/// both are read.
-pub const FORMAT_VERSION: u32 = 2;
+/// version 3 adds chunk references (content stored once); all are read.
+pub const FORMAT_VERSION: u32 = 3;
 /// Bytes of the file header.
 pub const HEADER_LEN: u64 = 16;
 /// Magic at the very end of the file.
@@ -35,6 +35,11 @@ pub const FOOTER_MAGIC: [u8; 4] = *b"WZIX";
 pub const FOOTER_LEN: u64 = 32;
 /// No chunk decodes to more than this; bounds every decode allocation.
 pub const MAX_CHUNK_RAW: u64 = 64 << 20;
+/// A stored chunk is decoded for at most this many chunk lists: itself and
+/// 255 references (version 3). A writer stores a further copy beyond that,
+/// so an archive cannot make a reader decode more than 256 times its own
+/// chunks' worth.
+pub const MAX_CHUNK_USES: u16 = 256;
 /// The serialised index may not decode to more than this (and, further,
 /// no more than [`index_memory_budget`] allows for the archive's size).
 pub const MAX_INDEX_RAW: u64 = 1 << 30;
@@ -48,7 +53,9 @@ pub enum RootKind {
     Dir,
 }
 
-/// One encoded chunk.
+/// One encoded chunk. In a version-3 archive several chunk lists may
+/// hold the same chunk (same payload): the index stores it once and
+/// refers to it from the others.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChunkRef {
     /// Offset of the payload in the archive.
@@ -100,7 +107,8 @@ pub struct Entry {
     pub size: u64,
     /// xxh3-64 of the whole original file.
     pub checksum: u64,
-    /// Format detected when compressing: 0 unknown, 1 safetensors, 2 GGUF.
+    /// Format detected when compressing: 0 unknown, 1 safetensors, 2 GGUF,
+    /// 3 PyTorch zip checkpoint.
     pub file_kind: u8,
     /// The segments, in file order, covering the file exactly.
     pub segments: Vec<Segment>,

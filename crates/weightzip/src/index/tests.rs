@@ -154,8 +154,9 @@ fn overlapping_chunks_are_refused() {
 #[test]
 fn the_memory_budget_bounds_parsing() {
     let b = sample().to_bytes();
-    assert!(Index::from_bytes_version(&b, 100, 2, 10_000).is_ok());
-    assert!(Index::from_bytes_version(&b, 100, 2, b.len() as u64 + 100).is_err());
+    assert!(Index::from_bytes_version(&b, 100, FORMAT_VERSION, 10_000).is_ok());
+    let tight = b.len() as u64 + 100;
+    assert!(Index::from_bytes_version(&b, 100, FORMAT_VERSION, tight).is_err());
 }
 
 #[test]
@@ -185,4 +186,75 @@ fn bad_links_and_paths_are_refused() {
     let mut idx = sample();
     idx.root = RootKind::File;
     assert!(Index::from_bytes(&idx.to_bytes(), 100).is_err());
+}
+
+/// The sample with a second file whose tensor is the first file's: the
+/// same chunks in two places.
+fn with_a_copy() -> Index {
+    let mut idx = sample();
+    let mut copy = idx.entries[0].clone();
+    copy.path = "copy.safetensors".into();
+    idx.entries.push(copy);
+    idx
+}
+
+#[test]
+fn version_3_stores_shared_chunks_once_and_refers_to_them() {
+    let idx = with_a_copy();
+    let v3 = idx.to_bytes();
+    let v2 = idx.to_bytes_version(2);
+    // Three references of 2 bytes instead of three chunks of 12 or more.
+    assert!(v3.len() + 20 < v2.len(), "{} vs {}", v3.len(), v2.len());
+    let back = Index::from_bytes(&v3, 100).unwrap();
+    assert_eq!(back, idx);
+    // Version 2 lists every chunk in full, so its copies overlap.
+    let budget = index_memory_budget(100);
+    let err = Index::from_bytes_version(&v2, 100, 2, budget).unwrap_err();
+    assert!(err.to_string().contains("overlap"), "{err}");
+}
+
+#[test]
+fn version_2_indexes_still_parse() {
+    let idx = sample();
+    let b = idx.to_bytes_version(2);
+    let budget = index_memory_budget(100);
+    assert_eq!(Index::from_bytes_version(&b, 100, 2, budget).unwrap(), idx);
+    assert!(Index::from_bytes_version(&b, 100, 3, budget).is_err());
+}
+
+#[test]
+fn a_chunk_used_more_than_the_limit_is_refused() {
+    let mut idx = sample();
+    let first = idx.entries[0].segments[1].chunks[0].clone();
+    let uses = usize::from(MAX_CHUNK_USES);
+    let seg = &mut idx.entries[0].segments[1];
+    seg.chunks = vec![first.clone(); uses];
+    seg.len = first.raw_len * uses as u64;
+    idx.entries[0].size = seg.len + 8;
+    let b = idx.to_bytes();
+    assert_eq!(Index::from_bytes(&b, 100).unwrap(), idx);
+    let seg = &mut idx.entries[0].segments[1];
+    seg.chunks.push(first.clone());
+    seg.len += first.raw_len;
+    idx.entries[0].size += first.raw_len;
+    let err = Index::from_bytes(&idx.to_bytes(), 100).unwrap_err();
+    assert!(err.to_string().contains("used more than"), "{err}");
+}
+
+#[test]
+fn a_reference_must_name_an_earlier_stored_chunk() {
+    let idx = with_a_copy();
+    let b = idx.to_bytes();
+    // The copy's passthrough list is its last chunk list but one: one
+    // reference, `01 00` (to stored chunk 0). Point it past the end.
+    let at = b
+        .windows(3)
+        .rposition(|w| w == [1, 1, 0])
+        .expect("one-chunk list holding a reference");
+    for target in [3u8, 100] {
+        let mut m = b.clone();
+        m[at + 2] = target;
+        let err = Index::from_bytes(&m, 100).unwrap_err();
+        assert!(err.to_string().contains("refers to stored chunk"), "{err}");
+    }
 }

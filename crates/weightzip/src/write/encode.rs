@@ -7,6 +7,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::plan::Job;
 use super::CompressOptions;
+use crate::dedup::{content_hash, ContentHash};
 use crate::error::{Result, WzError};
 use crate::pipeline::BufferPool;
 use crate::source::ReadAt;
@@ -18,6 +19,8 @@ pub(super) struct Encoded {
     pub payload: Vec<u8>,
     pub raw_len: u64,
     pub checksum: u64,
+    /// BLAKE3 of the input bytes, when deduplicating.
+    pub hash: Option<ContentHash>,
     /// The chunk's input bytes; `None` when the source is in memory (the
     /// writer then hashes them from there).
     pub raw: Option<Vec<u8>>,
@@ -66,6 +69,7 @@ pub(super) fn encode_job(
         }
     };
     let checksum = xxh3_64(raw);
+    let hash = opts.dedup.then(|| content_hash(raw));
     let mut payload = pool.take_empty(raw.len());
     #[cfg(test)]
     let inspect = |codec, payload: &mut [u8]| super::tests::damage_hook(codec, raw.len(), payload);
@@ -85,6 +89,7 @@ pub(super) fn encode_job(
         payload,
         raw_len: total,
         checksum,
+        hash,
         raw: owned,
     })
 }

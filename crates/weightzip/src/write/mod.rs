@@ -10,6 +10,7 @@ use std::sync::Arc;
 use weightzip_codec::Level;
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
+use crate::dedup::{ChunkStore, Reread};
 use crate::error::{Result, WzError};
 use crate::fs::{self, walk, FileId, OpenInput, OutputPath, Replace, Snapshot, TempFile};
 use crate::index::{self, Attrs, ChunkRef, Extra, Footer, Index, RootKind};
@@ -44,6 +45,10 @@ pub struct CompressOptions {
     /// costs ratio, never data. On by default (~20 % of compress time with
     /// the fast bf16 codec, a few % with the others).
     pub verify: bool,
+    /// Store identical content once: a chunk whose bytes (BLAKE3, then
+    /// compared byte for byte) were already stored anywhere in the
+    /// archive is written as a reference to it. On by default.
+    pub dedup: bool,
     /// Progress callback.
     pub progress: Option<Progress>,
 }
@@ -56,6 +61,7 @@ impl Default for CompressOptions {
             chunk_size: DEFAULT_CHUNK_SIZE,
             overwrite: false,
             verify: true,
+            dedup: true,
             progress: None,
         }
     }
@@ -69,6 +75,7 @@ impl std::fmt::Debug for CompressOptions {
             .field("chunk_size", &self.chunk_size)
             .field("overwrite", &self.overwrite)
             .field("verify", &self.verify)
+            .field("dedup", &self.dedup)
             .finish()
     }
 }
@@ -96,6 +103,10 @@ pub struct CompressSummary {
     pub files: usize,
     /// Tensors found and coded with their codecs.
     pub tensors: usize,
+    /// Chunks stored as references to identical content stored before.
+    pub dedup_chunks: u64,
+    /// Original bytes those references stand for.
+    pub dedup_bytes: u64,
     /// Files that looked like a model format but did not parse (stored as
     /// plain bytes, still byte-exact), and members left out on purpose.
     pub warnings: Vec<String>,
@@ -330,7 +341,13 @@ pub fn compress_to_writer<W: Write>(
     let mut summary = CompressSummary::default();
     let mut entries = Vec::with_capacity(plan.files.len());
     let pool = BufferPool::new(threads * 4);
+    let mut store = ChunkStore::new();
     for input in plan.files {
+        let file_no = store.begin_file(match &input.source {
+            Source::Bytes(b) => Reread::Bytes(b),
+            Source::Path(p) => Reread::Path(p.clone()),
+            Source::Open(_) => Reread::Gone,
+        });
         let (source, snapshot): (Box<dyn ReadAt + '_>, Option<(Snapshot, std::fs::File)>) =
             match input.source {
                 Source::Bytes(b) => (Box::new(b), None),
@@ -360,19 +377,40 @@ pub fn compress_to_writer<W: Write>(
                     .map_err(|e| encode::name_place(e, &input.path, &jobs[i].place))
             },
             |i, enc| {
-                let chunk = ChunkRef {
-                    offset: out.pos,
-                    stored_len: enc.payload.len() as u64,
-                    raw_len: enc.raw_len,
-                    codec: enc.codec,
-                    checksum: enc.checksum,
-                };
-                out.put(&enc.payload)?;
-                pool.give(enc.payload);
                 let raw = match (&enc.raw, src.bytes()) {
                     (Some(r), _) => r.as_slice(),
                     (None, Some(all)) => all,
                     (None, None) => &[],
+                };
+                let chunk_bytes = match (&enc.raw, jobs[i].ranges.as_slice()) {
+                    (Some(r), _) => Some(r.as_slice()),
+                    (None, &[(off, len)]) => raw.get(off as usize..(off + len) as usize),
+                    (None, _) => None,
+                };
+                let shared = match (&enc.hash, chunk_bytes) {
+                    (Some(h), Some(b)) => store.find(h, b, file_no, src),
+                    _ => None,
+                };
+                let chunk = match shared {
+                    Some(c) => {
+                        pool.give(enc.payload);
+                        c
+                    }
+                    None => {
+                        let c = ChunkRef {
+                            offset: out.pos,
+                            stored_len: enc.payload.len() as u64,
+                            raw_len: enc.raw_len,
+                            codec: enc.codec,
+                            checksum: enc.checksum,
+                        };
+                        out.put(&enc.payload)?;
+                        pool.give(enc.payload);
+                        if let Some(h) = enc.hash {
+                            store.stored(h, &c, file_no, &jobs[i].ranges);
+                        }
+                        c
+                    }
                 };
                 let mut at = 0usize;
                 for &(off, len) in &jobs[i].ranges {
@@ -410,6 +448,8 @@ pub fn compress_to_writer<W: Write>(
         summary.files += 1;
         entries.push(entry);
     }
+    summary.dedup_chunks = store.refs;
+    summary.dedup_bytes = store.ref_bytes;
     let index = Index {
         root: plan.root,
         entries,

@@ -3,12 +3,13 @@
 //! them: the writer then reads every byte once, front to back.
 
 use weightzip_codec::select::{plan_tensor, ChunkPlan};
-use weightzip_format::{read_layout, FileKind};
+use weightzip_format::{read_layout, FileKind, TensorRegion};
 
 use super::CompressOptions;
 use crate::error::{Result, WzError};
 use crate::index::{Attrs, Entry, Segment, SegmentKind};
 use crate::source::{Cursor, ReadAt};
+use crate::torch;
 
 /// Where one chunk's bytes come from and where its reference goes.
 pub(super) struct Job {
@@ -50,11 +51,18 @@ pub(super) fn plan_entry(
             None
         }
     };
-    let file_kind = match layout.as_ref().map(|l| l.kind) {
+    let mut file_kind = match layout.as_ref().map(|l| l.kind) {
         Some(FileKind::Safetensors) => 1,
         Some(FileKind::Gguf) => 2,
         _ => 0,
     };
+    let mut tensors: Vec<TensorRegion> = layout.map(|l| l.tensors).unwrap_or_default();
+    if file_kind == 0 {
+        if let Some(regions) = torch::read_layout(src) {
+            file_kind = 3;
+            tensors = regions;
+        }
+    }
     let mut segments = Vec::new();
     // The jobs of each tensor segment, by segment index.
     let mut tensor_jobs: Vec<Vec<Job>> = Vec::new();
@@ -70,7 +78,7 @@ pub(super) fn plan_entry(
         });
         jobs.push(Vec::new());
     };
-    for t in layout.iter().flat_map(|l| l.tensors.iter()) {
+    for t in &tensors {
         if t.offset < cursor || t.offset.checked_add(t.len).is_none_or(|e| e > size) {
             return Err(WzError::InvalidInput(format!(
                 "{path}: tensor {:?} at {}+{} overlaps or lies outside the file",

@@ -1,0 +1,74 @@
+use super::*;
+
+fn fixture() -> Vec<u8> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/lab-minilm-layers0-1.bf16.safetensors"
+    );
+    std::fs::read(path).unwrap()
+}
+
+#[test]
+fn the_word_maps_are_inverses() {
+    for w in 0..=u16::MAX {
+        assert_eq!(unordered(ordered(w)), w);
+        assert_eq!(unzigzag(zigzag(w as i16)), w as i16);
+    }
+    // Ordered integers follow the floats: -2 < -1 < -0 < +0 < 1 < 2 (bf16).
+    let floats = [0xc000u16, 0xbf80, 0x8000, 0x0000, 0x3f80, 0x4000];
+    assert!(floats.windows(2).all(|p| ordered(p[0]) < ordered(p[1])));
+}
+
+#[test]
+fn deltas_round_trip_on_real_weights() {
+    let f = fixture();
+    // Two real weight regions of 256 KiB (bf16 words), even-aligned.
+    let start = (f.len() / 4) & !1;
+    let base = &f[start..start + (256 << 10)];
+    let other = &f[start + (256 << 10)..start + (512 << 10)];
+    // A fine-tune-like change: every 16th word one ulp up, from real bytes.
+    let mut nudged = base.to_vec();
+    for i in (0..nudged.len() / 2).step_by(16) {
+        let w = word(base, i).wrapping_add(1);
+        nudged[2 * i..2 * i + 2].copy_from_slice(&w.to_le_bytes());
+    }
+    for kind in [DeltaKind::Xor, DeltaKind::Sub] {
+        for new in [base, other, nudged.as_slice()] {
+            let mut payload = Vec::new();
+            encode(kind, new, base, &mut payload).unwrap();
+            let mut back = vec![0u8; new.len()];
+            decode(&payload, base, &mut back).unwrap();
+            assert!(back == new, "{kind:?}");
+        }
+        let mut same = Vec::new();
+        encode(kind, base, base, &mut same).unwrap();
+        assert!(same.len() < 16, "identical: {} bytes", same.len());
+        let mut small = Vec::new();
+        encode(kind, &nudged, base, &mut small).unwrap();
+        assert!(small.len() < base.len() / 20, "{kind:?}: {}", small.len());
+    }
+}
+
+#[test]
+fn bad_payloads_and_lengths_are_errors() {
+    let f = fixture();
+    let base = &f[1000..9000];
+    let new = &f[9000..17000];
+    let mut payload = Vec::new();
+    encode(DeltaKind::Sub, new, base, &mut payload).unwrap();
+    let mut out = vec![0u8; new.len()];
+    for cut in 0..payload.len() {
+        assert!(
+            decode(&payload[..cut], base, &mut out).is_err(),
+            "cut {cut}"
+        );
+    }
+    for i in 0..payload.len().min(300) {
+        let mut m = payload.clone();
+        m[i] ^= 0x5a;
+        let _ = decode(&m, base, &mut out);
+    }
+    assert!(decode(&payload, &base[..100], &mut out).is_err());
+    assert!(encode(DeltaKind::Xor, &new[..3], &base[..3], &mut Vec::new()).is_err());
+    assert!(encode(DeltaKind::Xor, new, &base[..100], &mut Vec::new()).is_err());
+}
