@@ -45,30 +45,45 @@ impl<'w> Group<'w> {
     }
 }
 
-/// One lane of one payload: the next state, the bytes of words used, and
-/// the value's word.
+/// Eight lanes `8c..8c + 8` of one payload's group (`states` and `out`
+/// hold 8 lanes and 16 bytes): the next states and the values' words;
+/// returns the bytes of words used from `used` on.
 #[inline(always)]
-fn lane(
+fn eight(
     packed: &[u32; SLOTS],
     tops: &[u16; 128],
-    x: u32,
+    states: &mut [u32],
     g: &Group<'_>,
-    used: usize,
-    l: usize,
-) -> (u32, usize, [u8; 2]) {
-    let e = packed[(x & (SLOTS as u32 - 1)) as usize];
-    let xn = ((e >> 8) & 0xfff)
-        .wrapping_mul(x >> 12)
-        .wrapping_add(e >> 20);
-    let refill = u32::from(xn < RANS_L);
-    // `used` < 64 before the last lane; the mask only proves the bound.
-    let at = used & (GROUP_WINDOW - 2);
-    let w = u32::from(u16::from_le_bytes([g.window[at], g.window[at | 1]]));
-    let next = (xn << (refill << 4)) | (w & refill.wrapping_neg());
-    let bit = ((g.bits >> l) & 1) as usize;
-    let field = ((g.fields[l / 8] >> (6 * (l % 8))) & 0x3f) as u16;
-    let word = tops[(e & 0x3f) as usize + 64 * bit] | field;
-    (next, used + ((refill as usize) << 1), word.to_le_bytes())
+    c: usize,
+    mut used: usize,
+    out: &mut [u8],
+) -> usize {
+    let bits = g.bits >> (8 * c);
+    let fields = g.fields[c];
+    for (j, (state, o)) in states
+        .iter_mut()
+        .zip(out.chunks_exact_mut(2))
+        .take(8)
+        .enumerate()
+    {
+        let x = *state;
+        let e = packed[(x & (SLOTS as u32 - 1)) as usize];
+        let xn = ((e >> 8) & 0xfff)
+            .wrapping_mul(x >> 12)
+            .wrapping_add(e >> 20);
+        // `used` < 64 before the last lane; the mask only proves the bound.
+        let at = used & (GROUP_WINDOW - 2);
+        let w = u32::from(u16::from_le_bytes([g.window[at], g.window[at | 1]]));
+        // A select (a conditional move), not a branch: a branch here
+        // mispredicts on every other value.
+        let refill = xn < RANS_L;
+        *state = std::hint::select_unpredictable(refill, (xn << 16) | w, xn);
+        used += usize::from(refill) << 1;
+        let top = (e & 0x3f) as usize | (((bits >> j) & 1) << 6) as usize;
+        let word = tops[top] | ((fields >> (6 * j)) & 0x3f) as u16;
+        o.copy_from_slice(&word.to_le_bytes());
+    }
+    used
 }
 
 /// Decodes whole groups of both payloads into their sinks while both
@@ -112,14 +127,17 @@ pub(super) fn decode_pair_words(
             &mut out_b[groups * 64..groups * 64 + 64],
         );
         let (mut ua, mut ub) = (0, 0);
-        for l in 0..LANES {
-            let (xa, na, wa) = lane(packed, tops, a.states[l], &ga, ua, l);
-            let (xb, nb, wb) = lane(packed, tops_b, b.states[l], &gb, ub, l);
-            a.states[l] = xa;
-            b.states[l] = xb;
-            (ua, ub) = (na, nb);
-            oa[2 * l..2 * l + 2].copy_from_slice(&wa);
-            ob[2 * l..2 * l + 2].copy_from_slice(&wb);
+        // Eight lanes of one payload, then of the other: two chains
+        // through the word positions side by side.
+        for (c, ((sa8, sb8), (oa8, ob8))) in a
+            .states
+            .chunks_exact_mut(8)
+            .zip(b.states.chunks_exact_mut(8))
+            .zip(oa.chunks_exact_mut(16).zip(ob.chunks_exact_mut(16)))
+            .enumerate()
+        {
+            ua = eight(packed, tops, sa8, &ga, c, ua, oa8);
+            ub = eight(packed, tops_b, sb8, &gb, c, ub, ob8);
         }
         a.pos += ua;
         b.pos += ub;
