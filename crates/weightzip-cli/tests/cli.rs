@@ -243,6 +243,9 @@ fn speed_stores_what_the_archive_stores() {
             "--only",
             "wz",
             "--kernels",
+            // Only the archive's codec (no extra comparison codecs).
+            "--codec",
+            "wz_bf16a",
             "--json",
             "speed.json",
         ],
