@@ -1,11 +1,16 @@
 //! `weightzip speed`: encode / decode throughput of weightzip's codecs next
 //! to memcpy, zstd -1 / -3 and lz4 on the same tensor bytes, in one run.
 //!
-//! Bytes are grouped by tensor type (all bf16 tensors of the inputs, all
-//! fp16, ...) and cut into the container's chunks; every contender codes the
-//! same chunks, checked for a byte-exact round trip first. MB/s = input
-//! bytes / 1e6 / seconds, median of the repeats; single-thread rows and
-//! rows on `-T` threads (chunks handed out statically, like the container).
+//! The tensors are coded exactly as `compress` codes them: each tensor is
+//! cut by the container's plan ([`plan_tensor`]: whole rows, its shape) and
+//! every chunk goes through the container's [`select`] (the codec for its
+//! type, the zstd retry of small tensors, storing what does not shrink), so
+//! a weightzip row's ratio is the one the archive's tensor chunks reach.
+//! Rows are grouped by tensor type (all bf16 tensors of the inputs, all
+//! fp16, each GGUF quant type, ...); every contender codes the same chunks,
+//! checked for a byte-exact round trip first. MB/s = input bytes / 1e6 /
+//! seconds, median of the repeats; single-thread rows and rows on `-T`
+//! threads (chunks handed out statically, like the container).
 //! `--cpu-time` times single-thread rows by the thread's CPU time instead of
 //! the wall clock, which keeps them steady on a busy machine.
 
@@ -15,7 +20,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use weightzip_codec::{codec_by_name, codec_for, CodecId, Level};
+use weightzip_codec::select::{plan_tensor, select, ChunkPlan};
+use weightzip_codec::{codec_by_name, CodecId, Level};
 use weightzip_entropy::rans::Kernel;
 use weightzip_format::{layout_of, Dtype, GgmlType, TensorType};
 
@@ -34,7 +40,8 @@ pub struct SpeedArgs {
     /// Thread count of the multi-thread rows (default: all cores).
     #[arg(short = 'T', long, default_value_t = 0)]
     threads: usize,
-    /// Use at most this many MiB of each tensor type.
+    /// Take whole tensors of each type until they hold this many MiB (the
+    /// last one is taken whole).
     #[arg(long, default_value_t = 256)]
     max_mib: usize,
     /// Codec level of the weightzip codecs.
@@ -61,8 +68,11 @@ pub struct SpeedArgs {
     json: Option<PathBuf>,
 }
 
-type Enc = Box<dyn Fn(&[u8], &mut Vec<u8>) -> Result<()> + Sync>;
-type Dec = Box<dyn Fn(&[u8], &mut [u8]) -> Result<()> + Sync>;
+/// Codes one chunk (with its plan) into the output and returns a tag the
+/// decoder needs (weightzip: the codec [`select`] chose).
+type Enc = Box<dyn Fn(&ChunkPlan, &[u8], &mut Vec<u8>) -> Result<u8> + Sync>;
+/// Decodes one chunk given the encoder's tag.
+type Dec = Box<dyn Fn(u8, &[u8], &mut [u8]) -> Result<()> + Sync>;
 
 struct Contender {
     name: String,
@@ -82,7 +92,7 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-fn contenders(codecs: &[CodecId], level: Level, kernels: bool) -> Vec<Contender> {
+fn contenders(codecs: &[CodecId], kernels: bool) -> Vec<Contender> {
     // zstd keeps one context per thread and level, as a program coding
     // many chunks would: a fresh context per chunk allocates and clears
     // megabytes of tables, which made zstd's encode speed depend on the
@@ -91,7 +101,7 @@ fn contenders(codecs: &[CodecId], level: Level, kernels: bool) -> Vec<Contender>
         name: format!("zstd -{lvl}"),
         key,
         kernel: None,
-        enc: Box::new(move |d, o| {
+        enc: Box::new(move |_, d, o| {
             o.reserve(zstd::zstd_safe::compress_bound(d.len()));
             ZSTD_ENC.with(|cell| {
                 let mut cache = cell.borrow_mut();
@@ -100,10 +110,10 @@ fn contenders(codecs: &[CodecId], level: Level, kernels: bool) -> Vec<Contender>
                 }
                 let (_, c) = cache.as_mut().expect("set above");
                 c.compress_to_buffer(d, o)?;
-                anyhow::Ok(())
+                anyhow::Ok(0)
             })
         }),
-        dec: Box::new(|i, o| {
+        dec: Box::new(|_, i, o| {
             let n = ZSTD_DEC.with(|cell| {
                 let mut cache = cell.borrow_mut();
                 if cache.is_none() {
@@ -125,19 +135,26 @@ fn contenders(codecs: &[CodecId], level: Level, kernels: bool) -> Vec<Contender>
         },
         key: "wz",
         kernel,
-        enc: Box::new(move |d, o| Ok(codec.encode(d, level, o)?)),
-        dec: Box::new(move |i, o| Ok(codec.decode(i, o)?)),
+        // The container's choice for the chunk, with `codec` first.
+        enc: Box::new(move |plan, d, o| {
+            let plan = ChunkPlan { codec, ..*plan };
+            Ok(select(d, &plan, o)? as u8)
+        }),
+        dec: Box::new(move |tag, i, o| {
+            let chosen = weightzip_codec::codec_by_id(tag)?;
+            Ok(chosen.decode(i, o)?)
+        }),
     };
     let mut v = vec![
         Contender {
             name: "memcpy".into(),
             key: "memcpy",
             kernel: None,
-            enc: Box::new(|d, o| {
+            enc: Box::new(|_, d, o| {
                 o.extend_from_slice(d);
-                Ok(())
+                Ok(0)
             }),
-            dec: Box::new(|i, o| {
+            dec: Box::new(|_, i, o| {
                 o.copy_from_slice(i);
                 Ok(())
             }),
@@ -146,11 +163,11 @@ fn contenders(codecs: &[CodecId], level: Level, kernels: bool) -> Vec<Contender>
             name: "lz4".into(),
             key: "lz4",
             kernel: None,
-            enc: Box::new(|d, o| {
+            enc: Box::new(|_, d, o| {
                 o.extend_from_slice(&lz4_flex::block::compress(d));
-                Ok(())
+                Ok(0)
             }),
-            dec: Box::new(|i, o| {
+            dec: Box::new(|_, i, o| {
                 let n = lz4_flex::block::decompress_into(i, o)?;
                 if n != o.len() {
                     bail!("lz4: short output");
@@ -217,6 +234,15 @@ fn par_chunks(n: usize, threads: usize, f: &(dyn Fn(usize) -> Result<()> + Sync)
     })
 }
 
+/// The tensors of one type: their bytes back to back, and the container's
+/// chunks of each tensor (ranges in `data`) with their plans.
+struct Group {
+    ty: TensorType,
+    codec: CodecId,
+    data: Vec<u8>,
+    chunks: Vec<(std::ops::Range<usize>, ChunkPlan)>,
+}
+
 /// One measured row.
 struct Row {
     ty: String,
@@ -246,14 +272,17 @@ pub fn run(a: SpeedArgs) -> Result<()> {
     };
     let cpu_clock = a.cpu_time && thread_cpu_seconds().is_some();
     let cap = a.max_mib << 20;
-    // Tensor bytes grouped by the codec weightzip picks for them.
-    let mut groups: Vec<(TensorType, CodecId, Vec<u8>)> = Vec::new();
+    let chunk_size = (a.chunk_mib << 20).max(16) as u64;
+    // Tensor chunks grouped by tensor type, cut and planned as the
+    // container does: (type, its codec, bytes, chunk ranges in the bytes
+    // with each chunk's plan).
+    let mut groups: Vec<Group> = Vec::new();
     for f in &a.files {
         let bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
         let layout = layout_of(&bytes).with_context(|| format!("parsing {}", f.display()))?;
         for t in &layout.tensors {
-            let codec = codec_for(t.ty, level);
-            if codec == CodecId::Zstd {
+            let plan = plan_tensor(t.ty, &t.shape, t.len, chunk_size, level);
+            if plan.codec == CodecId::Zstd {
                 continue;
             }
             let key = match t.ty {
@@ -262,17 +291,30 @@ pub fn run(a: SpeedArgs) -> Result<()> {
                 TensorType::Ggml(GgmlType::F32) => TensorType::St(Dtype::F32),
                 other => other,
             };
-            let slot = match groups.iter().position(|g| g.0 == key) {
+            let slot = match groups.iter().position(|g| g.ty == key) {
                 Some(i) => i,
                 None => {
-                    groups.push((key, codec, Vec::new()));
+                    groups.push(Group {
+                        ty: key,
+                        codec: plan.codec,
+                        data: Vec::new(),
+                        chunks: Vec::new(),
+                    });
                     groups.len() - 1
                 }
             };
-            let buf = &mut groups[slot].2;
-            let take = (t.len as usize).min(cap.saturating_sub(buf.len()));
-            let start = t.offset as usize;
-            buf.extend_from_slice(&bytes[start..start + take]);
+            let g = &mut groups[slot];
+            // Whole tensors until the group holds the cap.
+            if g.data.len() >= cap {
+                continue;
+            }
+            let (start, len) = (t.offset as usize, t.len as usize);
+            let base = g.data.len();
+            g.data.extend_from_slice(&bytes[start..start + len]);
+            for r in plan.chunks(t.len) {
+                let range = base + r.start as usize..base + r.end as usize;
+                g.chunks.push((range, plan.chunk(false)));
+            }
         }
     }
     if groups.is_empty() {
@@ -301,9 +343,14 @@ pub fn run(a: SpeedArgs) -> Result<()> {
         format!("dec MB/s x{threads}")
     )?;
     let mut rows: Vec<Row> = Vec::new();
-    for (ty, codec, data) in &groups {
-        let chunk = (a.chunk_mib << 20).max(16);
-        let chunks: Vec<&[u8]> = data.chunks(chunk).collect();
+    for Group {
+        ty,
+        codec,
+        data,
+        chunks: planned,
+    } in &groups
+    {
+        let chunks: Vec<&[u8]> = planned.iter().map(|(r, _)| &data[r.clone()]).collect();
         let ty_name = match ty {
             TensorType::St(d) => d.name().to_string(),
             TensorType::Ggml(g) => g.name().to_string(),
@@ -322,21 +369,22 @@ pub fn run(a: SpeedArgs) -> Result<()> {
                 codecs.push(c);
             }
         }
-        for c in contenders(&codecs, level, a.kernels) {
+        for c in contenders(&codecs, a.kernels) {
             if !a.only.is_empty() && !a.only.iter().any(|o| *o == c.key || *o == c.name) {
                 continue;
             }
             Kernel::set_preferred(c.kernel);
             let mut encoded: Vec<Vec<u8>> = Vec::new();
-            for ch in &chunks {
+            let mut tags: Vec<u8> = Vec::new();
+            for (ch, (_, plan)) in chunks.iter().zip(planned) {
                 let mut o = Vec::new();
-                (c.enc)(ch, &mut o)?;
+                tags.push((c.enc)(plan, ch, &mut o)?);
                 encoded.push(o);
             }
             // Every measurement is checked for a byte-exact round trip first.
-            for (ch, e) in chunks.iter().zip(&encoded) {
+            for ((ch, e), &tag) in chunks.iter().zip(&encoded).zip(&tags) {
                 let mut back = vec![0u8; ch.len()];
-                (c.dec)(e, &mut back)?;
+                (c.dec)(tag, e, &mut back)?;
                 if back != *ch {
                     bail!("{}: round trip differs on {ty_name}", c.name);
                 }
@@ -355,12 +403,12 @@ pub fn run(a: SpeedArgs) -> Result<()> {
                     if decode {
                         par_chunks(chunks.len(), t, &|i| {
                             let mut o = outs[i].lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
-                            (c.dec)(&encoded[i], &mut o)
+                            (c.dec)(tags[i], &encoded[i], &mut o)
                         })?;
                     } else {
                         par_chunks(chunks.len(), t, &|i| {
                             let mut o = Vec::with_capacity(chunks[i].len());
-                            (c.enc)(chunks[i], &mut o)
+                            (c.enc)(&planned[i].1, chunks[i], &mut o).map(|_| ())
                         })?;
                     }
                     let secs = match (cpu0, if cpu { thread_cpu_seconds() } else { None }) {
@@ -427,7 +475,7 @@ pub fn run(a: SpeedArgs) -> Result<()> {
                     "compressed_bytes": r.stored, "ratio": r.bytes as f64 / r.stored as f64,
                     "compress_MBps_1t": r.enc1, "decompress_MBps_1t": r.dec1,
                     "threads": threads, "compress_MBps_nt": r.enc_t, "decompress_MBps_nt": r.dec_t,
-                    "chunk_bytes": (a.chunk_mib << 20).max(16), "repeats": a.repeats,
+                    "chunk_bytes": chunk_size, "repeats": a.repeats,
                     "single_thread_clock": if cpu_clock { "thread_cpu" } else { "wall" },
                 })
             })

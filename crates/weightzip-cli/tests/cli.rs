@@ -226,6 +226,55 @@ fn usage_errors_exit_2_and_help_has_examples() {
     assert_ne!(o.status.code(), Some(0));
 }
 
+/// `speed` codes the tensors as `compress` does: its weightzip rows store
+/// exactly the bytes `inspect` reports for the archive's tensors of that
+/// type, on every kernel.
+#[test]
+fn speed_stores_what_the_archive_stores() {
+    let (dir, _, _) = setup();
+    let o = run(
+        &[
+            "speed",
+            "model.safetensors",
+            "--repeats",
+            "1",
+            "-T",
+            "1",
+            "--only",
+            "wz",
+            "--kernels",
+            // Only the archive's codec (no extra comparison codecs).
+            "--codec",
+            "wz_bf16a",
+            "--json",
+            "speed.json",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["compress", "-q", "model.safetensors"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["inspect", "--json", "model.safetensors.wz"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let inspect: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let speed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("speed.json")).unwrap()).unwrap();
+    let rows = speed.as_array().unwrap();
+    assert!(rows.len() >= 2, "{rows:?}");
+    for row in rows {
+        let dtype = row["dtype"].as_str().unwrap();
+        let (mut stored, mut bytes) = (0, 0);
+        for t in inspect["tensors"].as_array().unwrap() {
+            if t["dtype"] == dtype {
+                stored += t["stored"].as_u64().unwrap();
+                bytes += t["bytes"].as_u64().unwrap();
+            }
+        }
+        assert_eq!(row["input_bytes"].as_u64(), Some(bytes), "{row}");
+        assert_eq!(row["compressed_bytes"].as_u64(), Some(stored), "{row}");
+    }
+}
+
 #[test]
 fn bench_speed_is_the_speed_benchmark() {
     let (dir, _, _) = setup();

@@ -125,9 +125,12 @@ impl KeyedEncodeTable {
 /// ([`DecodeTable::alias`](crate::DecodeTable::alias)) straight into 16-bit words (see
 /// [`WordSink`]), in whole steps of 64 values of each, as many as both
 /// decoders and sinks hold and the payloads' words allow. Returns how many
-/// values of each it wrote: 0 unless `kernel` is AVX-512 and the CPU has
-/// VBMI. The decoders continue after those values; the caller decodes the
-/// rest (with [`decode_pair`](super::decode_pair)) and assembles it itself.
+/// values of each it wrote (a multiple of 64; 0 if the decoders do not
+/// share one 12-bit alias table). The decoders continue after those
+/// values; the caller decodes the rest (with
+/// [`decode_pair`](super::decode_pair)) and assembles it itself. Kernels:
+/// AVX-512 VBMI, AVX2 (when `tops[s + 64] = tops[s] ^ D` for one `D` with
+/// no bit below 6, as in the float codecs), else portable code.
 ///
 /// This is [`decode_pair`](super::decode_pair) plus the assembly of the words in one pass: the
 /// symbols never go to memory, and the stores of the words overlap the
@@ -140,16 +143,28 @@ pub fn decode_pair_words<'a, 's>(
     kernel: Kernel,
 ) -> usize {
     #[cfg(target_arch = "x86_64")]
-    {
-        let done =
-            x86::decode_pair_words(kernel.or_supported(), [&mut *a, &mut *b], [sink_a, sink_b]);
-        a.left -= done;
-        b.left -= done;
-        done
-    }
+    let done = x86::decode_pair_words(
+        kernel.or_supported(),
+        [&mut *a, &mut *b],
+        [&mut *sink_a, &mut *sink_b],
+    );
     #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (a, sink_a, b, sink_b, kernel);
+    let done = {
+        let _ = kernel;
         0
+    };
+    a.left -= done;
+    b.left -= done;
+    if done > 0 {
+        return done;
     }
+    // No SIMD kernel ran: the portable one.
+    let steps = (a.left / 64)
+        .min(b.left / 64)
+        .min(sink_a.steps())
+        .min(sink_b.steps());
+    let done = super::fused_scalar::decode_pair_words([&mut *a, &mut *b], [sink_a, sink_b], steps);
+    a.left -= done;
+    b.left -= done;
+    done
 }

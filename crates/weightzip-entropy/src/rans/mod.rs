@@ -33,6 +33,7 @@
 mod decode;
 mod encode;
 pub mod fused;
+mod fused_scalar;
 mod kernel;
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]

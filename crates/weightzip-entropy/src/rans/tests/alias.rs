@@ -167,77 +167,128 @@ fn fused_word_decoding_matches_symbols_then_assembly() {
             encode(&a, &et, &mut pa).unwrap();
             encode(&b, &et, &mut pb).unwrap();
             let n = na + nb;
-            let tops: [u16; 128] = std::array::from_fn(|_| r.next() as u16 & !0x3f);
-            let plane: Vec<u8> = (0..n.div_ceil(8) + 8).map(|_| r.next() as u8).collect();
-            let fields: Vec<u8> = (0..(6 * n).div_ceil(8) + 48)
-                .map(|_| r.next() as u8)
-                .collect();
-            let mut damaged = pb.clone();
-            let at = damaged.len() / 2;
-            damaged[at] ^= 0x10;
-            for pb in [&pb, &damaged] {
-                // Reference: symbols, then words.
-                let (mut sa, mut sb) = (vec![0u8; na], vec![0u8; nb]);
-                let ra = Decoder::new(&pa, &dt, na)
-                    .and_then(|mut d| d.decode_with(&mut sa, Kernel::Scalar).and(d.finish()));
-                let rb = Decoder::new(pb, &dt, nb)
-                    .and_then(|mut d| d.decode_with(&mut sb, Kernel::Scalar).and(d.finish()));
-                let want = [
-                    assemble_words(&sa, 0, &tops, &plane, &fields),
-                    assemble_words(&sb, na, &tops, &plane, &fields),
-                ];
-                // Fused, then the rest symbol by symbol.
-                let mut x = Decoder::new(&pa, &dt, na).unwrap();
-                let mut y = Decoder::new(pb, &dt, nb).unwrap();
-                let mut out = vec![0u8; 2 * n];
-                let (oa, ob) = out.split_at_mut(2 * na);
-                let done = decode_pair_words(
-                    &mut x,
-                    &mut WordSink {
-                        tops: &tops,
-                        plane: &plane,
-                        fields: &fields,
-                        out: oa,
-                    },
-                    &mut y,
-                    &mut WordSink {
-                        tops: &tops,
-                        plane: &plane[na / 8..],
-                        fields: &fields[na / 8 * 6..],
-                        out: ob,
-                    },
-                    Kernel::best(),
-                );
-                assert_eq!(done % 64, 0);
-                let (mut ra2, mut rb2) = (vec![0u8; na - done], vec![0u8; nb - done]);
-                let fa = x.decode_with(&mut ra2, Kernel::Scalar).and(x.finish());
-                let fb = y.decode_with(&mut rb2, Kernel::Scalar).and(y.finish());
-                assert_eq!((fa.is_ok(), fb.is_ok()), (ra.is_ok(), rb.is_ok()));
-                out[2 * done..2 * na]
-                    .copy_from_slice(&assemble_words(&ra2, done, &tops, &plane, &fields));
-                out[2 * (na + done)..].copy_from_slice(&assemble_words(
-                    &rb2,
-                    na + done,
-                    &tops,
-                    &plane,
-                    &fields,
-                ));
-                assert_eq!(
-                    &out[..2 * na],
-                    &want[0][..],
-                    "{shape:?} {na} {nb} done {done}"
-                );
-                assert_eq!(
-                    &out[2 * na..],
-                    &want[1][..],
-                    "{shape:?} {na} {nb} done {done}"
-                );
-                #[cfg(target_arch = "x86_64")]
-                if Kernel::best() == Kernel::Avx512
-                    && std::arch::is_x86_feature_detected!("avx512vbmi")
-                    && na >= 1024
-                {
-                    assert!(done > 0, "the fused kernel ran");
+            // Arbitrary tops, and tops whose raw bit is one XOR (as the
+            // float codecs' are: the AVX2 kernel needs that).
+            let random: [u16; 128] = std::array::from_fn(|_| r.next() as u16 & !0x3f);
+            let with_xor = |d: u16| -> [u16; 128] {
+                std::array::from_fn(|i| {
+                    if i < 64 {
+                        random[i] & !d
+                    } else {
+                        random[i - 64] & !d ^ d
+                    }
+                })
+            };
+            for (tops, xor) in [
+                (random, false),
+                (with_xor(0x8000), true),
+                (with_xor(0x40), true),
+            ] {
+                for kernel in Kernel::supported() {
+                    let plane: Vec<u8> = (0..n.div_ceil(8) + 8).map(|_| r.next() as u8).collect();
+                    let fields: Vec<u8> = (0..(6 * n).div_ceil(8) + 48)
+                        .map(|_| r.next() as u8)
+                        .collect();
+                    let mut damaged = pb.clone();
+                    let at = damaged.len() / 2;
+                    damaged[at] ^= 0x10;
+                    for pb in [&pb, &damaged] {
+                        // Reference: symbols, then words.
+                        let (mut sa, mut sb) = (vec![0u8; na], vec![0u8; nb]);
+                        let ra = Decoder::new(&pa, &dt, na).and_then(|mut d| {
+                            d.decode_with(&mut sa, Kernel::Scalar).and(d.finish())
+                        });
+                        let rb = Decoder::new(pb, &dt, nb).and_then(|mut d| {
+                            d.decode_with(&mut sb, Kernel::Scalar).and(d.finish())
+                        });
+                        let want = [
+                            assemble_words(&sa, 0, &tops, &plane, &fields),
+                            assemble_words(&sb, na, &tops, &plane, &fields),
+                        ];
+                        // Fused, then the rest symbol by symbol.
+                        let mut x = Decoder::new(&pa, &dt, na).unwrap();
+                        let mut y = Decoder::new(pb, &dt, nb).unwrap();
+                        let mut out = vec![0u8; 2 * n];
+                        let (oa, ob) = out.split_at_mut(2 * na);
+                        let done = decode_pair_words(
+                            &mut x,
+                            &mut WordSink {
+                                tops: &tops,
+                                plane: &plane,
+                                fields: &fields,
+                                out: oa,
+                            },
+                            &mut y,
+                            &mut WordSink {
+                                tops: &tops,
+                                plane: &plane[na / 8..],
+                                fields: &fields[na / 8 * 6..],
+                                out: ob,
+                            },
+                            kernel,
+                        );
+                        assert_eq!(done % 64, 0);
+                        let (mut ra2, mut rb2) = (vec![0u8; na - done], vec![0u8; nb - done]);
+                        let fa = x.decode_with(&mut ra2, Kernel::Scalar).and(x.finish());
+                        let fb = y.decode_with(&mut rb2, Kernel::Scalar).and(y.finish());
+                        assert_eq!((fa.is_ok(), fb.is_ok()), (ra.is_ok(), rb.is_ok()));
+                        out[2 * done..2 * na]
+                            .copy_from_slice(&assemble_words(&ra2, done, &tops, &plane, &fields));
+                        out[2 * (na + done)..].copy_from_slice(&assemble_words(
+                            &rb2,
+                            na + done,
+                            &tops,
+                            &plane,
+                            &fields,
+                        ));
+                        assert_eq!(
+                            &out[..2 * na],
+                            &want[0][..],
+                            "{shape:?} {na} {nb} done {done}"
+                        );
+                        assert_eq!(
+                            &out[2 * na..],
+                            &want[1][..],
+                            "{shape:?} {na} {nb} done {done}"
+                        );
+                        // Some fused kernel runs on every CPU (the portable
+                        // one when no SIMD kernel applies).
+                        if na >= 1024 {
+                            assert!(done > 0, "{kernel:?}");
+                        }
+                        // And the SIMD kernel itself where it applies: the
+                        // words compared above are its own.
+                        #[cfg(target_arch = "x86_64")]
+                        if na >= 1024
+                            && ((kernel == Kernel::Avx512
+                                && std::arch::is_x86_feature_detected!("avx512vbmi"))
+                                || (kernel != Kernel::Scalar && xor))
+                        {
+                            let mut x = Decoder::new(&pa, &dt, na).unwrap();
+                            let mut y = Decoder::new(pb, &dt, nb).unwrap();
+                            let mut scratch = vec![0u8; 2 * n];
+                            let (oa, ob) = scratch.split_at_mut(2 * na);
+                            let simd = crate::rans::x86::decode_pair_words(
+                                kernel,
+                                [&mut x, &mut y],
+                                [
+                                    &mut WordSink {
+                                        tops: &tops,
+                                        plane: &plane,
+                                        fields: &fields,
+                                        out: oa,
+                                    },
+                                    &mut WordSink {
+                                        tops: &tops,
+                                        plane: &plane[na / 8..],
+                                        fields: &fields[na / 8 * 6..],
+                                        out: ob,
+                                    },
+                                ],
+                            );
+                            assert_eq!(simd, done, "{kernel:?} ran its SIMD kernel");
+                        }
+                    }
                 }
             }
         }

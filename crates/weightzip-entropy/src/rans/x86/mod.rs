@@ -18,6 +18,7 @@
 use super::{Decoder, Kernel, LANES};
 
 mod alias;
+mod alias_avx2;
 mod decode;
 mod encode;
 pub mod words;
@@ -92,9 +93,7 @@ pub(super) fn decode_pair_words(
 ) -> usize {
     let [a, b] = &decs;
     let shape = a.table.alias.as_ref().map(|t| t.shape);
-    if kernel != Kernel::Avx512
-        || !alias_kernel_supported()
-        || !std::ptr::eq(a.table, b.table)
+    if !std::ptr::eq(a.table, b.table)
         || a.table.prob_bits != 12
         || a.table.packed.len() != 1 << 12
         || shape.is_none()
@@ -105,15 +104,32 @@ pub(super) fn decode_pair_words(
         .min(b.left / 64)
         .min(sinks[0].steps())
         .min(sinks[1].steps());
-    if shape == Some(AliasShape::Wide) {
-        // SAFETY: the CPU runs the kernel; both decoders share one alias
-        // table of the wide shape at 12 bits (checked above); both sinks
-        // hold `steps` steps and both decoders 64 * `steps` symbols.
-        unsafe { avx512_alias_words::<true>(decs, sinks, steps) }
-    } else {
-        // SAFETY: as above, of the narrow shape.
-        unsafe { avx512_alias_words::<false>(decs, sinks, steps) }
+    if kernel == Kernel::Avx512 && alias_kernel_supported() {
+        return if shape == Some(AliasShape::Wide) {
+            // SAFETY: the CPU runs the kernel; both decoders share one alias
+            // table of the wide shape at 12 bits (checked above); both sinks
+            // hold `steps` steps and both decoders 64 * `steps` symbols.
+            unsafe { avx512_alias_words::<true>(decs, sinks, steps) }
+        } else {
+            // SAFETY: as above, of the narrow shape.
+            unsafe { avx512_alias_words::<false>(decs, sinks, steps) }
+        };
     }
+    // AVX2 (and AVX-512 without VBMI): the AVX2 kernel, when both sinks
+    // share tops whose raw bit is one XOR.
+    let xor = alias_avx2::raw_bit_xor(sinks[0].tops, a.table);
+    let Some(xor) = xor.filter(|_| std::ptr::eq(sinks[0].tops, sinks[1].tops)) else {
+        return 0;
+    };
+    if kernel == Kernel::Scalar || !Kernel::Avx2.is_supported() {
+        return 0;
+    }
+    // SAFETY: the CPU runs AVX2 and POPCNT (`Kernel::is_supported`,
+    // checked above); both decoders share one alias table with its packed
+    // entries at 12 bits (checked above), so every gather index is inside
+    // the table; `xor` is the sinks' (shared) raw-bit XOR; both sinks hold
+    // `steps` steps and both decoders 64 * `steps` symbols.
+    unsafe { alias_avx2::avx2_alias_words(decs, sinks, steps, xor) }
 }
 
 /// `[[f(k, 0), f(k, 1)]; K]`: one value per register of `K` payloads.
