@@ -1,6 +1,6 @@
 //! The codec registry: stable ids written into `.wz` files, names used on
 //! the command line and in lab records, and the coders of each, in one
-//! table ([`CODECS`]). Which codec codes what is decided in [`crate::select`].
+//! table ([`CODECS`]). Which codec codes what is decided in [`mod@crate::select`].
 
 use weightzip_format::{Dtype, GgmlType, TensorType};
 

@@ -6,7 +6,7 @@
 //! [`SIGN_EXP_WIDE`]), whichever gives the smaller entropy for the chunk
 //! (the sign depends on the exponent in norms and biases, the top mantissa
 //! bit in weight matrices). The symbols are coded with an alias-layout
-//! rANS table ([`weightzip_entropy::alias`]), which an AVX-512 decoder
+//! rANS table ([`weightzip_entropy::AliasShape`]), which an AVX-512 decoder
 //! looks up with register permutes instead of gathers:
 //! - the wide layouts keep the 32 most frequent 9-bit values (a 32-bucket
 //!   table, the fastest to decode) and list every other value as a patch,

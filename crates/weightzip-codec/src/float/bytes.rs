@@ -11,7 +11,6 @@ pub fn encode(data: &[u8], out: &mut Vec<u8>) -> Result<()> {
 
 /// Decodes one encoding into `out`.
 pub fn decode(input: &[u8], out: &mut [u8]) -> Result<()> {
-    let _ = FreqTable::prob_bits;
     decode_planes::<1, 1>(NAME, input, out.len(), |at, [plane]| {
         out[at..at + plane.len()].copy_from_slice(plane);
     })?;

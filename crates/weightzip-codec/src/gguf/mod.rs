@@ -14,7 +14,7 @@
 //!   (e.g. the sub-block zero point of Q4_K). Byte symbols keep the decoder
 //!   at ≤ 1 rANS symbol per output byte, which the SIMD decoder of
 //!   [`weightzip_entropy::ctx_rans`] turns into > 1 GB/s;
-//! - symbol streams with contexts are [`cstream`]s.
+//! - symbol streams with contexts are `cstream`s.
 //!
 //! Encoding layout of every codec: `n: varint` blocks, `tail_len: varint` +
 //! the tail bytes, then the codec's streams in a fixed order (each codec's
