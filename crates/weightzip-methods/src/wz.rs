@@ -20,7 +20,7 @@ use crate::error::{backend, Context, MethodError};
 use crate::{Corpus, Method, MethodClass, Profile, Result};
 
 /// The tensor type that stands for `corpus` in the codec table.
-fn corpus_type(corpus: Corpus) -> Option<TensorType> {
+pub(crate) fn corpus_type(corpus: Corpus) -> Option<TensorType> {
     match corpus {
         Corpus::Bf16Tensor => Some(TensorType::St(Dtype::BF16)),
         Corpus::Fp16Tensor => Some(TensorType::St(Dtype::F16)),

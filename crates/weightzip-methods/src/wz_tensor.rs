@@ -12,9 +12,10 @@
 use weightzip_codec::select::{plan_tensor, select};
 use weightzip_codec::{CodecId, Level};
 use weightzip_entropy::{write_varint, ByteReader};
-use weightzip_format::{Dtype, GgmlType, TensorType};
+use weightzip_format::{Dtype, TensorType};
 
 use crate::error::{corrupt, Context};
+use crate::wz::corpus_type;
 use crate::{Corpus, Method, MethodClass, Profile, Result};
 
 /// The product's coding of one tensor at one level.
@@ -36,17 +37,6 @@ pub const WZ_TENSOR: [WzTensor; 2] = [
         level: Level::Max,
     },
 ];
-
-/// The tensor type of an item of `corpus`.
-fn tensor_type(corpus: Corpus) -> Option<TensorType> {
-    match corpus {
-        Corpus::Bf16Tensor => Some(TensorType::St(Dtype::BF16)),
-        Corpus::Fp16Tensor => Some(TensorType::St(Dtype::F16)),
-        Corpus::Fp32Tensor => Some(TensorType::St(Dtype::F32)),
-        Corpus::Q4kStream => Some(TensorType::Ggml(GgmlType::Q4_K)),
-        Corpus::GgufFile => None,
-    }
-}
 
 impl WzTensor {
     fn code(&self, input: &[u8], ty: TensorType, shape: &[u64]) -> Result<Vec<u8>> {
@@ -78,7 +68,7 @@ impl Method for WzTensor {
     }
 
     fn applies_to(&self, corpus: Corpus) -> bool {
-        tensor_type(corpus).is_some()
+        corpus_type(corpus).is_some()
     }
 
     /// Without the item's corpus and shape the bytes are coded as a u8
@@ -94,7 +84,7 @@ impl Method for WzTensor {
         shape: &[u64],
         profile: Option<&Profile>,
     ) -> Result<Vec<u8>> {
-        match tensor_type(corpus) {
+        match corpus_type(corpus) {
             Some(ty) => self.code(input, ty, shape),
             None => self.compress(input, profile),
         }
