@@ -3,13 +3,15 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
+use weightzip::base::Base;
 use weightzip::fs::{self as wfs, OutputPath, Replace, TempFile};
 use weightzip::{Archive, CompressOptions, ExtractOptions, Level, RootKind, SegmentKind};
 
 use crate::progress::Bar;
-use crate::{CatArgs, CompressArgs, DecompressArgs, LevelArg, VerifyArgs};
+use crate::{BaseArg, CatArgs, CompressArgs, DecompressArgs, LevelArg, VerifyArgs};
 
 /// Bytes below `path`, for the progress bar (links not followed).
 fn input_size(path: &Path) -> u64 {
@@ -57,6 +59,14 @@ pub(crate) fn compress(a: CompressArgs) -> Result<()> {
         overwrite: a.force,
         verify: !a.no_verify,
         dedup: !a.no_dedup,
+        base: match &a.base {
+            Some(b) => {
+                Some(Arc::new(Base::open(b).with_context(|| {
+                    format!("opening the base {}", b.display())
+                })?))
+            }
+            None => None,
+        },
         progress,
     };
     let start = std::time::Instant::now();
@@ -85,6 +95,16 @@ pub(crate) fn compress(a: CompressArgs) -> Result<()> {
             secs,
             summary.input_bytes as f64 / 1e6 / secs.max(1e-9)
         );
+        if summary.delta_chunks > 0 {
+            eprintln!(
+                "  {} chunks ({} bytes) coded as deltas against the base",
+                summary.delta_chunks, summary.delta_bytes
+            );
+        } else if a.base.is_some() {
+            eprintln!(
+                "  no tensor was smaller as a delta against the base; the archive needs no base"
+            );
+        }
         if summary.dedup_chunks > 0 {
             eprintln!(
                 "  {} chunks ({} bytes) stored once and referred to again",
@@ -116,8 +136,26 @@ pub(crate) fn open_archive(path: &Path) -> Result<Archive<'static>> {
     Archive::open(path).with_context(|| format!("reading {}", shown(path)))
 }
 
+/// Opens an archive to decode, with its base when given; `whole`: the
+/// whole archive will be decoded, so a base it needs must be there.
+fn open_with_base(path: &Path, base: &BaseArg, whole: bool) -> Result<Archive<'static>> {
+    let mut archive = open_archive(path)?;
+    if let Some(b) = &base.base {
+        let opened = Base::open(b).with_context(|| format!("opening the base {}", b.display()))?;
+        archive
+            .set_base(&Arc::new(opened))
+            .with_context(|| format!("reading {}", shown(path)))?;
+    }
+    if whole {
+        archive
+            .needs_base()
+            .with_context(|| format!("reading {}", shown(path)))?;
+    }
+    Ok(archive)
+}
+
 pub(crate) fn decompress(a: DecompressArgs) -> Result<()> {
-    let archive = open_archive(&a.input)?;
+    let archive = open_with_base(&a.input, &a.base, true)?;
     let output = match a.output {
         Some(o) => o,
         None if wfs::input::is_stdin(&a.input) => PathBuf::from("-"),
@@ -168,7 +206,7 @@ pub(crate) fn decompress(a: DecompressArgs) -> Result<()> {
 }
 
 pub(crate) fn cat(a: CatArgs) -> Result<()> {
-    let archive = open_archive(&a.input)?;
+    let archive = open_with_base(&a.input, &a.base, false)?;
     let opts = ExtractOptions {
         threads: a.threads,
         ..Default::default()
@@ -209,7 +247,7 @@ pub(crate) fn cat(a: CatArgs) -> Result<()> {
 }
 
 pub(crate) fn verify(a: VerifyArgs) -> Result<()> {
-    let archive = open_archive(&a.input)?;
+    let archive = open_with_base(&a.input, &a.base, true)?;
     let (bar, progress) = Bar::start(archive.index().total_size(), a.common.quiet, "verify");
     let opts = ExtractOptions {
         threads: a.common.threads,

@@ -1,6 +1,6 @@
 //! `weightzip inspect`: what is in an archive, tensor by tensor.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 
@@ -9,15 +9,30 @@ use weightzip::{ChunkRef, SegmentKind};
 use weightzip_codec::CodecId;
 use weightzip_format::TensorType;
 
-fn codecs_of(chunks: &[ChunkRef]) -> String {
+/// The codecs of a chunk list ("delta" for a delta chunk, "ref" for a
+/// chunk stored earlier in the archive) and the bytes it stores itself;
+/// `seen` holds the payload offsets listed so far.
+fn codecs_of(chunks: &[ChunkRef], seen: &mut HashSet<u64>) -> (String, u64) {
+    let mut stored = 0;
     let mut names: Vec<&str> = chunks
         .iter()
-        .map(|c| CodecId::from_u8(c.codec).map_or("?", CodecId::name))
+        .map(|c| {
+            if !seen.insert(c.offset) {
+                "ref"
+            } else {
+                stored += c.stored_len;
+                if c.base.is_some() {
+                    "delta"
+                } else {
+                    CodecId::from_u8(c.codec).map_or("?", CodecId::name)
+                }
+            }
+        })
         .collect();
     names.dedup();
     names.sort_unstable();
     names.dedup();
-    names.join("+")
+    (names.join("+"), stored)
 }
 
 fn type_name(ty: &Option<TensorType>) -> String {
@@ -34,16 +49,16 @@ pub fn run(path: &Path, json: bool) -> Result<()> {
     let index = archive.index();
     let mut rows = Vec::new();
     let mut by_codec: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut seen = HashSet::new();
     for e in &index.entries {
-        let pass_stored: u64 = e.passthrough.iter().map(|c| c.stored_len).sum();
+        let (_, pass_stored) = codecs_of(&e.passthrough, &mut seen);
         let pass_raw: u64 = e.passthrough.iter().map(|c| c.raw_len).sum();
         let t = by_codec.entry("(non-tensor bytes)".into()).or_default();
         t.0 += pass_raw;
         t.1 += pass_stored;
         for s in &e.segments {
             if let SegmentKind::Tensor { name, ty, shape } = &s.kind {
-                let stored: u64 = s.chunks.iter().map(|c| c.stored_len).sum();
-                let codec = codecs_of(&s.chunks);
+                let (codec, stored) = codecs_of(&s.chunks, &mut seen);
                 let t = by_codec.entry(codec.clone()).or_default();
                 t.0 += s.len;
                 t.1 += stored;
@@ -66,6 +81,7 @@ pub fn run(path: &Path, json: bool) -> Result<()> {
             "members": index.extras.iter().map(|x| serde_json::json!({"path": x.path, "kind": match &x.kind {
                 weightzip::ExtraKind::Dir => "dir", weightzip::ExtraKind::Symlink { .. } => "symlink", weightzip::ExtraKind::Hardlink { .. } => "hardlink" }})).collect::<Vec<_>>(),
             "tensors": rows,
+            "base": index.base.as_ref().map(|b| serde_json::json!({"label": b.label, "tensors": b.tensors.len()})),
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         return Ok(());
@@ -108,5 +124,13 @@ pub fn run(path: &Path, json: bool) -> Result<()> {
         rows.len(),
         total as f64 / archive_bytes.max(1) as f64
     )?;
+    if let Some(b) = &index.base {
+        writeln!(
+            out,
+            "coded against the base {} ({} of its tensors); decoding needs it: --base",
+            b.label,
+            b.tensors.len()
+        )?;
+    }
     Ok(())
 }

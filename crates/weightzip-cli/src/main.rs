@@ -16,11 +16,16 @@ mod speed;
 const EXIT_CORRUPT: u8 = 3;
 /// Exit code for an output that exists without --force.
 const EXIT_EXISTS: u8 = 4;
+/// Exit code for an archive coded against a base that was not given, or
+/// given wrong.
+const EXIT_BASE: u8 = 5;
 
 const AFTER_HELP: &str = "\
 Examples:
   weightzip compress model.safetensors              # -> model.safetensors.wz
   weightzip compress ./Qwen2.5-0.5B/ -o qwen.wz      # a whole model folder
+  weightzip compress ft.safetensors --base base.safetensors   # a fine-tune as deltas
+  weightzip decompress ft.safetensors.wz --base base.safetensors
   weightzip decompress model.safetensors.wz          # -> model.safetensors, identical bytes
   weightzip cat model.safetensors.wz --tensor model.layers.0.mlp.up_proj.weight > t.bin
   weightzip inspect model.safetensors.wz             # per-tensor codec and ratio
@@ -28,7 +33,8 @@ Examples:
   weightzip bench --speed model.safetensors          # codec MB/s beside memcpy, lz4, zstd (= speed)
 
 Exit codes: 0 success; 1 error (I/O, bad arguments at run time); 2 usage error;
-3 the archive is damaged, truncated or not a .wz file; 4 the output exists (use --force).";
+3 the archive is damaged, truncated or not a .wz file; 4 the output exists (use --force);
+5 the archive needs its base checkpoint (--base), or the base given is not it.";
 
 #[derive(Parser)]
 #[command(name = "weightzip", version, about = "Lossless compression of LLM weight files (safetensors, GGUF, model folders)", after_help = AFTER_HELP)]
@@ -109,8 +115,22 @@ struct CompressArgs {
     /// tensors and chunks are otherwise references to the first copy).
     #[arg(long)]
     no_dedup: bool,
+    /// A base checkpoint (file, folder or .wz): tensors with a twin there
+    /// (same file, name, type and length) are coded as deltas against it,
+    /// and decoding then needs the same base.
+    #[arg(long)]
+    base: Option<PathBuf>,
     #[command(flatten)]
     common: Common,
+}
+
+/// `--base` of the commands that decode.
+#[derive(Args)]
+struct BaseArg {
+    /// The base checkpoint the archive was coded against (file, folder or
+    /// .wz); refused unless it holds exactly the tensors the archive used.
+    #[arg(long)]
+    base: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -124,6 +144,8 @@ struct DecompressArgs {
     /// or anything the archive does not hold).
     #[arg(short, long)]
     force: bool,
+    #[command(flatten)]
+    base: BaseArg,
     #[command(flatten)]
     common: Common,
 }
@@ -147,6 +169,8 @@ struct CatArgs {
     /// Worker threads (default 0: all cores; at most 1024).
     #[arg(short = 'T', long, default_value_t = 0, value_parser = parse_threads)]
     threads: usize,
+    #[command(flatten)]
+    base: BaseArg,
 }
 
 #[derive(Args)]
@@ -162,6 +186,8 @@ struct InspectArgs {
 struct VerifyArgs {
     /// Archive to check.
     input: PathBuf,
+    #[command(flatten)]
+    base: BaseArg,
     #[command(flatten)]
     common: Common,
 }
@@ -244,6 +270,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
     match wz {
         Some(e) if e.is_damaged_archive() => EXIT_CORRUPT,
         Some(WzError::OutputExists(_)) => EXIT_EXISTS,
+        Some(WzError::NeedsBase { .. } | WzError::WrongBase { .. }) => EXIT_BASE,
         _ => 1,
     }
 }

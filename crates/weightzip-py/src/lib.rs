@@ -50,8 +50,7 @@ create_exception!(
 
 /// Maps a container error to the Python exception of its kind. The match
 /// is exhaustive on purpose: a new `WzError` variant must be given its
-/// exception here (a missing or wrong base checkpoint: `WrongBaseError`,
-/// which no variant maps to yet, since archives hold no deltas so far).
+/// exception here.
 pub(crate) fn to_py(e: WzError) -> PyErr {
     let msg = e.to_string();
     match e {
@@ -64,6 +63,7 @@ pub(crate) fn to_py(e: WzError) -> PyErr {
         | WzError::UnknownFlags(_) => CorruptArchiveError::new_err(msg),
         WzError::NoSuchTensor(_) => TensorNotFoundError::new_err(msg),
         WzError::OutputExists(_) => OutputExistsError::new_err(msg),
+        WzError::NeedsBase { .. } | WzError::WrongBase { .. } => WrongBaseError::new_err(msg),
         WzError::Io { .. }
         | WzError::Format { .. }
         | WzError::InvalidInput(_)

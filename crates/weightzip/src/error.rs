@@ -97,6 +97,25 @@ pub enum WzError {
     /// A worker thread could not be started.
     #[error("cannot start a worker thread: {0}")]
     Thread(#[source] std::io::Error),
+    /// The archive holds deltas against a base checkpoint, and none was
+    /// given.
+    #[error("this archive was coded against a base checkpoint ({label}); give it with --base ({tensors} of its tensors are needed)")]
+    NeedsBase {
+        /// The base's path when the archive was made.
+        label: String,
+        /// How many of its tensors the archive uses.
+        tensors: usize,
+    },
+    /// The base given is not the one the archive was coded against.
+    #[error("{path} is not the base this archive was coded against: {why} (the archive was made against {label})")]
+    WrongBase {
+        /// The base given.
+        path: PathBuf,
+        /// The base's path when the archive was made.
+        label: String,
+        /// What differs.
+        why: String,
+    },
     /// The archive's header sets flags this build does not know.
     #[error("unsupported .wz archive: header flags {0:#x} unknown to this build (written by a newer weightzip?)")]
     UnknownFlags(u32),

@@ -15,6 +15,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod base;
 pub mod dedup;
 pub mod delta;
 pub mod error;

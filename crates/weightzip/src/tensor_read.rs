@@ -6,13 +6,10 @@
 //! check that lazy access touches only what it needs.
 
 use rayon::prelude::*;
-use weightzip_codec::codec_by_id;
-use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::{Result, WzError};
 use crate::index::{ChunkRef, Segment, SegmentKind};
 use crate::read::Archive;
-use crate::source::range_in;
 
 /// What one read decoded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -213,37 +210,12 @@ impl Archive<'_> {
         let c = job.chunk;
         let raw_len = usize::try_from(c.raw_len)
             .map_err(|_| WzError::Corrupt(format!("{}: chunk too large", job.place)))?;
-        let stored = range_in(
-            self.src.as_ref(),
-            c.offset,
-            c.stored_len as usize,
-            stored_buf,
-        )
-        .map_err(|e| WzError::io("cannot read", &self.name, e))?;
-        let codec = codec_by_id(c.codec).map_err(|source| WzError::Codec {
-            place: job.place.clone(),
-            source,
-        })?;
-        let codec_err = |source| WzError::Codec {
-            place: job.place.clone(),
-            source,
-        };
         let whole = job.skip == 0 && job.out.len() == raw_len;
-        let decoded: &[u8] = if whole {
-            codec.decode(stored, job.out).map_err(codec_err)?;
-            job.out
+        if whole {
+            self.decode_chunk_into(c, job.out, stored_buf, &job.place)?;
         } else {
             scratch.resize(raw_len, 0);
-            codec.decode(stored, scratch).map_err(codec_err)?;
-            scratch
-        };
-        let actual = xxh3_64(decoded);
-        if actual != c.checksum {
-            return Err(WzError::Checksum {
-                place: job.place,
-                expected: c.checksum,
-                actual,
-            });
+            self.decode_chunk_into(c, scratch, stored_buf, &job.place)?;
         }
         if !whole {
             let wanted = scratch

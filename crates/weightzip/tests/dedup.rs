@@ -54,7 +54,7 @@ fn twins_and_copies_are_stored_once() {
     );
 
     let archive = Archive::open(&folder.with_extension("d.wz")).unwrap();
-    assert_eq!(archive.version(), 3);
+    assert_eq!(archive.version(), weightzip::index::FORMAT_VERSION);
     let bin_entry = archive
         .index()
         .entries

@@ -74,6 +74,7 @@ fn one_file(size: u64, segments: Vec<Segment>, passthrough: Vec<ChunkRef>) -> In
             attrs: Attrs::default(),
         }],
         extras: Vec::new(),
+        base: None,
     }
 }
 
@@ -108,6 +109,7 @@ fn crafted_archives_stay_within_their_own_size() {
             raw_len: claim,
             codec: CodecId::Zstd as u8,
             checksum: 0,
+            base: None,
         })
         .collect();
     let claims = archive(

@@ -17,6 +17,7 @@ fn chunk_of(bytes: &[u8]) -> ChunkRef {
         raw_len: bytes.len() as u64,
         codec: 0,
         checksum: xxh3_64(bytes),
+        base: None,
     }
 }
 

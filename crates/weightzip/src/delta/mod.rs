@@ -11,20 +11,24 @@
 //!   to two's complement), subtracted, zigzag-coded: one unit in the last
 //!   place is 1 or 2 whatever bits it flips.
 //!
-//! Payload: `kind u8` (1 xor, 2 sub), `n varint` words, then the
-//! high-byte and the low-byte plane, each one stream of the entropy crate
-//! (`docs/FORMAT.md`, "Stream"). Decoding needs the base's bytes and
-//! restores the new ones exactly.
+//! A chunk whose bytes equal its base's is [`DeltaKind::Same`], whatever
+//! its type.
 //!
-//! These are the codecs only: the container does not yet write or read
-//! delta chunks (no `--base` yet); `examples/delta_curve.rs` measures what
-//! they would save on real checkpoints.
+//! Payload: `kind u8` (0 same, 1 xor, 2 sub), then `n varint`: bytes for
+//! same, 16-bit words otherwise, followed for xor and sub by the high-byte
+//! and the low-byte plane, each one stream of the entropy crate
+//! (`docs/FORMAT.md`, "Stream"). Decoding needs the base's bytes and
+//! restores the new ones exactly. The container stores these payloads as
+//! delta chunks (format version 4): `compress --base` codes a checkpoint
+//! against another, and a folder of checkpoints is coded as a chain.
 
 use weightzip_entropy::{decode_stream, encode_stream, write_varint, ByteReader, EntropyError};
 
 /// How the two words are combined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeltaKind {
+    /// The bytes are the base's.
+    Same = 0,
     /// Bitwise exclusive or.
     Xor = 1,
     /// Difference of the order-preserving integers, zigzag-coded.
@@ -34,6 +38,7 @@ pub enum DeltaKind {
 impl DeltaKind {
     fn from_u8(b: u8) -> Option<Self> {
         match b {
+            0 => Some(DeltaKind::Same),
             1 => Some(DeltaKind::Xor),
             2 => Some(DeltaKind::Sub),
             _ => None,
@@ -41,21 +46,17 @@ impl DeltaKind {
     }
 }
 
-/// A 16-bit float word as an integer that orders like the float.
+/// A 16-bit float word as an integer that orders like the float: a
+/// negative word flipped whole, a positive one with its sign bit set
+/// (branch-free, so that the loops over words vectorise).
 fn ordered(w: u16) -> u16 {
-    if w & 0x8000 != 0 {
-        !w
-    } else {
-        w | 0x8000
-    }
+    let negative = ((w as i16) >> 15) as u16;
+    w ^ (negative | 0x8000)
 }
 
 fn unordered(o: u16) -> u16 {
-    if o & 0x8000 != 0 {
-        o & 0x7fff
-    } else {
-        !o
-    }
+    let below_zero = !(((o as i16) >> 15) as u16);
+    o ^ (below_zero | 0x8000)
 }
 
 fn zigzag(d: i16) -> u16 {
@@ -77,7 +78,7 @@ fn bad(reason: &str) -> EntropyError {
 /// The delta word of `n` against `b`.
 fn forward(kind: DeltaKind, n: u16, b: u16) -> u16 {
     match kind {
-        DeltaKind::Xor => n ^ b,
+        DeltaKind::Same | DeltaKind::Xor => n ^ b,
         DeltaKind::Sub => zigzag(ordered(n).wrapping_sub(ordered(b)) as i16),
     }
 }
@@ -85,19 +86,32 @@ fn forward(kind: DeltaKind, n: u16, b: u16) -> u16 {
 /// The new word from delta `d` and base `b`.
 fn inverse(kind: DeltaKind, d: u16, b: u16) -> u16 {
     match kind {
-        DeltaKind::Xor => d ^ b,
+        DeltaKind::Same | DeltaKind::Xor => d ^ b,
         DeltaKind::Sub => unordered(ordered(b).wrapping_add(unzigzag(d) as u16)),
     }
 }
 
+/// Appends the payload that says "the base's `len` bytes" to `out`.
+pub fn encode_same(len: usize, out: &mut Vec<u8>) {
+    out.push(DeltaKind::Same as u8);
+    write_varint(out, len as u64);
+}
+
 /// Appends the delta of the 16-bit words `new` against `base` (same even
-/// length) to `out`.
+/// length) to `out` ([`DeltaKind::Same`] takes any length, and no words).
 pub fn encode(
     kind: DeltaKind,
     new: &[u8],
     base: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), EntropyError> {
+    if kind == DeltaKind::Same {
+        if new != base {
+            return Err(bad("bytes that differ from their base are not the same"));
+        }
+        encode_same(new.len(), out);
+        return Ok(());
+    }
     if new.len() != base.len() || !new.len().is_multiple_of(2) {
         return Err(bad("a delta needs two tensors of the same even length"));
     }
@@ -118,8 +132,8 @@ pub fn encode(
 /// Restores the new words from `payload` and `base` into `out` (both the
 /// length of the tensor).
 pub fn decode(payload: &[u8], base: &[u8], out: &mut [u8]) -> Result<(), EntropyError> {
-    if out.len() != base.len() || !out.len().is_multiple_of(2) {
-        return Err(bad("a delta restores a tensor of its base's even length"));
+    if out.len() != base.len() {
+        return Err(bad("a delta restores bytes of its base's length"));
     }
     let mut r = ByteReader::new(payload);
     let kind = DeltaKind::from_u8(r.u8("delta kind")?).ok_or_else(|| EntropyError::Corrupt {
@@ -127,6 +141,19 @@ pub fn decode(payload: &[u8], base: &[u8], out: &mut [u8]) -> Result<(), Entropy
         reason: "unknown delta kind".into(),
     })?;
     let n = r.varint()?;
+    if kind == DeltaKind::Same {
+        if n != out.len() as u64 || r.remaining() != 0 {
+            return Err(EntropyError::Corrupt {
+                offset: r.pos(),
+                reason: "a same-as-base delta of another length, or with bytes after it".into(),
+            });
+        }
+        out.copy_from_slice(base);
+        return Ok(());
+    }
+    if !out.len().is_multiple_of(2) {
+        return Err(bad("a word delta restores an even number of bytes"));
+    }
     if n != (out.len() / 2) as u64 {
         return Err(EntropyError::LengthMismatch {
             expected: out.len() / 2,
@@ -134,21 +161,52 @@ pub fn decode(payload: &[u8], base: &[u8], out: &mut [u8]) -> Result<(), Entropy
         });
     }
     let n = out.len() / 2;
-    let (mut hi, mut lo) = (vec![0u8; n], vec![0u8; n]);
-    decode_stream(&mut r, &mut hi)?;
-    decode_stream(&mut r, &mut lo)?;
-    if r.remaining() != 0 {
-        return Err(EntropyError::Corrupt {
-            offset: r.pos(),
-            reason: "bytes after the delta".into(),
-        });
-    }
+    PLANES.with(|cell| {
+        let mut planes = cell.borrow_mut();
+        let (hi, lo) = &mut *planes;
+        // Reused from call to call: no zeroing once they have grown.
+        hi.resize(n, 0);
+        lo.resize(n, 0);
+        decode_stream(&mut r, hi)?;
+        decode_stream(&mut r, lo)?;
+        if r.remaining() != 0 {
+            return Err(EntropyError::Corrupt {
+                offset: r.pos(),
+                reason: "bytes after the delta".into(),
+            });
+        }
+        // One loop per kind, each free of branches.
+        match kind {
+            DeltaKind::Sub => combine(out, base, hi, lo, |d, b| inverse(DeltaKind::Sub, d, b)),
+            _ => combine(out, base, hi, lo, |d, b| d ^ b),
+        }
+        Ok(())
+    })
+}
+
+/// Writes `f(delta word, base word)` for every word.
+#[inline(always)]
+fn combine(out: &mut [u8], base: &[u8], hi: &[u8], lo: &[u8], f: impl Fn(u16, u16) -> u16) {
+    // Equal lengths up front, so the loop runs without bounds checks.
+    let n = hi
+        .len()
+        .min(lo.len())
+        .min(out.len() / 2)
+        .min(base.len() / 2);
+    let (out, base, hi, lo) = (&mut out[..2 * n], &base[..2 * n], &hi[..n], &lo[..n]);
     for i in 0..n {
         let d = (u16::from(hi[i]) << 8) | u16::from(lo[i]);
-        let w = inverse(kind, d, word(base, i));
-        out[2 * i..2 * i + 2].copy_from_slice(&w.to_le_bytes());
+        let b = u16::from(base[2 * i]) | (u16::from(base[2 * i + 1]) << 8);
+        let w = f(d, b);
+        out[2 * i] = w as u8;
+        out[2 * i + 1] = (w >> 8) as u8;
     }
-    Ok(())
+}
+
+thread_local! {
+    /// The two byte planes of the delta being decoded.
+    static PLANES: std::cell::RefCell<(Vec<u8>, Vec<u8>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
 #[cfg(test)]

@@ -11,8 +11,9 @@ use weightzip_entropy::{read_at, ByteReader};
 use weightzip_format::{Dtype, GgmlType, TensorType};
 
 use super::{
-    Attrs, ChunkRef, Entry, Extra, ExtraKind, Index, Mtime, RootKind, Segment, SegmentKind,
-    HEADER_LEN, MAX_CHUNK_RAW, MAX_CHUNK_USES, MAX_INDEX_RAW,
+    Attrs, ChunkBase, ChunkRef, Entry, Extra, ExtraKind, Index, Mtime, RootKind, Segment,
+    SegmentKind, DELTA_CODEC, HEADER_LEN, MAX_CHUNK_RAW, MAX_CHUNK_USES, MAX_DELTA_DEPTH,
+    MAX_INDEX_RAW,
 };
 use crate::error::{Result, WzError};
 
@@ -64,12 +65,18 @@ impl Index {
             left: budget.saturating_sub(b.len() as u64),
             version,
             stored: Vec::new(),
+            base_lens: Vec::new(),
         };
         let root = match r.u8("root kind")? {
             0 => RootKind::File,
             1 => RootKind::Dir,
             k => return Err(r.corrupt(format!("unknown root kind {k}"))),
         };
+        let base = if version >= 4 { r.base_table()? } else { None };
+        r.base_lens = base
+            .iter()
+            .flat_map(|t| t.tensors.iter().map(|b| b.len))
+            .collect();
         let n_entries = r.count("entry count", 12)?;
         let mut entries = Vec::with_capacity(n_entries.min(1024));
         for _ in 0..n_entries {
@@ -97,6 +104,7 @@ impl Index {
             root,
             entries,
             extras,
+            base,
         };
         index.validate_paths()?;
         validate_chunk_places(&r.stored)?;
@@ -225,32 +233,34 @@ impl Entry {
     }
 }
 
-struct Reader<'a> {
+pub(super) struct Reader<'a> {
     b: &'a [u8],
     pos: usize,
     /// Memory the parsed structures may still take.
     left: u64,
-    /// Format version: 3 and later have chunk references.
+    /// Format version: 3 and later have chunk references, 4 delta chunks.
     version: u32,
     /// The stored chunks so far, in index order, and how often each has
-    /// been used (itself and its references).
+    /// been used (itself, its references and the deltas coded against it).
     stored: Vec<(ChunkRef, u16)>,
+    /// The lengths of the base table's tensors.
+    base_lens: Vec<u64>,
 }
 
 impl Reader<'_> {
-    fn corrupt(&self, m: String) -> WzError {
+    pub(super) fn corrupt(&self, m: String) -> WzError {
         WzError::Corrupt(format!("index byte {}: {m}", self.pos))
     }
 
     /// Charges `n` bytes of parsed structures to the budget.
-    fn charge(&mut self, n: usize) -> Result<()> {
+    pub(super) fn charge(&mut self, n: usize) -> Result<()> {
         self.left = self.left.checked_sub(n as u64).ok_or_else(|| {
             self.corrupt("the index takes more memory than an archive of this size may".into())
         })?;
         Ok(())
     }
 
-    fn u8(&mut self, what: &str) -> Result<u8> {
+    pub(super) fn u8(&mut self, what: &str) -> Result<u8> {
         let v = *self
             .b
             .get(self.pos)
@@ -270,14 +280,14 @@ impl Reader<'_> {
         Ok(u64::from_le_bytes(a))
     }
 
-    fn varint(&mut self, what: &str) -> Result<u64> {
+    pub(super) fn varint(&mut self, what: &str) -> Result<u64> {
         let at = self.pos;
         read_at(self.b, &mut self.pos, ByteReader::varint)
             .map_err(|e| WzError::Corrupt(format!("index byte {at}: {what}: {e}")))
     }
 
     /// A count of items that take at least `min_bytes` each.
-    fn count(&mut self, what: &str, min_bytes: usize) -> Result<usize> {
+    pub(super) fn count(&mut self, what: &str, min_bytes: usize) -> Result<usize> {
         let n = self.varint(what)?;
         let left = (self.b.len() - self.pos) as u64;
         if n.saturating_mul(min_bytes as u64) > left {
@@ -288,7 +298,17 @@ impl Reader<'_> {
         Ok(n as usize)
     }
 
-    fn string(&mut self, what: &str) -> Result<String> {
+    /// The next `n` bytes.
+    pub(super) fn bytes(&mut self, n: usize, what: &str) -> Result<&[u8]> {
+        let s = self
+            .b
+            .get(self.pos..self.pos.saturating_add(n))
+            .ok_or_else(|| self.corrupt(format!("index ends inside {what}")))?;
+        self.pos += n;
+        Ok(s)
+    }
+
+    pub(super) fn string(&mut self, what: &str) -> Result<String> {
         let n = self.count(what, 1)?;
         self.charge(n + std::mem::size_of::<String>())?;
         let s = &self.b[self.pos..self.pos + n];
@@ -375,20 +395,29 @@ impl Reader<'_> {
         self.charge(n.saturating_mul(std::mem::size_of::<ChunkRef>()))?;
         let mut v = Vec::with_capacity(n);
         for i in 0..n {
-            if self.version >= 3 {
-                match self.u8("chunk kind")? {
-                    0 => {}
-                    1 => {
-                        v.push(self.reference(owner, i)?);
-                        continue;
-                    }
-                    k => return Err(self.corrupt(format!("{owner} chunk {i}: unknown kind {k}"))),
+            let kind = if self.version >= 3 {
+                self.u8("chunk kind")?
+            } else {
+                0
+            };
+            match kind {
+                0 => {}
+                1 => {
+                    v.push(self.reference(owner, i)?);
+                    continue;
                 }
+                2 if self.version >= 4 => {}
+                k => return Err(self.corrupt(format!("{owner} chunk {i}: unknown kind {k}"))),
             }
+            let delta = kind == 2;
             let offset = self.varint("chunk offset")?;
             let stored_len = self.varint("chunk length")?;
             let raw_len = self.varint("chunk decoded length")?;
-            let codec = self.u8("chunk codec")?;
+            let codec = if delta {
+                DELTA_CODEC
+            } else {
+                self.u8("chunk codec")?
+            };
             let checksum = self.u64_le("chunk checksum")?;
             let end = offset.checked_add(stored_len);
             if offset < HEADER_LEN || stored_len == 0 || end.is_none_or(|e| e > area_end) {
@@ -401,17 +430,23 @@ impl Reader<'_> {
                     self.corrupt(format!("{owner} chunk {i} claims {raw_len} decoded bytes"))
                 );
             }
-            if CodecId::from_u8(codec).is_none() {
+            if !delta && CodecId::from_u8(codec).is_none() {
                 return Err(self.corrupt(format!(
                     "{owner} chunk {i} uses codec id {codec}, unknown to this build (written by a newer weightzip?)"
                 )));
             }
+            let base = if delta {
+                Some(self.delta_base(owner, i, raw_len)?)
+            } else {
+                None
+            };
             let chunk = ChunkRef {
                 offset,
                 stored_len,
                 raw_len,
                 codec,
                 checksum,
+                base,
             };
             self.charge(std::mem::size_of::<(ChunkRef, u16)>())?;
             self.stored.push((chunk.clone(), 1));
@@ -440,6 +475,50 @@ impl Reader<'_> {
         }
         slot.1 += 1;
         Ok(slot.0.clone())
+    }
+
+    /// What a version-4 delta chunk of `raw_len` bytes is coded against:
+    /// an earlier stored chunk of the same length (counted as one of its
+    /// uses, at most [`MAX_DELTA_DEPTH`] deltas from a plain chunk) or a
+    /// range inside a tensor of the base table.
+    fn delta_base(&mut self, owner: &str, i: usize, raw_len: u64) -> Result<ChunkBase> {
+        match self.u8("delta base kind")? {
+            0 => {
+                let base = self.reference(owner, i)?;
+                if base.raw_len != raw_len {
+                    return Err(self.corrupt(format!(
+                        "{owner} chunk {i}: a delta of {raw_len} bytes against a chunk of {}",
+                        base.raw_len
+                    )));
+                }
+                if base.delta_depth() >= MAX_DELTA_DEPTH {
+                    return Err(self.corrupt(format!(
+                        "{owner} chunk {i}: more than {MAX_DELTA_DEPTH} deltas deep"
+                    )));
+                }
+                Ok(ChunkBase::Chunk(std::sync::Arc::new(base)))
+            }
+            1 => {
+                let tensor = self.varint("base tensor")?;
+                let offset = self.varint("base offset")?;
+                let len = usize::try_from(tensor)
+                    .ok()
+                    .and_then(|t| self.base_lens.get(t))
+                    .copied();
+                let fits = len.is_some_and(|l| offset.checked_add(raw_len).is_some_and(|e| e <= l));
+                if !fits {
+                    return Err(self.corrupt(format!(
+                        "{owner} chunk {i}: bytes {offset}+{raw_len} of base tensor {tensor} (of {}) do not exist",
+                        self.base_lens.len()
+                    )));
+                }
+                Ok(ChunkBase::Tensor {
+                    tensor: tensor as u32,
+                    offset,
+                })
+            }
+            k => Err(self.corrupt(format!("{owner} chunk {i}: unknown delta base kind {k}"))),
+        }
     }
 
     fn attrs(&mut self) -> Result<Attrs> {

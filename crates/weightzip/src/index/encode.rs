@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use weightzip_entropy::write_varint;
 use weightzip_format::TensorType;
 
-use super::{Attrs, ChunkRef, ExtraKind, Index, RootKind, SegmentKind, FORMAT_VERSION};
+use super::{Attrs, ChunkBase, ChunkRef, ExtraKind, Index, RootKind, SegmentKind, FORMAT_VERSION};
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
+pub(super) fn put_str(out: &mut Vec<u8>, s: &str) {
     write_varint(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
 }
@@ -26,20 +26,64 @@ fn put_chunks(out: &mut Vec<u8>, chunks: &[ChunkRef], version: u32, stored: &mut
         if version >= 3 {
             // A chunk identical to one already listed shares its payload:
             // it is written as a reference to it.
-            if let Some((ordinal, _)) = stored.by_offset.get(&c.offset).filter(|(_, s)| s == c) {
+            if let Some(ordinal) = stored.ordinal(c) {
                 out.push(1);
-                write_varint(out, *ordinal);
+                write_varint(out, ordinal);
                 continue;
             }
-            out.push(0);
             stored.by_offset.insert(c.offset, (stored.count, c.clone()));
             stored.count += 1;
+        }
+        if version >= 4 {
+            if let Some(base) = &c.base {
+                out.push(2);
+                write_varint(out, c.offset);
+                write_varint(out, c.stored_len);
+                write_varint(out, c.raw_len);
+                out.extend_from_slice(&c.checksum.to_le_bytes());
+                match base {
+                    ChunkBase::Chunk(b) => {
+                        out.push(0);
+                        // The writer codes against chunks it listed before;
+                        // were one missing, the ordinal would point forward
+                        // and the writer's own check of the index refuses it.
+                        write_varint(out, stored.ordinal(b).unwrap_or(stored.count));
+                    }
+                    ChunkBase::Tensor { tensor, offset } => {
+                        out.push(1);
+                        write_varint(out, u64::from(*tensor));
+                        write_varint(out, *offset);
+                    }
+                }
+                continue;
+            }
+        }
+        if version >= 3 {
+            out.push(0);
         }
         write_varint(out, c.offset);
         write_varint(out, c.stored_len);
         write_varint(out, c.raw_len);
         out.push(c.codec);
         out.extend_from_slice(&c.checksum.to_le_bytes());
+    }
+}
+
+impl Stored {
+    /// The ordinal of `c` if it was listed before (same payload, same
+    /// description).
+    fn ordinal(&self, c: &ChunkRef) -> Option<u64> {
+        self.by_offset
+            .get(&c.offset)
+            .filter(|(_, s)| s == c)
+            .map(|(o, _)| *o)
+    }
+}
+
+pub(super) fn root_byte(root: RootKind) -> u8 {
+    match root {
+        RootKind::File => 0,
+        RootKind::Dir => 1,
     }
 }
 
@@ -63,15 +107,16 @@ impl Index {
     }
 
     /// Serialises the index in format `version` (1 leaves out attributes
-    /// and extras, 2 writes shared chunks out in full; kept to make
-    /// archives of older versions in tests).
+    /// and extras, 2 writes shared chunks out in full, 3 has no delta
+    /// chunks or base table; kept to make archives of older versions in
+    /// tests: an index with delta chunks has no older form).
     pub fn to_bytes_version(&self, version: u32) -> Vec<u8> {
         let mut out = Vec::new();
         let mut stored = Stored::default();
-        out.push(match self.root {
-            RootKind::File => 0,
-            RootKind::Dir => 1,
-        });
+        out.push(root_byte(self.root));
+        if version >= 4 {
+            super::base_table::put(&mut out, self.base.as_ref());
+        }
         write_varint(&mut out, self.entries.len() as u64);
         for e in &self.entries {
             put_str(&mut out, &e.path);

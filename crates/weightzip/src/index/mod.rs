@@ -10,10 +10,13 @@
 //!                 bytes, u32 format version, magic "WZIX"
 //! ```
 
+use std::sync::Arc;
+
 use weightzip_format::TensorType;
 
 use crate::error::{Result, WzError};
 
+mod base_table;
 mod decode;
 mod encode;
 #[cfg(test)]
@@ -25,8 +28,10 @@ pub use decode::{check_relative_path, decode_stored_index, index_memory_budget};
 pub const MAGIC: [u8; 8] = *b"\x89WZIP\r\n\x1a";
 /// Current (and highest readable) format version. Version 2 adds file
 /// modes and times, folders, symbolic links and hard links to version 1;
-/// version 3 adds chunk references (content stored once); all are read.
-pub const FORMAT_VERSION: u32 = 3;
+/// version 3 adds chunk references (content stored once); version 4 adds
+/// delta chunks (coded against an earlier chunk or a tensor of a base
+/// checkpoint) and the base table; all are read.
+pub const FORMAT_VERSION: u32 = 4;
 /// Bytes of the file header.
 pub const HEADER_LEN: u64 = 16;
 /// Magic at the very end of the file.
@@ -40,6 +45,13 @@ pub const MAX_CHUNK_RAW: u64 = 64 << 20;
 /// so an archive cannot make a reader decode more than 256 times its own
 /// chunks' worth.
 pub const MAX_CHUNK_USES: u16 = 256;
+/// A delta chunk is at most this many deltas away from a chunk that
+/// decodes on its own (or from a base tensor): decoding one chunk decodes
+/// at most this many payloads more.
+pub const MAX_DELTA_DEPTH: u32 = 8;
+/// The codec field of a delta chunk in memory (no codec of the table has
+/// it; the index stores delta chunks under their own tag).
+pub const DELTA_CODEC: u8 = 255;
 /// The serialised index may not decode to more than this (and, further,
 /// no more than [`index_memory_budget`] allows for the archive's size).
 pub const MAX_INDEX_RAW: u64 = 1 << 30;
@@ -68,6 +80,85 @@ pub struct ChunkRef {
     pub codec: u8,
     /// xxh3-64 of the decoded bytes.
     pub checksum: u64,
+    /// For a delta chunk ([`DELTA_CODEC`], version 4): what its payload is
+    /// coded against.
+    pub base: Option<ChunkBase>,
+}
+
+/// What a delta chunk is coded against: bytes of the same length that the
+/// reader decodes or reads first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChunkBase {
+    /// The decoded bytes of an earlier stored chunk of this archive (the
+    /// same chunk of the previous checkpoint of a training run).
+    Chunk(Arc<ChunkRef>),
+    /// Bytes `offset..offset + raw_len` of tensor `tensor` of the
+    /// archive's [`BaseTable`]: a checkpoint outside the archive.
+    Tensor {
+        /// Position in [`BaseTable::tensors`].
+        tensor: u32,
+        /// First byte within that tensor's data.
+        offset: u64,
+    },
+}
+
+impl ChunkRef {
+    /// How many deltas lie between this chunk and bytes that need no
+    /// further decoding (0 for a chunk coded on its own).
+    pub fn delta_depth(&self) -> u32 {
+        let mut depth = 0;
+        let mut at = self;
+        loop {
+            match &at.base {
+                None => return depth,
+                Some(ChunkBase::Tensor { .. }) => return depth + 1,
+                Some(ChunkBase::Chunk(b)) => {
+                    depth += 1;
+                    at = b;
+                }
+            }
+        }
+    }
+
+    /// Whether the chunk needs tensors of the archive's base to decode.
+    pub fn needs_base(&self) -> bool {
+        let mut at = self;
+        loop {
+            match &at.base {
+                None => return false,
+                Some(ChunkBase::Tensor { .. }) => return true,
+                Some(ChunkBase::Chunk(b)) => at = b,
+            }
+        }
+    }
+}
+
+/// The checkpoint an archive's delta chunks were coded against (version
+/// 4): the tensors they use, each with the BLAKE3 digest of its data, so
+/// that a reader can tell the right base from any other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaseTable {
+    /// What the base was called when the archive was made (its path as
+    /// given to `--base`); shown when the base is missing.
+    pub label: String,
+    /// A single file or a folder (a `.wz` base: what it held).
+    pub root: RootKind,
+    /// The tensors delta chunks use.
+    pub tensors: Vec<BaseTensor>,
+}
+
+/// One tensor of a base.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaseTensor {
+    /// The file that holds it, as a path inside the base (a single-file
+    /// base: its file name).
+    pub file: String,
+    /// The tensor's name in that file.
+    pub name: String,
+    /// Bytes of its data.
+    pub len: u64,
+    /// BLAKE3 of its data.
+    pub hash: [u8; 32],
 }
 
 /// What a segment of the original file is.
@@ -175,6 +266,8 @@ pub struct Index {
     pub entries: Vec<Entry>,
     /// Folders and links (version 2; always empty for a single file).
     pub extras: Vec<Extra>,
+    /// The checkpoint delta chunks were coded against, if any (version 4).
+    pub base: Option<BaseTable>,
 }
 
 /// The file header bytes.

@@ -11,6 +11,7 @@ fn sample() -> Index {
         raw_len,
         codec: CodecId::Bf16 as u8,
         checksum: 0xdead_beef,
+        base: None,
     };
     Index {
         root: RootKind::Dir,
@@ -66,6 +67,7 @@ fn sample() -> Index {
                 attrs: Attrs::default(),
             },
         ],
+        base: None,
     }
 }
 

@@ -6,16 +6,19 @@
 use std::io::Write;
 use std::path::Path;
 
-use weightzip_codec::codec_by_id;
+use std::sync::Arc;
+
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
+use crate::base::{Base, ResolvedBase};
 use crate::error::{Result, WzError};
 use crate::fs::{self, Fifo};
 use crate::index::{self, ChunkRef, Entry, Footer, Index, FOOTER_LEN, HEADER_LEN};
 use crate::pipeline::{ordered_map, BufferPool, Window};
-use crate::source::{range_in, read_range, FileSource, ReadAt};
+use crate::source::{read_range, FileSource, ReadAt};
 use crate::write::{effective_threads, Progress};
 
+mod chunk;
 mod extract;
 mod replay;
 
@@ -53,6 +56,8 @@ pub struct Archive<'a> {
     pub(crate) name: String,
     /// The archive file's identity: no output may replace it.
     id: Option<fs::FileId>,
+    /// The checkpoint its delta chunks were coded against, once given.
+    pub(crate) base: Option<ResolvedBase>,
 }
 
 impl Archive<'static> {
@@ -129,7 +134,35 @@ impl<'a> Archive<'a> {
             version,
             name,
             id: None,
+            base: None,
         })
+    }
+
+    /// Gives the base checkpoint this archive's delta chunks were coded
+    /// against: every tensor the archive needs must be in it with the
+    /// stored length ([`WzError::WrongBase`] otherwise); each one's BLAKE3
+    /// is checked when it is first read. An archive without a base table
+    /// takes no base.
+    pub fn set_base(&mut self, base: &Arc<Base>) -> Result<()> {
+        let table = self.index.base.as_ref().ok_or_else(|| {
+            WzError::InvalidInput(format!(
+                "{} was not coded against a base; --base is not needed",
+                self.name
+            ))
+        })?;
+        self.base = Some(base.resolve(table)?);
+        Ok(())
+    }
+
+    /// Whether decoding needs a base that was not given yet.
+    pub fn needs_base(&self) -> Result<()> {
+        match (&self.index.base, &self.base) {
+            (Some(table), None) => Err(WzError::NeedsBase {
+                label: table.label.clone(),
+                tensors: table.tensors.len(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// The archive's index.
@@ -261,38 +294,12 @@ impl<'a> Archive<'a> {
     /// Decodes one chunk into a buffer from `pool` (stored bytes borrowed
     /// from an in-memory archive, else read into another pooled buffer).
     fn decode_chunk(&self, c: &ChunkRef, place: &str, pool: &BufferPool) -> Result<Vec<u8>> {
-        let codec = codec_by_id(c.codec).map_err(|source| WzError::Codec {
-            place: place.to_string(),
-            source,
-        })?;
         let mut stored_buf = pool.take_empty(c.stored_len as usize);
-        // stored_len lies inside the archive (checked when the index was
-        // parsed), so the read buffer is bounded by the archive's size.
-        let stored = range_in(
-            self.src.as_ref(),
-            c.offset,
-            c.stored_len as usize,
-            &mut stored_buf,
-        )
-        .map_err(|e| WzError::io("cannot read", &self.name, e))?;
         // raw_len was bounded by MAX_CHUNK_RAW when the index was parsed.
         // A recycled buffer of the same size is neither zeroed nor faulted in.
         let mut raw = pool.take(c.raw_len as usize);
-        codec
-            .decode(stored, &mut raw)
-            .map_err(|source| WzError::Codec {
-                place: place.to_string(),
-                source,
-            })?;
+        self.decode_chunk_into(c, &mut raw, &mut stored_buf, place)?;
         pool.give(stored_buf);
-        let actual = xxh3_64(&raw);
-        if actual != c.checksum {
-            return Err(WzError::Checksum {
-                place: place.to_string(),
-                expected: c.checksum,
-                actual,
-            });
-        }
         Ok(raw)
     }
 }

@@ -5,10 +5,13 @@
 use weightzip_codec::select::select_inspected;
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::plan::Job;
+use super::plan::{Job, JobBase};
 use super::CompressOptions;
+use crate::base::Base;
 use crate::dedup::{content_hash, ContentHash};
+use crate::delta::{self, DeltaKind};
 use crate::error::{Result, WzError};
+use crate::index;
 use crate::pipeline::BufferPool;
 use crate::source::ReadAt;
 
@@ -24,6 +27,8 @@ pub(super) struct Encoded {
     /// The chunk's input bytes; `None` when the source is in memory (the
     /// writer then hashes them from there).
     pub raw: Option<Vec<u8>>,
+    /// The payload is a delta against the job's base bytes.
+    pub delta: bool,
 }
 
 /// Puts the file and chunk into a codec error raised by a worker.
@@ -81,15 +86,68 @@ pub(super) fn encode_job(
             source,
         }
     })?;
+    let mut codec = codec as u8;
+    let mut delta = false;
+    if let (Some(b), Some(base)) = (&job.base, &opts.base) {
+        if let Some(d) = encode_delta(raw, b, base, payload.len(), opts.verify, pool)? {
+            pool.give(std::mem::replace(&mut payload, d));
+            codec = index::DELTA_CODEC;
+            delta = true;
+        }
+    }
     if let Some(p) = &opts.progress {
         p(total);
     }
     Ok(Encoded {
-        codec: codec as u8,
+        codec,
         payload,
         raw_len: total,
         checksum,
         hash,
         raw: owned,
+        delta,
     })
+}
+
+/// The delta of `raw` against its base bytes, when it is smaller than
+/// `coded` bytes (and, with `verify`, decodes back to `raw`).
+fn encode_delta(
+    raw: &[u8],
+    b: &JobBase,
+    base: &Base,
+    coded: usize,
+    verify: bool,
+    pool: &BufferPool,
+) -> Result<Option<Vec<u8>>> {
+    let mut base_bytes = pool.take(raw.len());
+    base.read(b.tensor, b.offset, &mut base_bytes)?;
+    if xxh3_64(&base_bytes) != b.expect {
+        let (file, name) = base.describe(b.tensor);
+        return Err(WzError::InputChanged {
+            path: base.path.clone(),
+            what: format!("base tensor {name:?} of {file:?}"),
+        });
+    }
+    let mut out = pool.take_empty(raw.len() / 2 + 64);
+    let coded_ok = if base_bytes.as_slice() == raw {
+        delta::encode_same(raw.len(), &mut out);
+        true
+    } else if b.words16 && raw.len().is_multiple_of(2) {
+        delta::encode(DeltaKind::Sub, raw, &base_bytes, &mut out).is_ok()
+    } else {
+        false
+    };
+    let mut keep = coded_ok && out.len() < coded;
+    if keep && verify {
+        let mut back = pool.take(raw.len());
+        keep = delta::decode(&out, &base_bytes, &mut back).is_ok() && back.as_slice() == raw;
+        pool.give(back);
+    }
+    pool.give(base_bytes);
+    if keep {
+        Ok(Some(out))
+    } else {
+        pool.give(out);
+        Ok(None)
+    }
 }

@@ -10,13 +10,15 @@ use std::sync::Arc;
 use weightzip_codec::Level;
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
+use crate::base::Base;
 use crate::dedup::{ChunkStore, Reread};
 use crate::error::{Result, WzError};
 use crate::fs::{self, walk, FileId, OpenInput, OutputPath, Replace, Snapshot, TempFile};
-use crate::index::{self, Attrs, ChunkRef, Extra, Footer, Index, RootKind};
+use crate::index::{self, Attrs, ChunkBase, ChunkRef, Extra, Footer, Index, RootKind};
 use crate::pipeline::{ordered_map, BufferPool, Window};
 use crate::source::{FileSource, ReadAt};
 
+mod base_use;
 mod encode;
 mod plan;
 
@@ -49,6 +51,10 @@ pub struct CompressOptions {
     /// compared byte for byte) were already stored anywhere in the
     /// archive is written as a reference to it. On by default.
     pub dedup: bool,
+    /// A base checkpoint (file, folder or `.wz`): each tensor with a twin
+    /// in it (same file path, name, type and length) is coded as a delta
+    /// against that twin wherever that is smaller.
+    pub base: Option<Arc<Base>>,
     /// Progress callback.
     pub progress: Option<Progress>,
 }
@@ -62,6 +68,7 @@ impl Default for CompressOptions {
             overwrite: false,
             verify: true,
             dedup: true,
+            base: None,
             progress: None,
         }
     }
@@ -76,6 +83,7 @@ impl std::fmt::Debug for CompressOptions {
             .field("overwrite", &self.overwrite)
             .field("verify", &self.verify)
             .field("dedup", &self.dedup)
+            .field("base", &self.base)
             .finish()
     }
 }
@@ -107,6 +115,10 @@ pub struct CompressSummary {
     pub dedup_chunks: u64,
     /// Original bytes those references stand for.
     pub dedup_bytes: u64,
+    /// Chunks stored as deltas against the base.
+    pub delta_chunks: u64,
+    /// Original bytes those deltas stand for.
+    pub delta_bytes: u64,
     /// Files that looked like a model format but did not parse (stored as
     /// plain bytes, still byte-exact), and members left out on purpose.
     pub warnings: Vec<String>,
@@ -342,6 +354,8 @@ pub fn compress_to_writer<W: Write>(
     let mut entries = Vec::with_capacity(plan.files.len());
     let pool = BufferPool::new(threads * 4);
     let mut store = ChunkStore::new();
+    let (mut delta_chunks, mut delta_bytes) = (0u64, 0u64);
+    let mut base_use = opts.base.clone().map(base_use::BaseUse::new);
     for input in plan.files {
         let file_no = store.begin_file(match &input.source {
             Source::Bytes(b) => Reread::Bytes(b),
@@ -359,7 +373,10 @@ pub fn compress_to_writer<W: Write>(
             };
         let src = source.as_ref();
         let display = input.display.as_path();
-        let (mut entry, jobs, warning) = plan::plan_entry(&input.path, src, input.attrs, opts)?;
+        let (mut entry, mut jobs, warning) = plan::plan_entry(&input.path, src, input.attrs, opts)?;
+        if let Some(b) = base_use.as_mut() {
+            b.attach(&entry, &mut jobs)?;
+        }
         summary.warnings.extend(warning);
         summary.tensors += entry.tensors().count();
         let mut hasher = FileHasher::new();
@@ -397,12 +414,24 @@ pub fn compress_to_writer<W: Write>(
                         c
                     }
                     None => {
+                        let base = match (enc.delta, &jobs[i].base) {
+                            (true, Some(b)) => Some(ChunkBase::Tensor {
+                                tensor: b.table,
+                                offset: b.offset,
+                            }),
+                            _ => None,
+                        };
+                        if base.is_some() {
+                            delta_chunks += 1;
+                            delta_bytes += enc.raw_len;
+                        }
                         let c = ChunkRef {
                             offset: out.pos,
                             stored_len: enc.payload.len() as u64,
                             raw_len: enc.raw_len,
                             codec: enc.codec,
                             checksum: enc.checksum,
+                            base,
                         };
                         out.put(&enc.payload)?;
                         pool.give(enc.payload);
@@ -450,12 +479,17 @@ pub fn compress_to_writer<W: Write>(
     }
     summary.dedup_chunks = store.refs;
     summary.dedup_bytes = store.ref_bytes;
+    summary.delta_chunks = delta_chunks;
+    summary.delta_bytes = delta_bytes;
     let index = Index {
         root: plan.root,
         entries,
         extras: plan.extras,
+        base: base_use.and_then(base_use::BaseUse::into_table),
     };
     let raw = index.to_bytes();
+    // The writer never leaves an index its own reader refuses.
+    Index::from_bytes(&raw, out.pos)?;
     let stored =
         zstd::bulk::compress(&raw, 9).map_err(|e| WzError::io("cannot compress", "index", e))?;
     let footer = Footer {

@@ -6,6 +6,7 @@ use weightzip_codec::select::{plan_tensor, ChunkPlan};
 use weightzip_format::{read_layout, FileKind, TensorRegion};
 
 use super::CompressOptions;
+use crate::base::BaseTensorRef;
 use crate::error::{Result, WzError};
 use crate::index::{Attrs, Entry, Segment, SegmentKind};
 use crate::source::{Cursor, ReadAt};
@@ -21,6 +22,25 @@ pub(super) struct Job {
     pub segment: Option<usize>,
     /// Where the chunk is, for error messages.
     pub place: String,
+    /// The same bytes of a base checkpoint's tensor, to code a delta
+    /// against (set by the writer after planning).
+    pub base: Option<JobBase>,
+}
+
+/// The base bytes of a chunk job.
+#[derive(Clone, Copy)]
+pub(super) struct JobBase {
+    /// The base tensor.
+    pub tensor: BaseTensorRef,
+    /// Its position in the archive's base table.
+    pub table: u32,
+    /// First byte of the chunk within the tensor.
+    pub offset: u64,
+    /// xxh3 of those base bytes when the table's digest was taken: a base
+    /// that reads otherwise later changed meanwhile.
+    pub expect: u64,
+    /// 16-bit floats: worth a word delta (else only "same as base").
+    pub words16: bool,
 }
 
 impl Job {
@@ -98,6 +118,7 @@ pub(super) fn plan_entry(
                     plan: plan.chunk(opts.verify),
                     segment: Some(seg),
                     place: format!("tensor {:?}, chunk at byte {}", t.name, t.offset + r.start),
+                    base: None,
                 })
                 .collect();
             segments.push(Segment {
@@ -122,6 +143,7 @@ pub(super) fn plan_entry(
         plan: ChunkPlan::passthrough(opts.level, opts.verify),
         segment: None,
         place: format!("non-tensor bytes, chunk {k}"),
+        base: None,
     };
     let mut all =
         Vec::with_capacity(pass_jobs.len() + tensor_jobs.iter().map(Vec::len).sum::<usize>());
