@@ -59,6 +59,7 @@ pub(crate) fn compress(a: CompressArgs) -> Result<()> {
         overwrite: a.force,
         verify: !a.no_verify,
         dedup: !a.no_dedup,
+        chain: !a.no_chain,
         base: match &a.base {
             Some(b) => {
                 Some(Arc::new(Base::open(b).with_context(|| {
@@ -97,10 +98,11 @@ pub(crate) fn compress(a: CompressArgs) -> Result<()> {
         );
         if summary.delta_chunks > 0 {
             eprintln!(
-                "  {} chunks ({} bytes) coded as deltas against the base",
+                "  {} chunks ({} bytes) coded as deltas (against the base or an earlier checkpoint)",
                 summary.delta_chunks, summary.delta_bytes
             );
-        } else if a.base.is_some() {
+        }
+        if summary.delta_chunks == 0 && a.base.is_some() {
             eprintln!(
                 "  no tensor was smaller as a delta against the base; the archive needs no base"
             );

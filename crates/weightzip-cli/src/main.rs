@@ -120,6 +120,11 @@ struct CompressArgs {
     /// and decoding then needs the same base.
     #[arg(long)]
     base: Option<PathBuf>,
+    /// In a folder, code each file on its own even where an earlier file
+    /// has its name (by default the later checkpoint of a training run is
+    /// coded as deltas against the earlier one).
+    #[arg(long)]
+    no_chain: bool,
     #[command(flatten)]
     common: Common,
 }

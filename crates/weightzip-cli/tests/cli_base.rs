@@ -33,7 +33,7 @@ fn base_is_needed_checked_and_restores_exactly() {
         d,
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("deltas against the base"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("coded as deltas"));
     std::fs::remove_file(d.join("step.safetensors")).unwrap();
 
     let inspect = run(&["inspect", "step.safetensors.wz"], d);

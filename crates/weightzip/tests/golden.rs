@@ -102,21 +102,6 @@ fn v2_folder_archive_decodes_with_its_members() {
 fn v3_folder_with_references_decodes() {
     let wz = golden_dir().join("v3-folder-dedup.wz");
     let model = std::fs::read(golden_dir().join(SOURCE)).unwrap();
-    if writing() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("model");
-        std::fs::create_dir_all(root.join("copy")).unwrap();
-        std::fs::write(root.join("model.safetensors"), &model).unwrap();
-        std::fs::write(root.join("copy/model.safetensors"), &model).unwrap();
-        std::fs::write(root.join("config.json"), CONFIG).unwrap();
-        let opts = CompressOptions {
-            chunk_size: 16 << 10,
-            overwrite: true,
-            ..Default::default()
-        };
-        let summary = compress_path(&root, &wz, &opts).unwrap();
-        assert!(summary.dedup_chunks > 0);
-    }
     let archive = Archive::open(&wz).unwrap();
     assert_eq!(archive.version(), 3);
     let index = archive.index();
@@ -143,5 +128,63 @@ fn v3_folder_with_references_decodes() {
         std::fs::read(out.join("copy/model.safetensors")).unwrap(),
         model
     );
+    assert_eq!(std::fs::read(out.join("config.json")).unwrap(), CONFIG);
+}
+
+/// A training run of two real fine-tune steps, the later coded as deltas
+/// against the earlier (a chain), and a config file: version 4.
+#[test]
+fn v4_folder_with_a_delta_chain_decodes() {
+    let wz = golden_dir().join("v4-folder-chain.wz");
+    let steps = [
+        (
+            "step-0000",
+            "minilm-finetune-step0000.slice.bf16.safetensors",
+        ),
+        (
+            "step-0100",
+            "minilm-finetune-step0100.slice.bf16.safetensors",
+        ),
+    ];
+    if writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("run");
+        for (step, fixture) in steps {
+            std::fs::create_dir_all(root.join(step)).unwrap();
+            std::fs::copy(
+                fixtures_dir().join(fixture),
+                root.join(step).join("model.safetensors"),
+            )
+            .unwrap();
+        }
+        std::fs::write(root.join("config.json"), CONFIG).unwrap();
+        let opts = CompressOptions {
+            chunk_size: 256 << 10,
+            overwrite: true,
+            ..Default::default()
+        };
+        let summary = compress_path(&root, &wz, &opts).unwrap();
+        assert!(summary.delta_chunks > 0);
+    }
+    let archive = Archive::open(&wz).unwrap();
+    assert_eq!(archive.version(), 4);
+    let later = archive
+        .index()
+        .entries
+        .iter()
+        .find(|e| e.path == "step-0100/model.safetensors")
+        .unwrap();
+    assert!(later
+        .chunks()
+        .any(|c| matches!(c.base, Some(weightzip::index::ChunkBase::Chunk(_)))));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("restored");
+    archive.extract(&out, &ExtractOptions::default()).unwrap();
+    for (step, fixture) in steps {
+        assert!(
+            std::fs::read(out.join(step).join("model.safetensors")).unwrap()
+                == std::fs::read(fixtures_dir().join(fixture)).unwrap()
+        );
+    }
     assert_eq!(std::fs::read(out.join("config.json")).unwrap(), CONFIG);
 }

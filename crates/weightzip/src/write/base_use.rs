@@ -10,7 +10,7 @@ use std::sync::Arc;
 use weightzip_format::{Dtype, GgmlType, TensorType};
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::plan::{Job, JobBase};
+use super::plan::{BaseFrom, Job, JobBase};
 use crate::base::{Base, BaseTensorRef};
 use crate::error::{Result, WzError};
 use crate::index::{BaseTable, BaseTensor, Entry, SegmentKind};
@@ -28,7 +28,7 @@ pub(super) struct BaseUse {
     used: HashMap<BaseTensorRef, Used>,
 }
 
-fn words16(ty: Option<TensorType>) -> bool {
+pub(super) fn words16(ty: Option<TensorType>) -> bool {
     matches!(
         ty,
         Some(TensorType::St(Dtype::BF16 | Dtype::F16))
@@ -88,9 +88,11 @@ impl BaseUse {
                 if let Some(&(len, expect)) = used.pieces.get(&offset) {
                     if len == l && jobs[i].ranges.len() == 1 {
                         jobs[i].base = Some(JobBase {
-                            tensor: r,
-                            table,
-                            offset,
+                            from: BaseFrom::Tensor {
+                                tensor: r,
+                                table,
+                                offset,
+                            },
                             expect,
                             words16: words16(*ty),
                         });

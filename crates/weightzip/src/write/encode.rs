@@ -5,7 +5,9 @@
 use weightzip_codec::select::select_inspected;
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::plan::{Job, JobBase};
+use std::collections::HashMap;
+
+use super::plan::{BaseFrom, Job, JobBase};
 use super::CompressOptions;
 use crate::base::Base;
 use crate::dedup::{content_hash, ContentHash};
@@ -47,6 +49,7 @@ pub(super) fn encode_job(
     src: &dyn ReadAt,
     display: &std::path::Path,
     opts: &CompressOptions,
+    bases: &BaseReaders<'_>,
     pool: &BufferPool,
 ) -> Result<Encoded> {
     let total = job.len();
@@ -88,8 +91,8 @@ pub(super) fn encode_job(
     })?;
     let mut codec = codec as u8;
     let mut delta = false;
-    if let (Some(b), Some(base)) = (&job.base, &opts.base) {
-        if let Some(d) = encode_delta(raw, b, base, payload.len(), opts.verify, pool)? {
+    if let Some(b) = &job.base {
+        if let Some(d) = encode_delta(raw, b, bases, payload.len(), opts.verify, pool)? {
             pool.give(std::mem::replace(&mut payload, d));
             codec = index::DELTA_CODEC;
             delta = true;
@@ -109,24 +112,55 @@ pub(super) fn encode_job(
     })
 }
 
+/// What the base bytes of chunk jobs are read from: the base checkpoint,
+/// and the earlier files of the archive that the current one is coded
+/// against, by file number.
+pub(super) struct BaseReaders<'r> {
+    pub base: Option<&'r Base>,
+    pub earlier: HashMap<usize, Box<dyn ReadAt + 'r>>,
+}
+
+/// Reads a job's base bytes into `out`; `false` when an earlier file no
+/// longer holds what was stored for it (the chunk is then coded alone).
+fn read_base(b: &JobBase, bases: &BaseReaders<'_>, out: &mut [u8]) -> Result<bool> {
+    match &b.from {
+        BaseFrom::Tensor { tensor, offset, .. } => {
+            let base = bases
+                .base
+                .ok_or_else(|| WzError::InvalidInput("a base job without a base".into()))?;
+            base.read(*tensor, *offset, out)?;
+            if xxh3_64(out) != b.expect {
+                let (file, name) = base.describe(*tensor);
+                return Err(WzError::InputChanged {
+                    path: base.path.clone(),
+                    what: format!("base tensor {name:?} of {file:?}"),
+                });
+            }
+            Ok(true)
+        }
+        BaseFrom::Earlier { file, at, .. } => {
+            let Some(src) = bases.earlier.get(file) else {
+                return Ok(false);
+            };
+            Ok(src.read_exact_at(out, *at).is_ok() && xxh3_64(out) == b.expect)
+        }
+    }
+}
+
 /// The delta of `raw` against its base bytes, when it is smaller than
 /// `coded` bytes (and, with `verify`, decodes back to `raw`).
 fn encode_delta(
     raw: &[u8],
     b: &JobBase,
-    base: &Base,
+    bases: &BaseReaders<'_>,
     coded: usize,
     verify: bool,
     pool: &BufferPool,
 ) -> Result<Option<Vec<u8>>> {
     let mut base_bytes = pool.take(raw.len());
-    base.read(b.tensor, b.offset, &mut base_bytes)?;
-    if xxh3_64(&base_bytes) != b.expect {
-        let (file, name) = base.describe(b.tensor);
-        return Err(WzError::InputChanged {
-            path: base.path.clone(),
-            what: format!("base tensor {name:?} of {file:?}"),
-        });
+    if !read_base(b, bases, &mut base_bytes)? {
+        pool.give(base_bytes);
+        return Ok(None);
     }
     let mut out = pool.take_empty(raw.len() / 2 + 64);
     let coded_ok = if base_bytes.as_slice() == raw {

@@ -17,8 +17,10 @@ use crate::fs::{self, walk, FileId, OpenInput, OutputPath, Replace, Snapshot, Te
 use crate::index::{self, Attrs, ChunkBase, ChunkRef, Extra, Footer, Index, RootKind};
 use crate::pipeline::{ordered_map, BufferPool, Window};
 use crate::source::{FileSource, ReadAt};
+use plan::BaseFrom;
 
 mod base_use;
+mod chain;
 mod encode;
 mod plan;
 
@@ -55,6 +57,11 @@ pub struct CompressOptions {
     /// in it (same file path, name, type and length) is coded as a delta
     /// against that twin wherever that is smaller.
     pub base: Option<Arc<Base>>,
+    /// Code a folder of checkpoints as a chain: a file whose name an
+    /// earlier file of the archive has codes each tensor chunk as a delta
+    /// against that file's same chunk wherever that is smaller. On by
+    /// default.
+    pub chain: bool,
     /// Progress callback.
     pub progress: Option<Progress>,
 }
@@ -69,6 +76,7 @@ impl Default for CompressOptions {
             verify: true,
             dedup: true,
             base: None,
+            chain: true,
             progress: None,
         }
     }
@@ -84,6 +92,7 @@ impl std::fmt::Debug for CompressOptions {
             .field("verify", &self.verify)
             .field("dedup", &self.dedup)
             .field("base", &self.base)
+            .field("chain", &self.chain)
             .finish()
     }
 }
@@ -356,12 +365,18 @@ pub fn compress_to_writer<W: Write>(
     let mut store = ChunkStore::new();
     let (mut delta_chunks, mut delta_bytes) = (0u64, 0u64);
     let mut base_use = opts.base.clone().map(base_use::BaseUse::new);
+    let mut chain = chain::Chain::default();
     for input in plan.files {
         let file_no = store.begin_file(match &input.source {
             Source::Bytes(b) => Reread::Bytes(b),
             Source::Path(p) => Reread::Path(p.clone()),
             Source::Open(_) => Reread::Gone,
         });
+        let again = match &input.source {
+            Source::Bytes(b) => Some(chain::Again::Bytes(b)),
+            Source::Path(p) => Some(chain::Again::Path(p.clone())),
+            Source::Open(_) => None,
+        };
         let (source, snapshot): (Box<dyn ReadAt + '_>, Option<(Snapshot, std::fs::File)>) =
             match input.source {
                 Source::Bytes(b) => (Box::new(b), None),
@@ -377,6 +392,15 @@ pub fn compress_to_writer<W: Write>(
         if let Some(b) = base_use.as_mut() {
             b.attach(&entry, &mut jobs)?;
         }
+        let earlier = if opts.chain {
+            chain.attach(&entry, &mut jobs)
+        } else {
+            Vec::new()
+        };
+        let bases = encode::BaseReaders {
+            base: opts.base.as_deref(),
+            earlier: chain.readers(&earlier)?,
+        };
         summary.warnings.extend(warning);
         summary.tensors += entry.tensors().count();
         let mut hasher = FileHasher::new();
@@ -390,7 +414,7 @@ pub fn compress_to_writer<W: Write>(
             window,
             |i| jobs[i].len(),
             |i| {
-                encode::encode_job(&jobs[i], src, display, opts, &pool)
+                encode::encode_job(&jobs[i], src, display, opts, &bases, &pool)
                     .map_err(|e| encode::name_place(e, &input.path, &jobs[i].place))
             },
             |i, enc| {
@@ -414,11 +438,16 @@ pub fn compress_to_writer<W: Write>(
                         c
                     }
                     None => {
-                        let base = match (enc.delta, &jobs[i].base) {
-                            (true, Some(b)) => Some(ChunkBase::Tensor {
-                                tensor: b.table,
-                                offset: b.offset,
-                            }),
+                        let base = match (enc.delta, jobs[i].base.as_ref().map(|b| &b.from)) {
+                            (true, Some(BaseFrom::Tensor { table, offset, .. })) => {
+                                Some(ChunkBase::Tensor {
+                                    tensor: *table,
+                                    offset: *offset,
+                                })
+                            }
+                            (true, Some(BaseFrom::Earlier { chunk, .. })) => {
+                                Some(ChunkBase::Chunk(Arc::new(chunk.clone())))
+                            }
                             _ => None,
                         };
                         if base.is_some() {
@@ -473,6 +502,10 @@ pub fn compress_to_writer<W: Write>(
         }
         entry.checksum = hasher.h.digest();
         entry.validate()?;
+        drop(bases);
+        if let Some(again) = again {
+            chain.record(file_no, &entry, again);
+        }
         summary.input_bytes += entry.size;
         summary.files += 1;
         entries.push(entry);

@@ -8,7 +8,7 @@ use weightzip_format::{read_layout, FileKind, TensorRegion};
 use super::CompressOptions;
 use crate::base::BaseTensorRef;
 use crate::error::{Result, WzError};
-use crate::index::{Attrs, Entry, Segment, SegmentKind};
+use crate::index::{Attrs, ChunkRef, Entry, Segment, SegmentKind};
 use crate::source::{Cursor, ReadAt};
 use crate::torch;
 
@@ -28,19 +28,40 @@ pub(super) struct Job {
 }
 
 /// The base bytes of a chunk job.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(super) struct JobBase {
-    /// The base tensor.
-    pub tensor: BaseTensorRef,
-    /// Its position in the archive's base table.
-    pub table: u32,
-    /// First byte of the chunk within the tensor.
-    pub offset: u64,
-    /// xxh3 of those base bytes when the table's digest was taken: a base
-    /// that reads otherwise later changed meanwhile.
+    /// Where they are.
+    pub from: BaseFrom,
+    /// Their xxh3 when the job was planned (the base table's digest was
+    /// taken, or the earlier chunk was stored): bytes that read otherwise
+    /// later changed meanwhile.
     pub expect: u64,
     /// 16-bit floats: worth a word delta (else only "same as base").
     pub words16: bool,
+}
+
+/// Where a chunk job's base bytes are.
+#[derive(Clone)]
+pub(super) enum BaseFrom {
+    /// Bytes of a tensor of the base checkpoint.
+    Tensor {
+        /// The base tensor.
+        tensor: BaseTensorRef,
+        /// Its position in the archive's base table.
+        table: u32,
+        /// First byte of the chunk within the tensor.
+        offset: u64,
+    },
+    /// The same chunk of an earlier file of the archive (the previous
+    /// checkpoint of a training run).
+    Earlier {
+        /// The earlier file's number in the archive.
+        file: usize,
+        /// Where the chunk's bytes lie in that file.
+        at: u64,
+        /// The chunk stored for them.
+        chunk: ChunkRef,
+    },
 }
 
 impl Job {
