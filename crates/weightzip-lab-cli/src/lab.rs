@@ -125,6 +125,55 @@ pub struct ReportArgs {
     pub seed: u64,
 }
 
+/// `weightzip-lab archives`: folders per file against whole, checkpoints
+/// alone against `--base`.
+#[derive(Args, Debug, Clone)]
+pub struct ArchivesArgs {
+    /// A folder to code per file and as one archive (repeatable).
+    #[arg(long)]
+    pub folder: Vec<PathBuf>,
+    /// `NEW=BASE`: a checkpoint coded alone and against its base (repeatable).
+    #[arg(long)]
+    pub delta: Vec<String>,
+    /// Rows go here as JSON Lines (`_kind` "bench_archive").
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+    /// Worker threads (0: all cores).
+    #[arg(short = 'T', long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+pub fn run_archives(args: ArchivesArgs) -> Result<()> {
+    use weightzip_lab::archives::{measure, to_markdown, ArchiveCase};
+    let mut cases: Vec<ArchiveCase> = args.folder.into_iter().map(ArchiveCase::Folder).collect();
+    for d in &args.delta {
+        let (new, base) = d
+            .split_once('=')
+            .with_context(|| format!("--delta {d:?}: expected NEW=BASE"))?;
+        cases.push(ArchiveCase::Delta {
+            new: new.into(),
+            base: base.into(),
+        });
+    }
+    if cases.is_empty() {
+        bail!("nothing to measure: give --folder DIR or --delta NEW=BASE");
+    }
+    let mut rows = Vec::new();
+    for c in &cases {
+        rows.push(measure(c, args.threads)?);
+    }
+    if let Some(out) = &args.out {
+        let mut text = String::new();
+        for r in &rows {
+            text.push_str(&serde_json::to_string(r)?);
+            text.push('\n');
+        }
+        std::fs::write(out, text).with_context(|| format!("writing {}", out.display()))?;
+    }
+    print!("{}", to_markdown(&rows));
+    Ok(())
+}
+
 /// A progress bar on stderr when it is a terminal; notes go to stderr always.
 struct Bar {
     enabled: bool,

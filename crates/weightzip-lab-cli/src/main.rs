@@ -41,6 +41,9 @@ enum Command {
     Report(lab::ReportArgs),
     /// Render the study's five figures (PDF and PNG) from lab records.
     Figures(FiguresArgs),
+    /// What whole-folder archives and checkpoint deltas add over coding
+    /// file by file (restored and compared byte for byte).
+    Archives(lab::ArchivesArgs),
 }
 
 #[derive(Args)]
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Command::Merge(a) => lab::run_merge(a),
         Command::Report(a) => lab::run_report(a),
         Command::Figures(a) => figures(a),
+        Command::Archives(a) => lab::run_archives(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,6 +14,7 @@
 //! 6. [`report`]: byte-weighted ratios, geomeans, medians, cluster-bootstrap
 //!    CIs ([`stats`]) in Markdown or JSON.
 
+pub mod archives;
 pub mod atlas;
 pub mod bench;
 pub mod corpus;
