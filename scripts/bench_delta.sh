@@ -1,30 +1,66 @@
 #!/usr/bin/env bash
-# The checkpoint-delta curve of issue 14, in one run:
+# The checkpoint-delta curve of issue 14, in one run, from real archives:
 #   scripts/bench_delta.sh CKPT_DIR
 # CKPT_DIR holds step-0000.safetensors (the base) and later steps, as
-# scripts/finetune_minilm.py writes them. For each step: weightzip coding
-# it alone, weightzip's delta codecs against the base (examples/delta_curve),
-# and, when `lmz` is installed, lmz's delta: its archive of a folder holding
-# the base and the step, minus its archive of the base alone.
+# scripts/finetune_minilm.py writes them. For each step: the step coded
+# alone, coded with `--base step-0000.safetensors`, both restored and
+# compared; and, when `lmz` is installed, lmz's delta: its archive of a
+# folder holding the base and the step, minus its archive of the base
+# alone (lmz codes a folder's matching tensors as deltas). Then the whole
+# run as one folder (ckpt/model.safetensors per step): weightzip's chain
+# against --no-chain and lmz. Decode CPU time of one step with and without
+# its base, single thread, in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=$1
-cargo build --release -q -p weightzip --example delta_curve
+cargo build --release -q -p weightzip-cli
+W=./target/release/weightzip
 BASE=$DIR/step-0000.safetensors
 STEPS=$(ls "$DIR"/step-*.safetensors | grep -v step-0000)
-./target/release/examples/delta_curve "$BASE" $STEPS | grep -v '^{'
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+size() { stat -c %s "$1"; }
+have_lmz=false
 if command -v lmz >/dev/null; then
-  T=$(mktemp -d)
-  trap 'rm -rf "$T"' EXIT
+  have_lmz=true
   lmz compress -q -f "$BASE" "$T/base.lmz"
-  base=$(stat -c %s "$T/base.lmz")
-  for s in $STEPS; do
+fi
+for s in $STEPS; do
+  $W compress -q -f "$s" -o "$T/alone.wz"
+  $W compress -q -f "$s" -o "$T/delta.wz" --base "$BASE"
+  $W decompress -q -f "$T/delta.wz" -o "$T/back" --base "$BASE"
+  cmp "$T/back" "$s"
+  line="$(basename "$s"): weightzip alone $(size "$T/alone.wz") B, --base $(size "$T/delta.wz") B (round trip ok)"
+  if $have_lmz; then
     rm -rf "$T/pair" && mkdir "$T/pair"
     cp "$BASE" "$T/pair/a-base.safetensors"
     cp "$s" "$T/pair/b-step.safetensors"
     lmz compress -q -f "$T/pair" "$T/pair.lmz"
-    lmz compress -q -f "$s" "$T/alone.lmz"
-    pair=$(stat -c %s "$T/pair.lmz")
-    echo "$s: lmz alone $(stat -c %s "$T/alone.lmz") B; lmz delta $((pair - base)) B (pair $pair - base $base)"
-  done
+    line="$line; lmz delta $(( $(size "$T/pair.lmz") - $(size "$T/base.lmz") )) B"
+  fi
+  echo "$line"
+done
+mkdir "$T/run"
+for s in "$BASE" $STEPS; do
+  d="$T/run/$(basename "$s" .safetensors)"
+  mkdir "$d" && cp "$s" "$d/model.safetensors"
+done
+$W compress -q -f "$T/run" -o "$T/run.wz"
+$W compress -q -f "$T/run" -o "$T/run-apart.wz" --no-chain
+$W decompress -q -f "$T/run.wz" -o "$T/run-back"
+diff -r "$T/run" "$T/run-back"
+line="run folder: weightzip chain $(size "$T/run.wz") B, --no-chain $(size "$T/run-apart.wz") B (round trip ok)"
+if $have_lmz; then
+  lmz compress -q -f "$T/run" "$T/run.lmz"
+  line="$line; lmz $(size "$T/run.lmz") B"
 fi
+echo "$line"
+LAST=$(echo $STEPS | tr ' ' '\n' | tail -1)
+$W compress -q -f "$LAST" -o "$T/alone.wz"
+$W compress -q -f "$LAST" -o "$T/delta.wz" --base "$BASE"
+for i in 1 2 3; do
+  /usr/bin/time -f "decode $(basename "$LAST") alone: %U s user" $W decompress -q -T1 "$T/alone.wz" -o /dev/null
+  /usr/bin/time -f "decode $(basename "$LAST") --base: %U s user" $W decompress -q -T1 "$T/delta.wz" -o /dev/null --base "$BASE"
+  /usr/bin/time -f "decode run folder, chain: %U s user" $W decompress -q -T1 "$T/run.wz" -o /dev/null
+  /usr/bin/time -f "decode run folder, --no-chain: %U s user" $W decompress -q -T1 "$T/run-apart.wz" -o /dev/null
+done
