@@ -83,14 +83,6 @@ fn forward(kind: DeltaKind, n: u16, b: u16) -> u16 {
     }
 }
 
-/// The new word from delta `d` and base `b`.
-fn inverse(kind: DeltaKind, d: u16, b: u16) -> u16 {
-    match kind {
-        DeltaKind::Same | DeltaKind::Xor => d ^ b,
-        DeltaKind::Sub => unordered(ordered(b).wrapping_add(unzigzag(d) as u16)),
-    }
-}
-
 /// Appends the payload that says "the base's `len` bytes" to `out`.
 pub fn encode_same(len: usize, out: &mut Vec<u8>) {
     out.push(DeltaKind::Same as u8);
@@ -177,29 +169,60 @@ pub fn decode(payload: &[u8], base: &[u8], out: &mut [u8]) -> Result<(), Entropy
         }
         // One loop per kind, each free of branches.
         match kind {
-            DeltaKind::Sub => combine(out, base, hi, lo, |d, b| inverse(DeltaKind::Sub, d, b)),
-            _ => combine(out, base, hi, lo, |d, b| d ^ b),
+            DeltaKind::Sub => combine::<true>(out, base, hi, lo),
+            _ => combine::<false>(out, base, hi, lo),
         }
         Ok(())
     })
 }
 
-/// Writes `f(delta word, base word)` for every word.
-#[inline(always)]
-fn combine(out: &mut [u8], base: &[u8], hi: &[u8], lo: &[u8], f: impl Fn(u16, u16) -> u16) {
-    // Equal lengths up front, so the loop runs without bounds checks.
+/// Writes the new word of every delta word and base word (`SUB`: the
+/// exponent-aware difference, else xor), in blocks of a fixed number of
+/// words that the compiler turns into vector code, then the rest.
+fn combine<const SUB: bool>(out: &mut [u8], base: &[u8], hi: &[u8], lo: &[u8]) {
+    const L: usize = 32;
     let n = hi
         .len()
         .min(lo.len())
         .min(out.len() / 2)
         .min(base.len() / 2);
-    let (out, base, hi, lo) = (&mut out[..2 * n], &base[..2 * n], &hi[..n], &lo[..n]);
-    for i in 0..n {
-        let d = (u16::from(hi[i]) << 8) | u16::from(lo[i]);
-        let b = u16::from(base[2 * i]) | (u16::from(base[2 * i + 1]) << 8);
-        let w = f(d, b);
-        out[2 * i] = w as u8;
-        out[2 * i + 1] = (w >> 8) as u8;
+    let word_of = |h: u8, l: u8, b0: u8, b1: u8| -> u16 {
+        let d = (u16::from(h) << 8) | u16::from(l);
+        let b = u16::from(b0) | (u16::from(b1) << 8);
+        if SUB {
+            unordered(ordered(b).wrapping_add(unzigzag(d) as u16))
+        } else {
+            d ^ b
+        }
+    };
+    let blocks = n / L;
+    let (out_blocks, out_rest) = out[..2 * n].split_at_mut(2 * L * blocks);
+    let (base_blocks, base_rest) = base[..2 * n].split_at(2 * L * blocks);
+    let (hi_blocks, hi_rest) = hi[..n].split_at(L * blocks);
+    let (lo_blocks, lo_rest) = lo[..n].split_at(L * blocks);
+    let groups = out_blocks
+        .chunks_exact_mut(2 * L)
+        .zip(base_blocks.chunks_exact(2 * L))
+        .zip(hi_blocks.chunks_exact(L).zip(lo_blocks.chunks_exact(L)));
+    for ((o, b), (h, l)) in groups {
+        let mut w = [0u16; L];
+        for i in 0..L {
+            w[i] = word_of(h[i], l[i], b[2 * i], b[2 * i + 1]);
+        }
+        for i in 0..L {
+            o[2 * i] = w[i] as u8;
+            o[2 * i + 1] = (w[i] >> 8) as u8;
+        }
+    }
+    for i in 0..hi_rest.len().min(lo_rest.len()) {
+        let w = word_of(
+            hi_rest[i],
+            lo_rest[i],
+            base_rest[2 * i],
+            base_rest[2 * i + 1],
+        );
+        out_rest[2 * i] = w as u8;
+        out_rest[2 * i + 1] = (w >> 8) as u8;
     }
 }
 

@@ -72,3 +72,28 @@ fn bad_payloads_and_lengths_are_errors() {
     assert!(encode(DeltaKind::Xor, &new[..3], &base[..3], &mut Vec::new()).is_err());
     assert!(encode(DeltaKind::Xor, new, &base[..100], &mut Vec::new()).is_err());
 }
+
+#[test]
+fn blocks_and_the_rest_decode_alike() {
+    // Word counts around the block of 32, from real weights: the block
+    // loop and the word-by-word rest restore the same words.
+    let f = fixture();
+    let start = (f.len() / 3) & !1;
+    for words in [1usize, 31, 32, 33, 64, 101, 1000] {
+        let base = &f[start..start + 2 * words];
+        let new = &f[start + 4096..start + 4096 + 2 * words];
+        for kind in [DeltaKind::Xor, DeltaKind::Sub] {
+            let mut payload = Vec::new();
+            encode(kind, new, base, &mut payload).unwrap();
+            let mut back = vec![0u8; new.len()];
+            decode(&payload, base, &mut back).unwrap();
+            assert_eq!(back, new, "{words} words, {kind:?}");
+        }
+        let mut same = Vec::new();
+        encode(DeltaKind::Same, base, base, &mut same).unwrap();
+        let mut back = vec![0u8; base.len()];
+        decode(&same, base, &mut back).unwrap();
+        assert_eq!(back, base);
+        assert!(encode(DeltaKind::Same, new, base, &mut Vec::new()).is_err());
+    }
+}
