@@ -7,6 +7,8 @@
 //! [`MAX_DELTA_DEPTH`]: crate::index::MAX_DELTA_DEPTH
 
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use weightzip_codec::codec_by_id;
 use xxhash_rust::xxh3::xxh3_64;
@@ -16,6 +18,96 @@ use crate::delta;
 use crate::error::{Result, WzError};
 use crate::index::{ChunkBase, ChunkRef};
 use crate::source::range_in;
+
+/// Decoded bytes a reader keeps of chunks that later delta chunks are
+/// coded against (the previous checkpoint of a chain), so that a chain is
+/// decoded once, not once per link; beyond this, bases are decoded again.
+pub const BASE_CACHE_BYTES: u64 = 256 << 20;
+
+/// Decoded base chunks, by payload offset, with the uses still to come.
+#[derive(Default)]
+pub(crate) struct BaseCache {
+    /// How many delta chunks name each chunk as their base.
+    uses: HashMap<u64, u32>,
+    kept: Mutex<Kept>,
+}
+
+#[derive(Default)]
+struct Kept {
+    chunks: HashMap<u64, (Arc<Vec<u8>>, u32)>,
+    bytes: u64,
+}
+
+impl BaseCache {
+    /// Counts the bases of an index's delta chunks.
+    pub(crate) fn for_index(index: &crate::index::Index) -> Self {
+        let mut uses: HashMap<u64, u32> = HashMap::new();
+        for e in &index.entries {
+            for c in e.chunks() {
+                if let Some(ChunkBase::Chunk(b)) = &c.base {
+                    *uses.entry(b.offset).or_default() += 1;
+                }
+            }
+        }
+        BaseCache {
+            uses,
+            kept: Mutex::new(Kept::default()),
+        }
+    }
+
+    /// Keeps the decoded bytes of `c` if later chunks are coded against
+    /// it and the budget allows.
+    fn remember(&self, c: &ChunkRef, bytes: &[u8]) {
+        let Some(&n) = self.uses.get(&c.offset) else {
+            return;
+        };
+        let Ok(mut kept) = self.kept.lock() else {
+            return;
+        };
+        if kept.chunks.contains_key(&c.offset) || kept.bytes + bytes.len() as u64 > BASE_CACHE_BYTES
+        {
+            return;
+        }
+        kept.bytes += bytes.len() as u64;
+        kept.chunks.insert(c.offset, (Arc::new(bytes.to_vec()), n));
+    }
+
+    /// Copies the kept bytes of the chunk at `offset` into `out`, counting
+    /// one use (the last use lets them go); `false` if they are not kept.
+    fn recall(&self, offset: u64, out: &mut [u8]) -> bool {
+        let Ok(mut kept) = self.kept.lock() else {
+            return false;
+        };
+        let Some((bytes, _)) = kept.chunks.get_mut(&offset) else {
+            return false;
+        };
+        if bytes.len() != out.len() {
+            return false;
+        }
+        out.copy_from_slice(bytes);
+        Self::count_use(&mut kept, offset);
+        true
+    }
+
+    /// Counts one use of the kept chunk at `offset` without reading it.
+    fn used(&self, offset: u64) {
+        if let Ok(mut kept) = self.kept.lock() {
+            Self::count_use(&mut kept, offset);
+        }
+    }
+
+    fn count_use(kept: &mut Kept, offset: u64) {
+        let Some((_, left)) = kept.chunks.get_mut(&offset) else {
+            return;
+        };
+        *left = left.saturating_sub(1);
+        if *left == 0 {
+            if let Some((b, _)) = kept.chunks.remove(&offset) {
+                kept.bytes -= b.len() as u64;
+            }
+        }
+    }
+}
 
 thread_local! {
     /// A base buffer per thread, reused from chunk to chunk (a nested delta
@@ -82,6 +174,7 @@ impl Archive<'_> {
                 actual,
             });
         }
+        self.base_cache.remember(c, out);
         Ok(())
     }
 
@@ -89,8 +182,14 @@ impl Archive<'_> {
     fn base_bytes(&self, base: &ChunkBase, out: &mut [u8], place: &str) -> Result<()> {
         match base {
             ChunkBase::Chunk(b) => {
+                if self.base_cache.recall(b.offset, out) {
+                    return Ok(());
+                }
                 let mut stored = Vec::new();
-                self.decode_chunk_into(b, out, &mut stored, &format!("{place} (its base)"))
+                self.decode_chunk_into(b, out, &mut stored, &format!("{place} (its base)"))?;
+                // This use is done: the copy just kept counts it.
+                self.base_cache.used(b.offset);
+                Ok(())
             }
             ChunkBase::Tensor { tensor, offset } => match (&self.base, &self.index.base) {
                 (Some(resolved), _) => resolved.read(*tensor, *offset, out),

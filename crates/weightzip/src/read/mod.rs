@@ -58,6 +58,8 @@ pub struct Archive<'a> {
     id: Option<fs::FileId>,
     /// The checkpoint its delta chunks were coded against, once given.
     pub(crate) base: Option<ResolvedBase>,
+    /// Decoded chunks that later delta chunks are coded against.
+    pub(crate) base_cache: chunk::BaseCache,
 }
 
 impl Archive<'static> {
@@ -128,6 +130,7 @@ impl<'a> Archive<'a> {
         let raw = index::decode_stored_index(&stored, left)?;
         drop(stored);
         let index = Index::from_bytes_version(&raw, footer.index_offset, version, left)?;
+        let base_cache = chunk::BaseCache::for_index(&index);
         Ok(Self {
             src,
             index,
@@ -135,6 +138,7 @@ impl<'a> Archive<'a> {
             name,
             id: None,
             base: None,
+            base_cache,
         })
     }
 
