@@ -3,10 +3,12 @@
 //! (see `buffers`) that the Python side wraps as numpy arrays or torch
 //! tensors without a copy.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict};
+use weightzip::base::Base;
 use weightzip::{Archive, ExtractOptions, RootKind, SegmentKind, TensorTarget};
 
 use crate::buffers::{fresh_buffers, TensorMemory};
@@ -34,13 +36,31 @@ impl PyArchive {
     }
 }
 
+/// Opens an archive and gives it its base checkpoint when one is named
+/// (an archive that needs a base and has none raises when a delta chunk
+/// is decoded).
+pub(crate) fn open_with_base(
+    path: &Path,
+    base: Option<&Path>,
+) -> weightzip::Result<Archive<'static>> {
+    let mut archive = Archive::open(path)?;
+    if let Some(b) = base {
+        archive.set_base(&Arc::new(Base::open(b)?))?;
+    }
+    Ok(archive)
+}
+
 #[pymethods]
 impl PyArchive {
-    /// Opens `path` and reads its index (no tensor is decoded).
+    /// Opens `path` and reads its index (no tensor is decoded); `base`:
+    /// the checkpoint its deltas were coded against, when it has any.
     #[new]
-    fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+    #[pyo3(signature = (path, base=None))]
+    fn new(py: Python<'_>, path: PathBuf, base: Option<PathBuf>) -> PyResult<Self> {
         guard(|| {
-            let inner = py.detach(|| Archive::open(&path)).map_err(to_py)?;
+            let inner = py
+                .detach(|| open_with_base(&path, base.as_deref()))
+                .map_err(to_py)?;
             Ok(Self { inner })
         })
     }
@@ -52,7 +72,8 @@ impl PyArchive {
     }
 
     /// `[(path, size, kind)]` of the files in the archive; kind is
-    /// `"safetensors"`, `"gguf"` or `"other"`.
+    /// `"safetensors"`, `"gguf"`, `"pytorch"` (a zip checkpoint) or
+    /// `"other"`.
     fn entries(&self) -> Vec<(String, u64, &'static str)> {
         self.inner
             .index()
@@ -62,6 +83,7 @@ impl PyArchive {
                 let kind = match e.file_kind {
                     1 => "safetensors",
                     2 => "gguf",
+                    3 => "pytorch",
                     _ => "other",
                 };
                 (e.path.clone(), e.size, kind)

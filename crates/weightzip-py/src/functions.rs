@@ -3,10 +3,12 @@
 
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use weightzip::base::Base;
 use weightzip::fs::{check_target, Replace, TempFile};
 use weightzip::{
     compress_path, compress_to_writer, Archive, CompressOptions, CompressSummary, ExtractOptions,
@@ -59,7 +61,7 @@ fn summary_dict<'py>(py: Python<'py>, s: &CompressSummary) -> PyResult<Bound<'py
 
 /// Compresses the file or folder `src` into the archive `dst`.
 #[pyfunction]
-#[pyo3(signature = (src, dst, level="fast", threads=0, overwrite=false, verify=true, chunk_size=0))]
+#[pyo3(signature = (src, dst, level="fast", threads=0, overwrite=false, verify=true, chunk_size=0, base=None))]
 #[allow(clippy::too_many_arguments)]
 fn compress<'py>(
     py: Python<'py>,
@@ -70,11 +72,17 @@ fn compress<'py>(
     overwrite: bool,
     verify: bool,
     chunk_size: usize,
+    base: Option<PathBuf>,
 ) -> PyResult<Bound<'py, PyDict>> {
     guard(|| {
-        let opts = with_chunk_size(options(level, threads, overwrite, verify)?, chunk_size);
+        let mut opts = with_chunk_size(options(level, threads, overwrite, verify)?, chunk_size);
         let s = py
-            .detach(|| compress_path(&src, &dst, &opts))
+            .detach(|| {
+                if let Some(b) = &base {
+                    opts.base = Some(Arc::new(Base::open(b)?));
+                }
+                compress_path(&src, &dst, &opts)
+            })
             .map_err(to_py)?;
         summary_dict(py, &s)
     })
@@ -128,13 +136,14 @@ fn compress_bytes_to<'py>(
 
 /// Restores the archive `src` at `dst` (byte-exact file or folder).
 #[pyfunction]
-#[pyo3(signature = (src, dst, threads=0, overwrite=false))]
+#[pyo3(signature = (src, dst, threads=0, overwrite=false, base=None))]
 fn decompress(
     py: Python<'_>,
     src: PathBuf,
     dst: PathBuf,
     threads: usize,
     overwrite: bool,
+    base: Option<PathBuf>,
 ) -> PyResult<()> {
     guard(|| {
         let opts = ExtractOptions {
@@ -142,9 +151,12 @@ fn decompress(
             overwrite,
             progress: None,
         };
-        py.detach(|| Archive::open(&src)?.extract(&dst, &opts))
-            .map(|_| ())
-            .map_err(to_py)
+        py.detach(|| {
+            let archive = crate::archive::open_with_base(&src, base.as_deref())?;
+            archive.extract(&dst, &opts)
+        })
+        .map(|_| ())
+        .map_err(to_py)
     })
 }
 

@@ -37,23 +37,43 @@ __all__ = [
 
 
 def compress(
-    src, dst, level: str = "fast", threads: int = 0, overwrite: bool = False, verify: bool = True, chunk_size: int = 0
+    src,
+    dst,
+    level: str = "fast",
+    threads: int = 0,
+    overwrite: bool = False,
+    verify: bool = True,
+    chunk_size: int = 0,
+    base=None,
 ) -> Dict[str, int]:
     """Compresses the file or folder ``src`` into the archive ``dst``
     (``level`` ``"fast"`` or ``"max"``; ``threads=0``: all cores;
-    ``chunk_size``: most decoded bytes per chunk, 0 for the default 4 MiB)."""
+    ``chunk_size``: most decoded bytes per chunk, 0 for the default 4 MiB;
+    ``base``: a checkpoint file, folder or ``.wz`` to code tensors as deltas
+    against — reading the archive then needs the same base)."""
     import os
 
     return _native.compress(
-        os.fspath(src), os.fspath(dst), level=level, threads=threads, overwrite=overwrite, verify=verify, chunk_size=chunk_size
+        os.fspath(src),
+        os.fspath(dst),
+        level=level,
+        threads=threads,
+        overwrite=overwrite,
+        verify=verify,
+        chunk_size=chunk_size,
+        base=None if base is None else os.fspath(base),
     )
 
 
-def decompress(src, dst, threads: int = 0, overwrite: bool = False) -> None:
-    """Restores the archive ``src`` at ``dst``, byte for byte."""
+def decompress(src, dst, threads: int = 0, overwrite: bool = False, base=None) -> None:
+    """Restores the archive ``src`` at ``dst``, byte for byte (``base``: the
+    checkpoint it was coded against, if it was; ``WrongBaseError`` if it is
+    missing or another one)."""
     import os
 
-    _native.decompress(os.fspath(src), os.fspath(dst), threads=threads, overwrite=overwrite)
+    _native.decompress(
+        os.fspath(src), os.fspath(dst), threads=threads, overwrite=overwrite, base=None if base is None else os.fspath(base)
+    )
 
 
 def verify(path, threads: int = 0) -> Dict[str, int]:

@@ -85,9 +85,19 @@ class safe_open:
     go (decoding happens on the CPU). In a folder archive, ``file`` names
     the member to read (e.g. ``"model-00001-of-00002.safetensors"``);
     without it every weight file of the folder is visible at once.
+    ``base`` is the checkpoint the archive was coded against
+    (``compress(..., base=...)``), if it was.
     """
 
-    def __init__(self, filename, framework: str = "np", device: str = "cpu", file: Optional[str] = None, backend: Optional[str] = None):
+    def __init__(
+        self,
+        filename,
+        framework: str = "np",
+        device: str = "cpu",
+        file: Optional[str] = None,
+        backend: Optional[str] = None,
+        base=None,
+    ):
         if framework not in _FRAMEWORKS:
             raise ValueError(f"framework must be 'np' or 'pt', not {framework!r}")
         self._framework = _FRAMEWORKS[framework]
@@ -95,7 +105,7 @@ class safe_open:
         if self._framework == "np" and str(device) != "cpu":
             raise ValueError("numpy arrays live on the cpu")
         self._path = os.fspath(filename)
-        self._archive = Archive(self._path)
+        self._archive = Archive(self._path, None if base is None else os.fspath(base))
         entries = self._archive.entries()
         if file is not None:
             picked = [i for i, e in enumerate(entries) if e[0] == file]
