@@ -84,3 +84,30 @@ def test_damaged_archives_raise_corrupt_archive_error(tmp_path):
     assert issubclass(weightzip.TensorNotFoundError, weightzip.WeightzipError)
     assert issubclass(weightzip.WrongBaseError, weightzip.WeightzipError)
     assert not issubclass(weightzip.WrongBaseError, weightzip.CorruptArchiveError)
+
+
+def test_entries_label_each_file_kind(tmp_path):
+    """Archive.entries() names file kinds 1, 2 and 3 of the index:
+    safetensors, GGUF and a PyTorch zip checkpoint (torch.save of real
+    fixture tensors); anything else is "other"."""
+    torch = pytest.importorskip("torch")
+    import safetensors.torch
+
+    from conftest import GGUF
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    src = SAFETENSORS[0]
+    shutil.copy(src, folder / src.name)
+    shutil.copy(GGUF[0], folder / GGUF[0].name)
+    torch.save(safetensors.torch.load_file(src), folder / "model.pt")
+    (folder / "README.txt").write_text("not weights\n")
+    wz = tmp_path / "model.wz"
+    weightzip.compress(folder, wz)
+    kinds = {path.rsplit("/", 1)[-1]: kind for path, _, kind in Archive(str(wz)).entries()}
+    assert kinds == {
+        src.name: "safetensors",
+        GGUF[0].name: "gguf",
+        "model.pt": "pytorch",
+        "README.txt": "other",
+    }
