@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 use weightzip_format::{read_layout, TensorType};
 
 use crate::error::{Result, WzError};
-use crate::fs::walk;
+use crate::fs::{walk, FileId};
 use crate::index::{BaseTable, RootKind, MAGIC};
 use crate::read::Archive;
 use crate::source::{Cursor, FileSource, ReadAt};
@@ -72,6 +72,8 @@ pub struct Base {
     pub path: PathBuf,
     root: RootKind,
     files: Vec<File>,
+    /// The identities of the files read: no output may replace them.
+    ids: Vec<FileId>,
 }
 
 impl std::fmt::Debug for Base {
@@ -120,11 +122,26 @@ impl Base {
                 }
             }
         };
+        let ids = if meta.is_dir() {
+            files
+                .iter()
+                .filter_map(|f| FileId::of_path(&path.join(&f.path)))
+                .collect()
+        } else {
+            FileId::of(&meta).into_iter().collect()
+        };
         Ok(Base {
             path: path.to_path_buf(),
             root,
             files,
+            ids,
         })
+    }
+
+    /// The files of the base, which no output of a run that reads it may
+    /// replace, with or without `--force`.
+    pub fn file_ids(&self) -> &[FileId] {
+        &self.ids
     }
 
     /// Whether the base is one file.
@@ -237,7 +254,7 @@ type Checked = OnceLock<std::result::Result<(), String>>;
 
 /// A base matched to an archive's base table.
 pub struct ResolvedBase {
-    base: Arc<Base>,
+    pub(crate) base: Arc<Base>,
     label: String,
     refs: Vec<(BaseTensorRef, [u8; 32], Checked)>,
 }

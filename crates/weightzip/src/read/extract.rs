@@ -71,9 +71,14 @@ impl Archive<'_> {
         }
     }
 
-    /// Files an output may never replace: the archive itself.
+    /// Files an output may never replace: the archive itself and the
+    /// files of its base.
     fn protect(&self) -> Vec<FileId> {
-        self.id.into_iter().collect()
+        let base = self
+            .base
+            .iter()
+            .flat_map(|b| b.base.file_ids().iter().copied());
+        self.id.into_iter().chain(base).collect()
     }
 
     /// Entry `i` into a new file at `target`, with its mode and time.

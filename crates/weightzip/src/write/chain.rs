@@ -12,7 +12,6 @@ use weightzip_format::TensorType;
 
 use super::base_use::words16;
 use super::plan::{BaseFrom, Job, JobBase};
-use crate::error::Result;
 use crate::index::{ChunkRef, Entry, SegmentKind};
 use crate::source::{FileSource, ReadAt};
 
@@ -155,7 +154,7 @@ impl<'a> Chain<'a> {
 
     /// Opens the earlier files `files` for reading (one that cannot be
     /// opened is left out: its chunks are then coded alone).
-    pub fn readers(&self, files: &[usize]) -> Result<HashMap<usize, Box<dyn ReadAt + 'a>>> {
+    pub fn readers(&self, files: &[usize]) -> HashMap<usize, Box<dyn ReadAt + 'a>> {
         let mut out: HashMap<usize, Box<dyn ReadAt + 'a>> = HashMap::new();
         for f in files {
             let Some(e) = self.files.get(f) else {
@@ -172,6 +171,6 @@ impl<'a> Chain<'a> {
                 }
             }
         }
-        Ok(out)
+        out
     }
 }

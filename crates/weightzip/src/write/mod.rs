@@ -254,6 +254,11 @@ pub fn compress_path(
         };
         (plan, protect)
     };
+    // Nor may it replace a file of the base it is coded against.
+    let mut protect = protect;
+    if let Some(b) = &opts.base {
+        protect.extend_from_slice(b.file_ids());
+    }
     if let OutputPath::Path(p) = &target {
         fs::check_target(p, replace, &protect)?;
     }
@@ -399,7 +404,7 @@ pub fn compress_to_writer<W: Write>(
         };
         let bases = encode::BaseReaders {
             base: opts.base.as_deref(),
-            earlier: chain.readers(&earlier)?,
+            earlier: chain.readers(&earlier),
         };
         summary.warnings.extend(warning);
         summary.tensors += entry.tensors().count();
