@@ -288,6 +288,40 @@ pub fn decode_stream(r: &mut ByteReader<'_>, out: &mut [u8]) -> Result<()> {
     parse_stream(r, out.len())?.decode_into(out)
 }
 
+/// Decodes two consecutive streams into `a` and `b` (their lengths are the
+/// expected symbol counts): when both are rANS-coded, in lock step
+/// ([`rans::decode_pair`]), which hides the latency of the table lookups;
+/// the same symbols as two [`decode_stream`] calls.
+pub fn decode_stream_pair(r: &mut ByteReader<'_>, a: &mut [u8], b: &mut [u8]) -> Result<()> {
+    let va = parse_stream(r, a.len())?;
+    let vb = parse_stream(r, b.len())?;
+    match (&va, &vb) {
+        (
+            StreamView::Rans {
+                table: ta,
+                payload: pa,
+                ..
+            },
+            StreamView::Rans {
+                table: tb,
+                payload: pb,
+                ..
+            },
+        ) => {
+            let (ta, tb) = (DecodeTable::new(ta), DecodeTable::new(tb));
+            let mut da = rans::Decoder::new(pa, &ta, a.len())?;
+            let mut db = rans::Decoder::new(pb, &tb, b.len())?;
+            rans::decode_pair(&mut da, a, &mut db, b, Kernel::best())?;
+            da.finish()?;
+            db.finish()
+        }
+        _ => {
+            va.decode_into(a)?;
+            vb.decode_into(b)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +335,25 @@ mod tests {
         assert_eq!(r.pos(), buf.len());
         assert_eq!(back, symbols);
         (mode, buf.len() - 1)
+    }
+
+    #[test]
+    fn a_pair_decodes_as_two_streams() {
+        let skewed: Vec<u8> = (0..5000u32).map(|i| (i * i % 7) as u8).collect();
+        let spread: Vec<u8> = (0..5000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
+            .collect();
+        let few = vec![3u8; 100];
+        for (a, b) in [(&skewed, &spread), (&spread, &few), (&few, &skewed)] {
+            let mut buf = Vec::new();
+            encode_stream(a, &mut buf).unwrap();
+            encode_stream(b, &mut buf).unwrap();
+            let mut r = ByteReader::new(&buf);
+            let (mut ba, mut bb) = (vec![0u8; a.len()], vec![0u8; b.len()]);
+            decode_stream_pair(&mut r, &mut ba, &mut bb).unwrap();
+            assert_eq!((&ba, &bb), (a, b));
+            assert_eq!(r.pos(), buf.len());
+        }
     }
 
     #[test]

@@ -260,13 +260,18 @@ pub struct ResolvedBase {
 }
 
 impl ResolvedBase {
-    /// Bytes of table tensor `tensor`, after checking (once) that the
-    /// whole tensor has the digest the archive stores.
+    /// Bytes of table tensor `tensor`. They are not checked here: every
+    /// chunk decoded from them is checked against its own checksum, and
+    /// [`ResolvedBase::check`] names the tensor when that fails.
     pub fn read(&self, tensor: u32, offset: u64, out: &mut [u8]) -> Result<()> {
-        let (r, want, checked) = self
-            .refs
-            .get(tensor as usize)
-            .ok_or_else(|| WzError::Corrupt(format!("no base tensor {tensor}")))?;
+        let (r, _, _) = self.entry(tensor)?;
+        self.base.read(*r, offset, out)
+    }
+
+    /// Checks (once) that table tensor `tensor` has the BLAKE3 digest the
+    /// archive stores: [`WzError::WrongBase`] naming it if not.
+    pub fn check(&self, tensor: u32) -> Result<()> {
+        let (r, want, checked) = self.entry(tensor)?;
         let verdict = checked.get_or_init(|| match self.base.digest(*r) {
             Ok(d) if d == *want => Ok(()),
             Ok(_) => {
@@ -277,10 +282,16 @@ impl ResolvedBase {
             }
             Err(e) => Err(e.to_string()),
         });
-        if let Err(why) = verdict {
-            return Err(wrong(&self.base.path, &self.label, why.clone()));
+        match verdict {
+            Ok(()) => Ok(()),
+            Err(why) => Err(wrong(&self.base.path, &self.label, why.clone())),
         }
-        self.base.read(*r, offset, out)
+    }
+
+    fn entry(&self, tensor: u32) -> Result<&(BaseTensorRef, [u8; 32], Checked)> {
+        self.refs
+            .get(tensor as usize)
+            .ok_or_else(|| WzError::Corrupt(format!("no base tensor {tensor}")))
     }
 }
 

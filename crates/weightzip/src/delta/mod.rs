@@ -22,7 +22,10 @@
 //! delta chunks (format version 4): `compress --base` codes a checkpoint
 //! against another, and a folder of checkpoints is coded as a chain.
 
-use weightzip_entropy::{decode_stream, encode_stream, write_varint, ByteReader, EntropyError};
+use weightzip_entropy::{encode_stream, write_varint, ByteReader, EntropyError, Kernel};
+
+mod combine;
+use combine::combine;
 
 /// How the two words are combined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,11 +52,13 @@ impl DeltaKind {
 /// A 16-bit float word as an integer that orders like the float: a
 /// negative word flipped whole, a positive one with its sign bit set
 /// (branch-free, so that the loops over words vectorise).
+#[inline(always)]
 fn ordered(w: u16) -> u16 {
     let negative = ((w as i16) >> 15) as u16;
     w ^ (negative | 0x8000)
 }
 
+#[inline(always)]
 fn unordered(o: u16) -> u16 {
     let below_zero = !(((o as i16) >> 15) as u16);
     o ^ (below_zero | 0x8000)
@@ -63,6 +68,7 @@ fn zigzag(d: i16) -> u16 {
     ((d << 1) ^ (d >> 15)) as u16
 }
 
+#[inline(always)]
 fn unzigzag(z: u16) -> i16 {
     ((z >> 1) as i16) ^ -((z & 1) as i16)
 }
@@ -159,8 +165,8 @@ pub fn decode(payload: &[u8], base: &[u8], out: &mut [u8]) -> Result<(), Entropy
         // Reused from call to call: no zeroing once they have grown.
         hi.resize(n, 0);
         lo.resize(n, 0);
-        decode_stream(&mut r, hi)?;
-        decode_stream(&mut r, lo)?;
+        // Both planes in lock step: twice the independent work per step.
+        weightzip_entropy::stream::decode_stream_pair(&mut r, hi, lo)?;
         if r.remaining() != 0 {
             return Err(EntropyError::Corrupt {
                 offset: r.pos(),
@@ -169,61 +175,11 @@ pub fn decode(payload: &[u8], base: &[u8], out: &mut [u8]) -> Result<(), Entropy
         }
         // One loop per kind, each free of branches.
         match kind {
-            DeltaKind::Sub => combine::<true>(out, base, hi, lo),
-            _ => combine::<false>(out, base, hi, lo),
+            DeltaKind::Sub => combine::<true>(out, base, hi, lo, Kernel::best()),
+            _ => combine::<false>(out, base, hi, lo, Kernel::best()),
         }
         Ok(())
     })
-}
-
-/// Writes the new word of every delta word and base word (`SUB`: the
-/// exponent-aware difference, else xor), in blocks of a fixed number of
-/// words that the compiler turns into vector code, then the rest.
-fn combine<const SUB: bool>(out: &mut [u8], base: &[u8], hi: &[u8], lo: &[u8]) {
-    const L: usize = 32;
-    let n = hi
-        .len()
-        .min(lo.len())
-        .min(out.len() / 2)
-        .min(base.len() / 2);
-    let word_of = |h: u8, l: u8, b0: u8, b1: u8| -> u16 {
-        let d = (u16::from(h) << 8) | u16::from(l);
-        let b = u16::from(b0) | (u16::from(b1) << 8);
-        if SUB {
-            unordered(ordered(b).wrapping_add(unzigzag(d) as u16))
-        } else {
-            d ^ b
-        }
-    };
-    let blocks = n / L;
-    let (out_blocks, out_rest) = out[..2 * n].split_at_mut(2 * L * blocks);
-    let (base_blocks, base_rest) = base[..2 * n].split_at(2 * L * blocks);
-    let (hi_blocks, hi_rest) = hi[..n].split_at(L * blocks);
-    let (lo_blocks, lo_rest) = lo[..n].split_at(L * blocks);
-    let groups = out_blocks
-        .chunks_exact_mut(2 * L)
-        .zip(base_blocks.chunks_exact(2 * L))
-        .zip(hi_blocks.chunks_exact(L).zip(lo_blocks.chunks_exact(L)));
-    for ((o, b), (h, l)) in groups {
-        let mut w = [0u16; L];
-        for i in 0..L {
-            w[i] = word_of(h[i], l[i], b[2 * i], b[2 * i + 1]);
-        }
-        for i in 0..L {
-            o[2 * i] = w[i] as u8;
-            o[2 * i + 1] = (w[i] >> 8) as u8;
-        }
-    }
-    for i in 0..hi_rest.len().min(lo_rest.len()) {
-        let w = word_of(
-            hi_rest[i],
-            lo_rest[i],
-            base_rest[2 * i],
-            base_rest[2 * i + 1],
-        );
-        out_rest[2 * i] = w as u8;
-        out_rest[2 * i + 1] = (w >> 8) as u8;
-    }
 }
 
 thread_local! {

@@ -168,6 +168,12 @@ impl Archive<'_> {
         }
         let actual = xxh3_64(out);
         if actual != c.checksum {
+            // A delta against the wrong base fails here: say so, naming the
+            // base tensor, when its digest is not the archive's.
+            if let (Some(ChunkBase::Tensor { tensor, .. }), Some(resolved)) = (&c.base, &self.base)
+            {
+                resolved.check(*tensor)?;
+            }
             return Err(WzError::Checksum {
                 place: place.to_string(),
                 expected: c.checksum,
