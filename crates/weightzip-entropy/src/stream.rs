@@ -87,6 +87,19 @@ pub fn encode_stream(symbols: &[u8], out: &mut Vec<u8>) -> Result<StreamMode> {
     encode_stream_with(symbols, &histogram(symbols), DEFAULT_PROB_BITS, out)
 }
 
+/// [`encode_stream`], but raw unless rANS would save at least `saving` (a
+/// fraction of the raw size, estimated): for symbols read where decode
+/// speed matters more than a few near-uniform bits.
+pub fn encode_stream_saving(symbols: &[u8], saving: f64, out: &mut Vec<u8>) -> Result<StreamMode> {
+    let counts = histogram(symbols);
+    if let Plan::Rans(table) = plan(symbols, &counts, DEFAULT_PROB_BITS)? {
+        if table.cost_bits(&counts) / 8.0 > symbols.len() as f64 * (1.0 - saving) {
+            return Ok(write_raw(symbols, out));
+        }
+    }
+    encode_stream_with(symbols, &counts, DEFAULT_PROB_BITS, out)
+}
+
 /// Encodes `symbols` whose histogram the caller already has (`counts` must
 /// be exactly the histogram of `symbols`) at precision `prob_bits`.
 pub fn encode_stream_with(

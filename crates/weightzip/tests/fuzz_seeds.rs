@@ -247,7 +247,45 @@ fn archives() -> Vec<(String, Vec<u8>, Option<Vec<u8>>)> {
     };
     compress_to_writer(plan, &mut wz, &opts(Level::Fast)).unwrap();
     out.push(("folder.wz".into(), wz, None));
+    // A training run of two real fine-tune steps: the later one coded as
+    // escape-coded deltas against the earlier (a chain).
+    let step = |name: &str| {
+        let f = fixture(&format!(
+            "tests/fixtures/minilm-finetune-{name}.slice.bf16.safetensors"
+        ));
+        let start = 8 + u64::from_le_bytes(f[..8].try_into().unwrap()) as usize;
+        one_tensor_safetensors(&f[start..start + 4096 * 2])
+    };
+    let (a, b) = (step("step0000"), step("step0100"));
+    let files = vec![
+        InputFile::from_bytes("step-0000/model.safetensors", &a),
+        InputFile::from_bytes("step-0100/model.safetensors", &b),
+    ];
+    let plan = Plan {
+        root: RootKind::Dir,
+        files,
+        extras: Vec::new(),
+    };
+    let mut wz = Vec::new();
+    compress_to_writer(plan, &mut wz, &opts(Level::Fast)).unwrap();
+    out.push(("chain.wz".into(), wz, None));
     out
+}
+
+/// A safetensors file of one bf16 tensor holding `data`.
+fn one_tensor_safetensors(data: &[u8]) -> Vec<u8> {
+    let mut header = format!(
+        "{{\"w\":{{\"dtype\":\"BF16\",\"shape\":[{}],\"data_offsets\":[0,{}]}}}}",
+        data.len() / 2,
+        data.len()
+    );
+    while header.len() % 8 != 0 {
+        header.push(' ');
+    }
+    let mut file = (header.len() as u64).to_le_bytes().to_vec();
+    file.extend_from_slice(header.as_bytes());
+    file.extend_from_slice(data);
+    file
 }
 
 fn archive_decode_seeds() -> Vec<(String, Vec<u8>)> {

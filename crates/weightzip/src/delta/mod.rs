@@ -3,28 +3,34 @@
 //! units in the last place or not at all, so the difference of the two
 //! words is far more compressible than either.
 //!
-//! Two transforms, each followed by the entropy crate's streams (raw /
-//! constant / rANS) on the high and low byte planes coded apart:
+//! Two transforms of the words:
 //! - [`DeltaKind::Xor`]: `new ^ base` per 16-bit word;
 //! - [`DeltaKind::Sub`]: the exponent-aware difference — both words mapped
 //!   to integers that order like the floats they stand for (sign-magnitude
 //!   to two's complement), subtracted, zigzag-coded: one unit in the last
 //!   place is 1 or 2 whatever bits it flips.
 //!
-//! A chunk whose bytes equal its base's is [`DeltaKind::Same`], whatever
-//! its type.
+//! Xor and Sub code the delta words' high and low byte planes as the
+//! entropy crate's streams (raw / constant / rANS). [`DeltaKind::SubEscape`]
+//! ([`escape`], what the writer uses) codes Sub's delta words as one
+//! alias-coded symbol each, the large ones escaped to byte planes: about
+//! Sub's size, and one fast symbol to decode per word instead of two. A chunk whose bytes equal its
+//! base's is [`DeltaKind::Same`], whatever its type.
 //!
-//! Payload: `kind u8` (0 same, 1 xor, 2 sub), then `n varint`: bytes for
-//! same, 16-bit words otherwise, followed for xor and sub by the high-byte
-//! and the low-byte plane, each one stream of the entropy crate
-//! (`docs/FORMAT.md`, "Stream"). Decoding needs the base's bytes and
-//! restores the new ones exactly. The container stores these payloads as
-//! delta chunks (format version 4): `compress --base` codes a checkpoint
-//! against another, and a folder of checkpoints is coded as a chain.
+//! Payload: `kind u8` (0 same, 1 xor, 2 sub, 3 escape-coded sub), then `n
+//! varint`: bytes for same, 16-bit words otherwise, followed for xor and
+//! sub by the high-byte and the low-byte plane, each one stream of the
+//! entropy crate (`docs/FORMAT.md`, "Stream"), and for kind 3 by the
+//! layout in [`escape`]. Decoding needs the base's bytes and restores the
+//! new ones exactly, in place of the base's ([`decode_in_place`]). The
+//! container stores these payloads as delta chunks (format version 4, kind
+//! 3 from version 5): `compress --base` codes a checkpoint against
+//! another, and a folder of checkpoints is coded as a chain.
 
 use weightzip_entropy::{encode_stream, write_varint, ByteReader, EntropyError, Kernel};
 
 mod combine;
+mod escape;
 use combine::combine;
 
 /// How the two words are combined.
@@ -36,6 +42,9 @@ pub enum DeltaKind {
     Xor = 1,
     /// Difference of the order-preserving integers, zigzag-coded.
     Sub = 2,
+    /// As [`DeltaKind::Sub`], the small delta words coded as one
+    /// alias-coded symbol each and the rest escaped ([`escape`]).
+    SubEscape = 3,
 }
 
 impl DeltaKind {
@@ -44,6 +53,7 @@ impl DeltaKind {
             0 => Some(DeltaKind::Same),
             1 => Some(DeltaKind::Xor),
             2 => Some(DeltaKind::Sub),
+            3 => Some(DeltaKind::SubEscape),
             _ => None,
         }
     }
@@ -85,7 +95,7 @@ fn bad(reason: &str) -> EntropyError {
 fn forward(kind: DeltaKind, n: u16, b: u16) -> u16 {
     match kind {
         DeltaKind::Same | DeltaKind::Xor => n ^ b,
-        DeltaKind::Sub => zigzag(ordered(n).wrapping_sub(ordered(b)) as i16),
+        DeltaKind::Sub | DeltaKind::SubEscape => zigzag(ordered(n).wrapping_sub(ordered(b)) as i16),
     }
 }
 
@@ -113,6 +123,14 @@ pub fn encode(
     if new.len() != base.len() || !new.len().is_multiple_of(2) {
         return Err(bad("a delta needs two tensors of the same even length"));
     }
+    if kind == DeltaKind::SubEscape && escape::encode(new, base, out)? {
+        return Ok(());
+    }
+    // Words whose symbols would all be one are coded as Sub.
+    let kind = match kind {
+        DeltaKind::SubEscape => DeltaKind::Sub,
+        k => k,
+    };
     let n = new.len() / 2;
     let (mut hi, mut lo) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for i in 0..n {
@@ -133,6 +151,14 @@ pub fn decode(payload: &[u8], base: &[u8], out: &mut [u8]) -> Result<(), Entropy
     if out.len() != base.len() {
         return Err(bad("a delta restores bytes of its base's length"));
     }
+    out.copy_from_slice(base);
+    decode_in_place(payload, out)
+}
+
+/// Restores the new words from `payload` in `words`, which hold the base's
+/// bytes on entry (no second buffer: the base is read straight into the
+/// output).
+pub fn decode_in_place(payload: &[u8], words: &mut [u8]) -> Result<(), EntropyError> {
     let mut r = ByteReader::new(payload);
     let kind = DeltaKind::from_u8(r.u8("delta kind")?).ok_or_else(|| EntropyError::Corrupt {
         offset: 0,
@@ -140,25 +166,27 @@ pub fn decode(payload: &[u8], base: &[u8], out: &mut [u8]) -> Result<(), Entropy
     })?;
     let n = r.varint()?;
     if kind == DeltaKind::Same {
-        if n != out.len() as u64 || r.remaining() != 0 {
+        if n != words.len() as u64 || r.remaining() != 0 {
             return Err(EntropyError::Corrupt {
                 offset: r.pos(),
                 reason: "a same-as-base delta of another length, or with bytes after it".into(),
             });
         }
-        out.copy_from_slice(base);
         return Ok(());
     }
-    if !out.len().is_multiple_of(2) {
+    if !words.len().is_multiple_of(2) {
         return Err(bad("a word delta restores an even number of bytes"));
     }
-    if n != (out.len() / 2) as u64 {
+    if n != (words.len() / 2) as u64 {
         return Err(EntropyError::LengthMismatch {
-            expected: out.len() / 2,
+            expected: words.len() / 2,
             found: usize::try_from(n).unwrap_or(usize::MAX),
         });
     }
-    let n = out.len() / 2;
+    if kind == DeltaKind::SubEscape {
+        return escape::decode(&mut r, words);
+    }
+    let n = words.len() / 2;
     PLANES.with(|cell| {
         let mut planes = cell.borrow_mut();
         let (hi, lo) = &mut *planes;
@@ -175,8 +203,8 @@ pub fn decode(payload: &[u8], base: &[u8], out: &mut [u8]) -> Result<(), Entropy
         }
         // One loop per kind, each free of branches.
         match kind {
-            DeltaKind::Sub => combine::<true>(out, base, hi, lo, Kernel::best()),
-            _ => combine::<false>(out, base, hi, lo, Kernel::best()),
+            DeltaKind::Sub => combine::<true>(words, hi, lo, Kernel::best()),
+            _ => combine::<false>(words, hi, lo, Kernel::best()),
         }
         Ok(())
     })

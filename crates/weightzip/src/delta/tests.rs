@@ -32,7 +32,7 @@ fn deltas_round_trip_on_real_weights() {
         let w = word(base, i).wrapping_add(1);
         nudged[2 * i..2 * i + 2].copy_from_slice(&w.to_le_bytes());
     }
-    for kind in [DeltaKind::Xor, DeltaKind::Sub] {
+    for kind in [DeltaKind::Xor, DeltaKind::Sub, DeltaKind::SubEscape] {
         for new in [base, other, nudged.as_slice()] {
             let mut payload = Vec::new();
             encode(kind, new, base, &mut payload).unwrap();
@@ -42,7 +42,7 @@ fn deltas_round_trip_on_real_weights() {
         }
         let mut same = Vec::new();
         encode(kind, base, base, &mut same).unwrap();
-        assert!(same.len() < 16, "identical: {} bytes", same.len());
+        assert!(same.len() < 16, "{kind:?} identical: {} bytes", same.len());
         let mut small = Vec::new();
         encode(kind, &nudged, base, &mut small).unwrap();
         assert!(small.len() < base.len() / 20, "{kind:?}: {}", small.len());
@@ -54,21 +54,23 @@ fn bad_payloads_and_lengths_are_errors() {
     let f = fixture();
     let base = &f[1000..9000];
     let new = &f[9000..17000];
-    let mut payload = Vec::new();
-    encode(DeltaKind::Sub, new, base, &mut payload).unwrap();
     let mut out = vec![0u8; new.len()];
-    for cut in 0..payload.len() {
-        assert!(
-            decode(&payload[..cut], base, &mut out).is_err(),
-            "cut {cut}"
-        );
+    for kind in [DeltaKind::Sub, DeltaKind::SubEscape] {
+        let mut payload = Vec::new();
+        encode(kind, new, base, &mut payload).unwrap();
+        for cut in 0..payload.len() {
+            assert!(
+                decode(&payload[..cut], base, &mut out).is_err(),
+                "{kind:?} cut {cut}"
+            );
+        }
+        for i in 0..payload.len().min(300) {
+            let mut m = payload.clone();
+            m[i] ^= 0x5a;
+            let _ = decode(&m, base, &mut out);
+        }
+        assert!(decode(&payload, &base[..100], &mut out).is_err());
     }
-    for i in 0..payload.len().min(300) {
-        let mut m = payload.clone();
-        m[i] ^= 0x5a;
-        let _ = decode(&m, base, &mut out);
-    }
-    assert!(decode(&payload, &base[..100], &mut out).is_err());
     assert!(encode(DeltaKind::Xor, &new[..3], &base[..3], &mut Vec::new()).is_err());
     assert!(encode(DeltaKind::Xor, new, &base[..100], &mut Vec::new()).is_err());
 }
@@ -82,7 +84,7 @@ fn blocks_and_the_rest_decode_alike() {
     for words in [1usize, 31, 32, 33, 64, 101, 1000] {
         let base = &f[start..start + 2 * words];
         let new = &f[start + 4096..start + 4096 + 2 * words];
-        for kind in [DeltaKind::Xor, DeltaKind::Sub] {
+        for kind in [DeltaKind::Xor, DeltaKind::Sub, DeltaKind::SubEscape] {
             let mut payload = Vec::new();
             encode(kind, new, base, &mut payload).unwrap();
             let mut back = vec![0u8; new.len()];
@@ -95,5 +97,65 @@ fn blocks_and_the_rest_decode_alike() {
         decode(&same, base, &mut back).unwrap();
         assert_eq!(back, base);
         assert!(encode(DeltaKind::Same, new, base, &mut Vec::new()).is_err());
+    }
+}
+
+fn fixture_named(name: &str) -> Vec<u8> {
+    let path = format!("{}/../../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(path).unwrap()
+}
+
+/// On a real fine-tune (step 100 against step 0), the escape-coded delta
+/// restores the step and is within 1 % of Sub's size.
+#[test]
+fn escape_deltas_are_as_small_as_sub_on_a_real_fine_tune() {
+    let base = fixture_named("minilm-finetune-step0000.slice.bf16.safetensors");
+    let new = fixture_named("minilm-finetune-step0100.slice.bf16.safetensors");
+    // The tensor data, past the header (same layout in both).
+    let start = 8 + u64::from_le_bytes(base[..8].try_into().unwrap()) as usize;
+    let (base, new) = (&base[start..], &new[start..]);
+    let len = base.len().min(new.len()) & !1;
+    let (base, new) = (&base[..len], &new[..len]);
+    let mut sizes = Vec::new();
+    for kind in [DeltaKind::Sub, DeltaKind::SubEscape] {
+        let mut payload = Vec::new();
+        encode(kind, new, base, &mut payload).unwrap();
+        let mut back = vec![0u8; len];
+        decode(&payload, base, &mut back).unwrap();
+        assert!(back == new, "{kind:?}");
+        sizes.push(payload.len());
+    }
+    assert!(
+        sizes[1] * 100 <= sizes[0] * 101,
+        "sub {} escape {}",
+        sizes[0],
+        sizes[1]
+    );
+    assert!(sizes[1] < len / 2, "escape {} of {len}", sizes[1]);
+}
+
+/// Words whose deltas are all one symbol (every word one ulp up), none
+/// (no words) or all escaped (far apart) round-trip.
+#[test]
+fn escape_deltas_of_one_symbol_none_or_all_escaped_round_trip() {
+    let f = fixture();
+    let base = &f[(f.len() / 2) & !1..][..4096];
+    let up: Vec<u8> = base
+        .chunks_exact(2)
+        .flat_map(|w| {
+            let w = u16::from_le_bytes([w[0], w[1]]);
+            unordered(ordered(w).wrapping_add(1)).to_le_bytes()
+        })
+        .collect();
+    let far: Vec<u8> = base
+        .chunks_exact(2)
+        .flat_map(|w| (u16::from_le_bytes([w[0], w[1]]) ^ 0x4000).to_le_bytes())
+        .collect();
+    for (new, old) in [(&up[..], base), (&[][..], &[][..]), (&far[..], base)] {
+        let mut payload = Vec::new();
+        encode(DeltaKind::SubEscape, new, old, &mut payload).unwrap();
+        let mut back = vec![0u8; new.len()];
+        decode(&payload, old, &mut back).unwrap();
+        assert!(back == new, "{} words", new.len() / 2);
     }
 }

@@ -30,8 +30,9 @@ pub const MAGIC: [u8; 8] = *b"\x89WZIP\r\n\x1a";
 /// modes and times, folders, symbolic links and hard links to version 1;
 /// version 3 adds chunk references (content stored once); version 4 adds
 /// delta chunks (coded against an earlier chunk or a tensor of a base
-/// checkpoint) and the base table; all are read.
-pub const FORMAT_VERSION: u32 = 4;
+/// checkpoint) and the base table; version 5 adds the escape-coded delta
+/// payload (kind 3), its index unchanged; all are read.
+pub const FORMAT_VERSION: u32 = 5;
 /// Bytes of the file header.
 pub const HEADER_LEN: u64 = 16;
 /// Magic at the very end of the file.

@@ -6,7 +6,6 @@
 //!
 //! [`MAX_DELTA_DEPTH`]: crate::index::MAX_DELTA_DEPTH
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -36,7 +35,13 @@ pub(crate) struct BaseCache {
 struct Kept {
     chunks: HashMap<u64, (Arc<Vec<u8>>, u32)>,
     bytes: u64,
+    /// Buffers of chunks no longer needed, reused for the next ones (a
+    /// fresh allocation of megabytes costs its page faults each time).
+    free: Vec<Vec<u8>>,
 }
+
+/// Most buffers [`Kept::free`] holds.
+const FREE_BUFFERS: usize = 4;
 
 impl BaseCache {
     /// Counts the bases of an index's delta chunks.
@@ -69,23 +74,38 @@ impl BaseCache {
             return;
         }
         kept.bytes += bytes.len() as u64;
-        kept.chunks.insert(c.offset, (Arc::new(bytes.to_vec()), n));
+        let mut buf = kept.free.pop().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(bytes);
+        kept.chunks.insert(c.offset, (Arc::new(buf), n));
     }
 
     /// Copies the kept bytes of the chunk at `offset` into `out`, counting
     /// one use (the last use lets them go); `false` if they are not kept.
     fn recall(&self, offset: u64, out: &mut [u8]) -> bool {
-        let Ok(mut kept) = self.kept.lock() else {
-            return false;
+        let bytes = {
+            let Ok(mut kept) = self.kept.lock() else {
+                return false;
+            };
+            let Some((bytes, _)) = kept.chunks.get(&offset) else {
+                return false;
+            };
+            if bytes.len() != out.len() {
+                return false;
+            }
+            let bytes = Arc::clone(bytes);
+            Self::count_use(&mut kept, offset);
+            bytes
         };
-        let Some((bytes, _)) = kept.chunks.get_mut(&offset) else {
-            return false;
-        };
-        if bytes.len() != out.len() {
-            return false;
+        // The copy outside the lock: other threads go on meanwhile.
+        out.copy_from_slice(&bytes);
+        if let Ok(buf) = Arc::try_unwrap(bytes) {
+            if let Ok(mut kept) = self.kept.lock() {
+                if kept.free.len() < FREE_BUFFERS {
+                    kept.free.push(buf);
+                }
+            }
         }
-        out.copy_from_slice(bytes);
-        Self::count_use(&mut kept, offset);
         true
     }
 
@@ -104,15 +124,14 @@ impl BaseCache {
         if *left == 0 {
             if let Some((b, _)) = kept.chunks.remove(&offset) {
                 kept.bytes -= b.len() as u64;
+                if let Ok(buf) = Arc::try_unwrap(b) {
+                    if kept.free.len() < FREE_BUFFERS {
+                        kept.free.push(buf);
+                    }
+                }
             }
         }
     }
-}
-
-thread_local! {
-    /// A base buffer per thread, reused from chunk to chunk (a nested delta
-    /// takes a fresh one).
-    static BASE_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Archive<'_> {
@@ -153,17 +172,12 @@ impl Archive<'_> {
                 })?;
             }
             Some(base) => {
-                let mut buf = BASE_BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
-                // raw_len was bounded by MAX_CHUNK_RAW when the index was
-                // parsed; a reused buffer of that size is not zeroed again.
-                buf.resize(out.len(), 0);
-                let got = self.base_bytes(base, &mut buf, place).and_then(|()| {
-                    delta::decode(stored, &buf, out).map_err(|e| {
-                        WzError::Corrupt(format!("{place}: delta does not decode: {e}"))
-                    })
-                });
-                BASE_BUF.with(|b| *b.borrow_mut() = buf);
-                got?;
+                // The base's bytes go straight into `out`, and the delta
+                // turns them into the chunk's in place.
+                self.base_bytes(base, out, place)?;
+                delta::decode_in_place(stored, out).map_err(|e| {
+                    WzError::Corrupt(format!("{place}: delta does not decode: {e}"))
+                })?;
             }
         }
         let actual = xxh3_64(out);

@@ -1,0 +1,240 @@
+//! [`DeltaKind::SubEscape`]: the zigzag delta words of [`DeltaKind::Sub`]
+//! with the small ones as one alias-coded symbol each (the entropy crate's
+//! fastest decoder) and the rest escaped to two byte planes.
+//!
+//! A fine-tune moves most weights by a few units in the last place: most
+//! delta words `z` are below 31 or 63, and those are their own symbol in a
+//! 32- or 64-symbol alias table whose last symbol is the escape. The
+//! escaped words are listed in order, their high and low bytes as two
+//! streams; the low bytes of such large words are near uniform and stay
+//! raw (a copy to decode) unless coding them saves 5 %. The sizes stay
+//! about Sub's — the symbols hold the small words' whole information, the
+//! planes the large words' — and decoding is one fast symbol per word plus
+//! the planes of the escaped words.
+//!
+//! The encoder picks the table's shape: 32 symbols (the faster to decode)
+//! unless they escape more than one word in 64 or 64 symbols save 0.5 % of
+//! the estimated size. Words that would all be one symbol are coded as
+//! Sub (an alias table holds two symbols or more).
+//!
+//! Payload after `kind u8 = 3` and `n varint` (words): `symbols u8` (32 or
+//! 64: the table's shape; its symbol `symbols - 1` is the escape), the
+//! frequency table (12-bit precision, symbols below `symbols`), the rANS
+//! payloads of the symbols of words `0..m` and `m..n` (`m = n / 64 * 32`),
+//! each as `len varint` and its bytes, decoded in lock step with the one
+//! table; `e varint`, the number of escaped words (the escape symbols
+//! decoded); then two streams of `e` symbols (`docs/FORMAT.md`, "Stream"):
+//! the high bytes and the low bytes of the escaped words' delta words, in
+//! word order. Word `i`'s delta word is its symbol, or for an escape the
+//! next escaped word; the new word is `unordered(ordered(base) +
+//! unzigzag(z))` as for Sub.
+
+use std::cell::RefCell;
+
+use weightzip_entropy::rans::{self, Decoder};
+use weightzip_entropy::stream::{decode_stream_pair, encode_stream_saving};
+use weightzip_entropy::{
+    encode_stream, write_varint, AliasShape, ByteReader, DecodeTable, EncodeTable, EntropyError,
+    FreqTable, Kernel, ALIAS_BITS,
+};
+
+use super::{forward, word, DeltaKind};
+
+/// A 32-symbol table is kept while at most one word in this many is
+/// escaped.
+const WIDE_ESCAPES: usize = 64;
+/// The escaped words' low bytes are rANS-coded only if that saves this
+/// fraction of their size.
+const LOW_SAVING: f64 = 0.05;
+
+fn corrupt(offset: usize, reason: String) -> EntropyError {
+    EntropyError::Corrupt { offset, reason }
+}
+
+/// Scratch of the coder, reused from chunk to chunk.
+#[derive(Default)]
+struct Scratch {
+    /// Delta words (encoder).
+    z: Vec<u16>,
+    /// One symbol per word.
+    symbols: Vec<u8>,
+    /// High and low bytes of the escaped words (with 32 more in the
+    /// decoder, read by the SIMD combine).
+    hi: Vec<u8>,
+    lo: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Entropy in bits of the samples with these counts.
+fn bits_of(counts: &[u64]) -> f64 {
+    let total: u64 = counts.iter().sum();
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| c as f64 * (total as f64 / c as f64).log2())
+        .sum()
+}
+
+/// The counts of the symbols of `values` (capped at the escape of
+/// `shape`).
+fn counts_of(values: &[u16], shape: AliasShape) -> [u64; 64] {
+    let escape = shape.buckets() as u16 - 1;
+    let mut counts = [0u64; 64];
+    for &v in values {
+        counts[usize::from(v.min(escape))] += 1;
+    }
+    counts
+}
+
+/// The shape for the delta words `values`: 32 symbols unless
+/// more than one value in [`WIDE_ESCAPES`] escapes or 64 symbols save 0.5 %
+/// of the estimated size of the symbols and the escapes (at 16 bits).
+fn choose(values: &[u16]) -> AliasShape {
+    let cost = |shape: AliasShape| -> (f64, u64) {
+        let counts = counts_of(values, shape);
+        let escapes = counts[shape.buckets() - 1];
+        (bits_of(&counts) + 16.0 * escapes as f64, escapes)
+    };
+    let ((wide, escapes), (narrow, _)) = (cost(AliasShape::Wide), cost(AliasShape::Narrow));
+    if escapes as usize > values.len() / WIDE_ESCAPES || narrow < wide * 0.995 {
+        AliasShape::Narrow
+    } else {
+        AliasShape::Wide
+    }
+}
+
+/// Writes `shape`'s byte and the alias table of `counts` (two symbols or
+/// more) and returns its encoder table.
+fn write_table(
+    shape: AliasShape,
+    counts: &[u64; 64],
+    out: &mut Vec<u8>,
+) -> Result<EncodeTable, EntropyError> {
+    let mut all = [0u64; 256];
+    all[..64].copy_from_slice(counts);
+    let table = FreqTable::from_counts(&all, ALIAS_BITS)?;
+    out.push(shape.buckets() as u8);
+    table.write(out);
+    EncodeTable::alias(&table, shape)
+}
+
+/// Reads a table written by [`write_table`]: its shape and decoder table.
+fn read_table(r: &mut ByteReader<'_>) -> Result<(AliasShape, DecodeTable), EntropyError> {
+    let at = r.pos();
+    let shape = match r.u8("escape delta symbols")? {
+        32 => AliasShape::Wide,
+        64 => AliasShape::Narrow,
+        other => return Err(corrupt(at, format!("an escape delta of {other} symbols"))),
+    };
+    let at = r.pos();
+    let table = FreqTable::read(r)?;
+    if !shape.fits(&table) {
+        return Err(corrupt(at, "not an alias table of its shape".into()));
+    }
+    Ok((shape, DecodeTable::alias(&table, shape)?))
+}
+
+fn read_payload<'a>(r: &mut ByteReader<'a>) -> Result<&'a [u8], EntropyError> {
+    let limit = r.remaining();
+    let len = r.len(limit, "escape delta payload length")?;
+    r.bytes(len, "escape delta payload")
+}
+
+/// Appends the [`DeltaKind::SubEscape`] payload of the words `new` against
+/// `base` (same even length) to `out` and returns `true`; or returns
+/// `false`, `out` unchanged, when every word would be one symbol (an alias
+/// table holds two or more: such words are coded as [`DeltaKind::Sub`],
+/// whose constant streams take a few bytes).
+pub(super) fn encode(new: &[u8], base: &[u8], out: &mut Vec<u8>) -> Result<bool, EntropyError> {
+    let n = new.len() / 2;
+    let start = out.len();
+    let coded = SCRATCH.with(|cell| {
+        let s = &mut *cell.borrow_mut();
+        s.z.clear();
+        s.z.extend((0..n).map(|i| forward(DeltaKind::Sub, word(new, i), word(base, i))));
+        let shape = choose(&s.z);
+        let counts = counts_of(&s.z, shape);
+        if counts.iter().filter(|&&c| c > 0).count() < 2 {
+            return Ok(false);
+        }
+        let escape = shape.buckets() as u16 - 1;
+        s.symbols.clear();
+        s.symbols.extend(s.z.iter().map(|&d| d.min(escape) as u8));
+        out.push(DeltaKind::SubEscape as u8);
+        write_varint(out, n as u64);
+        let et = write_table(shape, &counts, out)?;
+        let (a, b) = s.symbols.split_at(n / 64 * 32);
+        rans::encode_pair(a, &et, b, &et, Kernel::best(), |pa, pb| {
+            for p in [pa, pb] {
+                write_varint(out, p.len() as u64);
+                p.write_to(out);
+            }
+        })?;
+        s.hi.clear();
+        s.lo.clear();
+        for &d in s.z.iter().filter(|&&d| d >= escape) {
+            s.hi.push((d >> 8) as u8);
+            s.lo.push(d as u8);
+        }
+        write_varint(out, s.hi.len() as u64);
+        encode_stream(&s.hi, out)?;
+        encode_stream_saving(&s.lo, LOW_SAVING, out)?;
+        Ok(true)
+    });
+    if coded.is_err() {
+        out.truncate(start);
+    }
+    coded
+}
+
+/// Restores the new words in `words` (`2n` bytes, the base's on entry)
+/// from the payload after its kind byte and word count, where `r` stands.
+pub(super) fn decode(r: &mut ByteReader<'_>, words: &mut [u8]) -> Result<(), EntropyError> {
+    let n = words.len() / 2;
+    let at = r.pos();
+    let (shape, dt) = read_table(r)?;
+    let escape = (shape.buckets() - 1) as u8;
+    let payloads = [read_payload(r)?, read_payload(r)?];
+    let e_at = r.pos();
+    let e = r.varint()?;
+    let e = usize::try_from(e)
+        .ok()
+        .filter(|&e| e <= n)
+        .ok_or_else(|| corrupt(e_at, format!("{e} escaped words of {n}")))?;
+    let m = n / 64 * 32;
+    SCRATCH.with(|cell| {
+        let s = &mut *cell.borrow_mut();
+        // Reused from call to call: no zeroing once they have grown.
+        s.hi.resize(e + 32, 0);
+        s.lo.resize(e + 32, 0);
+        decode_stream_pair(r, &mut s.hi[..e], &mut s.lo[..e])?;
+        if r.remaining() != 0 {
+            return Err(corrupt(r.pos(), "bytes after the delta".into()));
+        }
+        s.symbols.resize(n, 0);
+        let (sa, sb) = s.symbols.split_at_mut(m);
+        let mut da = Decoder::new(payloads[0], &dt, m)?;
+        let mut db = Decoder::new(payloads[1], &dt, n - m)?;
+        rans::decode_pair(&mut da, sa, &mut db, sb, Kernel::best())?;
+        da.finish()?;
+        db.finish()?;
+        let seen = super::combine::combine_escaped(
+            words,
+            &s.symbols,
+            escape,
+            &s.hi,
+            &s.lo,
+            Kernel::best(),
+        );
+        if seen != e {
+            return Err(corrupt(
+                at,
+                format!("{seen} escape symbols but {e} escaped words"),
+            ));
+        }
+        Ok(())
+    })
+}
