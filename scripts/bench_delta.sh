@@ -8,8 +8,9 @@
 # folder holding the base and the step, minus its archive of the base
 # alone (lmz codes a folder's matching tensors as deltas). Then the whole
 # run as one folder (ckpt/model.safetensors per step): weightzip's chain
-# against --no-chain and lmz. Decode CPU time of one step with and without
-# its base, single thread, in the same run.
+# against --no-chain and lmz. Decode speed (scripts/time_decode.py: CPU
+# time, single thread, interleaved in the same run) of each step with its
+# base against the step coded alone, and of the chain against --no-chain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=$1
@@ -39,6 +40,7 @@ for s in $STEPS; do
     line="$line; lmz delta $(( $(size "$T/pair.lmz") - $(size "$T/base.lmz") )) B"
   fi
   echo "$line"
+  python3 scripts/time_decode.py "$T/alone.wz" "$T/delta.wz" --base "$BASE" --rounds 11 | sed 's/^/  /'
 done
 mkdir "$T/run"
 for s in "$BASE" $STEPS; do
@@ -55,12 +57,5 @@ if $have_lmz; then
   line="$line; lmz $(size "$T/run.lmz") B"
 fi
 echo "$line"
-LAST=$(echo $STEPS | tr ' ' '\n' | tail -1)
-$W compress -q -f "$LAST" -o "$T/alone.wz"
-$W compress -q -f "$LAST" -o "$T/delta.wz" --base "$BASE"
-for i in 1 2 3; do
-  /usr/bin/time -f "decode $(basename "$LAST") alone: %U s user" $W decompress -q -T1 "$T/alone.wz" -o /dev/null
-  /usr/bin/time -f "decode $(basename "$LAST") --base: %U s user" $W decompress -q -T1 "$T/delta.wz" -o /dev/null --base "$BASE"
-  /usr/bin/time -f "decode run folder, chain: %U s user" $W decompress -q -T1 "$T/run.wz" -o /dev/null
-  /usr/bin/time -f "decode run folder, --no-chain: %U s user" $W decompress -q -T1 "$T/run-apart.wz" -o /dev/null
-done
+echo "decode speed, run folder: chain against --no-chain:"
+python3 scripts/time_decode.py "$T/run-apart.wz" "$T/run.wz" --rounds 11

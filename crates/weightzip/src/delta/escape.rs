@@ -121,6 +121,14 @@ fn write_table(
     EncodeTable::alias(&table, shape)
 }
 
+/// Makes `v` at least `n` long (a scratch buffer: never shrunk, so only
+/// its growth is zeroed).
+fn grow(v: &mut Vec<u8>, n: usize) {
+    if v.len() < n {
+        v.resize(n, 0);
+    }
+}
+
 /// Reads a table written by [`write_table`]: its shape and decoder table.
 fn read_table(r: &mut ByteReader<'_>) -> Result<(AliasShape, DecodeTable), EntropyError> {
     let at = r.pos();
@@ -207,15 +215,16 @@ pub(super) fn decode(r: &mut ByteReader<'_>, words: &mut [u8]) -> Result<(), Ent
     let m = n / 64 * 32;
     SCRATCH.with(|cell| {
         let s = &mut *cell.borrow_mut();
-        // Reused from call to call: no zeroing once they have grown.
-        s.hi.resize(e + 32, 0);
-        s.lo.resize(e + 32, 0);
+        // Reused from call to call, never shrunk: zeroed only as they grow.
+        // The 32 bytes after the escaped words are read, not used.
+        grow(&mut s.hi, e + 32);
+        grow(&mut s.lo, e + 32);
         decode_stream_pair(r, &mut s.hi[..e], &mut s.lo[..e])?;
         if r.remaining() != 0 {
             return Err(corrupt(r.pos(), "bytes after the delta".into()));
         }
-        s.symbols.resize(n, 0);
-        let (sa, sb) = s.symbols.split_at_mut(m);
+        grow(&mut s.symbols, n);
+        let (sa, sb) = s.symbols[..n].split_at_mut(m);
         let mut da = Decoder::new(payloads[0], &dt, m)?;
         let mut db = Decoder::new(payloads[1], &dt, n - m)?;
         rans::decode_pair(&mut da, sa, &mut db, sb, Kernel::best())?;
@@ -223,10 +232,10 @@ pub(super) fn decode(r: &mut ByteReader<'_>, words: &mut [u8]) -> Result<(), Ent
         db.finish()?;
         let seen = super::combine::combine_escaped(
             words,
-            &s.symbols,
+            &s.symbols[..n],
             escape,
-            &s.hi,
-            &s.lo,
+            &s.hi[..e + 32],
+            &s.lo[..e + 32],
             Kernel::best(),
         );
         if seen != e {
