@@ -168,3 +168,60 @@ pub fn decode_pair_words<'a, 's>(
     b.left -= done;
     done
 }
+
+/// Where a fused decoder writes the new words of one payload of an
+/// escape-coded 16-bit delta: the decoded symbol `s` of value `i` gives its
+/// delta word `z` — `s` itself below `escape`, else the next escaped word
+/// `hi[used] << 8 | lo[used]` (then `used` counts it) — and the base word
+/// `b` at `words[2 * i..]` becomes `unordered(ordered(b) + unzigzag(z))`
+/// (`ordered(w) = w ^ (sign fill | 0x8000)`, its inverse
+/// `o ^ (!sign fill | 0x8000)`, `unzigzag(z) = (z >> 1) ^ -(z & 1)`, all
+/// modulo 2^16), in place.
+pub struct EscapeSink<'a> {
+    /// Two bytes per value: the base's on entry, the new ones on return.
+    pub words: &'a mut [u8],
+    /// The escape symbol.
+    pub escape: u8,
+    /// High bytes of the escaped words, from this payload's first.
+    pub hi: &'a [u8],
+    /// Their low bytes.
+    pub lo: &'a [u8],
+    /// Escaped words taken so far.
+    pub used: usize,
+}
+
+impl EscapeSink<'_> {
+    /// Whole steps of 64 values the sink's words hold.
+    pub(crate) fn steps(&self) -> usize {
+        self.words.len() / 128
+    }
+}
+
+/// Decodes the next symbols of two decoders that share one alias table
+/// straight into the new words of an escape-coded delta (see
+/// [`EscapeSink`]), in whole steps of 64 values of each, as many as both
+/// decoders and sinks hold and the escaped words allow. Returns how many
+/// values of each it wrote (a multiple of 64; 0 where the kernel does not
+/// run: AVX-512 VBMI and VBMI2 and one shared 12-bit alias table are
+/// needed). The decoders continue after those values, and the sinks'
+/// `used` after the escaped words taken; the caller decodes and combines
+/// the rest.
+pub fn decode_pair_escaped<'a, 's>(
+    a: &mut Decoder<'a>,
+    sink_a: &mut EscapeSink<'s>,
+    b: &mut Decoder<'a>,
+    sink_b: &mut EscapeSink<'s>,
+    kernel: Kernel,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    let done =
+        x86::decode_pair_escaped(kernel.or_supported(), [&mut *a, &mut *b], [sink_a, sink_b]);
+    #[cfg(not(target_arch = "x86_64"))]
+    let done = {
+        let _ = (kernel, sink_a, sink_b);
+        0
+    };
+    a.left -= done;
+    b.left -= done;
+    done
+}

@@ -5,12 +5,14 @@
 //! A fine-tune moves most weights by a few units in the last place: most
 //! delta words `z` are below 31 or 63, and those are their own symbol in a
 //! 32- or 64-symbol alias table whose last symbol is the escape. The
-//! escaped words are listed in order, their high and low bytes as two
-//! streams; the low bytes of such large words are near uniform and stay
-//! raw (a copy to decode) unless coding them saves 5 %. The sizes stay
-//! about Sub's — the symbols hold the small words' whole information, the
-//! planes the large words' — and decoding is one fast symbol per word plus
-//! the planes of the escaped words.
+//! escaped words are listed in order, their high bytes alias-coded (they
+//! take few values) and their low bytes, near uniform in such large words,
+//! raw (a copy to decode) unless coding them saves 5 %. The AVX-512 kernel
+//! ([`fused::decode_pair_escaped`]) decodes both halves' symbols straight
+//! into the new words. The sizes stay about Sub's — the symbols hold the
+//! small words' whole information, the planes the large words' — and
+//! decoding is one fast symbol per word plus the planes of the escaped
+//! words.
 //!
 //! The encoder picks the table's shape: 32 symbols (the faster to decode)
 //! unless they escape more than one word in 64 or 64 symbols save 0.5 % of
@@ -22,15 +24,19 @@
 //! frequency table (12-bit precision, symbols below `symbols`), the rANS
 //! payloads of the symbols of words `0..m` and `m..n` (`m = n / 64 * 32`),
 //! each as `len varint` and its bytes, decoded in lock step with the one
-//! table; `e varint`, the number of escaped words (the escape symbols
-//! decoded); then two streams of `e` symbols (`docs/FORMAT.md`, "Stream"):
-//! the high bytes and the low bytes of the escaped words' delta words, in
-//! word order. Word `i`'s delta word is its symbol, or for an escape the
-//! next escaped word; the new word is `unordered(ordered(base) +
-//! unzigzag(z))` as for Sub.
+//! table; `e_a varint` and `e_b varint`, the escaped words of each half
+//! (the escape symbols decoded there); the escaped words' high bytes (see
+//! [`write_high_bytes`]: two streams, or alias-coded indices into their
+//! 2 to 64 values); then one stream of their `e_a + e_b` low bytes (half
+//! a's first). Word `i`'s delta word is its symbol, or for an escape the
+//! next escaped word of its half, `hi << 8 | lo`; the new word is
+//! `unordered(ordered(base) + unzigzag(z))` as for Sub. `docs/FORMAT.md`
+//! gives every byte.
 
 use std::cell::RefCell;
 
+use weightzip_entropy::decode_stream;
+use weightzip_entropy::rans::fused::{self, EscapeSink};
 use weightzip_entropy::rans::{self, Decoder};
 use weightzip_entropy::stream::{decode_stream_pair, encode_stream_saving};
 use weightzip_entropy::{
@@ -129,8 +135,12 @@ fn grow(v: &mut Vec<u8>, n: usize) {
     }
 }
 
-/// Reads a table written by [`write_table`]: its shape and decoder table.
-fn read_table(r: &mut ByteReader<'_>) -> Result<(AliasShape, DecodeTable), EntropyError> {
+/// Reads a table written by [`write_table`] whose symbols are below
+/// `count` (at most its shape's).
+fn read_table(
+    r: &mut ByteReader<'_>,
+    count: Option<usize>,
+) -> Result<(AliasShape, DecodeTable), EntropyError> {
     let at = r.pos();
     let shape = match r.u8("escape delta symbols")? {
         32 => AliasShape::Wide,
@@ -139,8 +149,15 @@ fn read_table(r: &mut ByteReader<'_>) -> Result<(AliasShape, DecodeTable), Entro
     };
     let at = r.pos();
     let table = FreqTable::read(r)?;
-    if !shape.fits(&table) {
-        return Err(corrupt(at, "not an alias table of its shape".into()));
+    let count = count.unwrap_or(shape.buckets());
+    if !shape.fits(&table)
+        || count > shape.buckets()
+        || table.freqs()[count..].iter().any(|&f| f > 0)
+    {
+        return Err(corrupt(
+            at,
+            "not an alias table of its shape and symbols".into(),
+        ));
     }
     Ok((shape, DecodeTable::alias(&table, shape)?))
 }
@@ -187,8 +204,15 @@ pub(super) fn encode(new: &[u8], base: &[u8], out: &mut Vec<u8>) -> Result<bool,
             s.hi.push((d >> 8) as u8);
             s.lo.push(d as u8);
         }
-        write_varint(out, s.hi.len() as u64);
-        encode_stream(&s.hi, out)?;
+        // The escapes of each half apart, for a decoder that combines the
+        // halves in lock step.
+        let e_a = s.symbols[..n / 64 * 32]
+            .iter()
+            .filter(|&&c| u16::from(c) == escape)
+            .count();
+        write_varint(out, e_a as u64);
+        write_varint(out, (s.hi.len() - e_a) as u64);
+        write_high_bytes(&mut s.hi, e_a, out)?;
         encode_stream_saving(&s.lo, LOW_SAVING, out)?;
         Ok(true)
     });
@@ -198,51 +222,171 @@ pub(super) fn encode(new: &[u8], base: &[u8], out: &mut Vec<u8>) -> Result<bool,
     coded
 }
 
+/// Writes the high bytes of the escaped words (`hi`, half a's `e_a` first)
+/// as `mode u8` and: for mode 1, their alphabet (`count - 1 u8`, then the
+/// values ascending as varints, the first and then each difference) and
+/// the two halves' symbols (indices in the alphabet) alias-coded with one
+/// table, as [`read_high_bytes`] reads them — when both halves have
+/// escapes and 2 to 64 values occur; else mode 0, the two halves as two
+/// streams. Leaves `hi` mapped to symbols in mode 1.
+fn write_high_bytes(hi: &mut [u8], e_a: usize, out: &mut Vec<u8>) -> Result<(), EntropyError> {
+    let mut present = [false; 256];
+    for &h in hi.iter() {
+        present[usize::from(h)] = true;
+    }
+    let alphabet: Vec<u8> = (0..=255u8).filter(|&h| present[usize::from(h)]).collect();
+    if e_a == 0 || e_a == hi.len() || !(2..=64).contains(&alphabet.len()) {
+        out.push(0);
+        encode_stream(&hi[..e_a], out)?;
+        encode_stream(&hi[e_a..], out)?;
+        return Ok(());
+    }
+    out.push(1);
+    out.push((alphabet.len() - 1) as u8);
+    let mut last = 0;
+    for (i, &h) in alphabet.iter().enumerate() {
+        write_varint(out, u64::from(if i == 0 { h } else { h - last }));
+        last = h;
+    }
+    let mut symbol_of = [0u8; 256];
+    for (i, &h) in alphabet.iter().enumerate() {
+        symbol_of[usize::from(h)] = i as u8;
+    }
+    let mut counts = [0u64; 64];
+    for h in hi.iter_mut() {
+        *h = symbol_of[usize::from(*h)];
+        counts[usize::from(*h)] += 1;
+    }
+    let shape = if alphabet.len() <= AliasShape::Wide.buckets() {
+        AliasShape::Wide
+    } else {
+        AliasShape::Narrow
+    };
+    let et = write_table(shape, &counts, out)?;
+    let (a, b) = hi.split_at(e_a);
+    rans::encode_pair(a, &et, b, &et, Kernel::best(), |pa, pb| {
+        for p in [pa, pb] {
+            write_varint(out, p.len() as u64);
+            p.write_to(out);
+        }
+    })
+}
+
+/// Reads the high bytes of the escaped words written by
+/// [`write_high_bytes`] into `hi` (half a's `e_a` first).
+fn read_high_bytes(r: &mut ByteReader<'_>, hi: &mut [u8], e_a: usize) -> Result<(), EntropyError> {
+    let at = r.pos();
+    let (hi_a, hi_b) = hi.split_at_mut(e_a);
+    match r.u8("escape delta high-byte mode")? {
+        0 => decode_stream_pair(r, hi_a, hi_b),
+        1 => {
+            let count = usize::from(r.u8("high-byte values")?) + 1;
+            let mut value_of = [0u8; 64];
+            let mut last = 0u64;
+            for (i, v) in value_of.iter_mut().take(count).enumerate() {
+                let at = r.pos();
+                let d = r.varint()?;
+                let value = if i == 0 {
+                    Some(d)
+                } else {
+                    last.checked_add(d).filter(|_| d > 0)
+                };
+                let value = value
+                    .filter(|&v| v < 256)
+                    .ok_or_else(|| corrupt(at, format!("high-byte value {d} after {last}")))?;
+                *v = value as u8;
+                last = value;
+            }
+            let (_, dt) = read_table(r, Some(count))?;
+            let payloads = [read_payload(r)?, read_payload(r)?];
+            let mut da = Decoder::new(payloads[0], &dt, hi_a.len())?;
+            let mut db = Decoder::new(payloads[1], &dt, hi_b.len())?;
+            rans::decode_pair(&mut da, hi_a, &mut db, hi_b, Kernel::best())?;
+            da.finish()?;
+            db.finish()?;
+            // Symbols are below `count` (the table has no other).
+            for h in hi.iter_mut() {
+                *h = value_of[usize::from(*h & 63)];
+            }
+            Ok(())
+        }
+        other => Err(corrupt(at, format!("high-byte mode {other}"))),
+    }
+}
+
 /// Restores the new words in `words` (`2n` bytes, the base's on entry)
 /// from the payload after its kind byte and word count, where `r` stands.
 pub(super) fn decode(r: &mut ByteReader<'_>, words: &mut [u8]) -> Result<(), EntropyError> {
     let n = words.len() / 2;
-    let at = r.pos();
-    let (shape, dt) = read_table(r)?;
+    let (shape, dt) = read_table(r, None)?;
     let escape = (shape.buckets() - 1) as u8;
     let payloads = [read_payload(r)?, read_payload(r)?];
-    let e_at = r.pos();
-    let e = r.varint()?;
-    let e = usize::try_from(e)
-        .ok()
-        .filter(|&e| e <= n)
-        .ok_or_else(|| corrupt(e_at, format!("{e} escaped words of {n}")))?;
     let m = n / 64 * 32;
+    let e_at = r.pos();
+    let mut escaped = [0usize; 2];
+    for (e, words) in escaped.iter_mut().zip([m, n - m]) {
+        let at = r.pos();
+        let v = r.varint()?;
+        *e = usize::try_from(v)
+            .ok()
+            .filter(|&v| v <= words)
+            .ok_or_else(|| corrupt(at, format!("{v} escaped words of {words}")))?;
+    }
+    let [e_a, e_b] = escaped;
+    let e = e_a + e_b;
     SCRATCH.with(|cell| {
         let s = &mut *cell.borrow_mut();
         // Reused from call to call, never shrunk: zeroed only as they grow.
         // The 32 bytes after the escaped words are read, not used.
         grow(&mut s.hi, e + 32);
         grow(&mut s.lo, e + 32);
-        decode_stream_pair(r, &mut s.hi[..e], &mut s.lo[..e])?;
+        read_high_bytes(r, &mut s.hi[..e], e_a)?;
+        decode_stream(r, &mut s.lo[..e])?;
         if r.remaining() != 0 {
             return Err(corrupt(r.pos(), "bytes after the delta".into()));
         }
         grow(&mut s.symbols, n);
-        let (sa, sb) = s.symbols[..n].split_at_mut(m);
         let mut da = Decoder::new(payloads[0], &dt, m)?;
         let mut db = Decoder::new(payloads[1], &dt, n - m)?;
+        let (words_a, words_b) = words.split_at_mut(2 * m);
+        let (hi, lo) = (&s.hi[..e + 32], &s.lo[..e + 32]);
+        // The bulk decoded straight into the new words where the CPU has the
+        // kernel; the rest (all, elsewhere) as symbols, then combined.
+        let mut sinks = [(words_a, 0), (words_b, e_a)].map(|(words, first)| EscapeSink {
+            words,
+            escape,
+            hi: &hi[first..],
+            lo: &lo[first..],
+            used: 0,
+        });
+        let [sink_a, sink_b] = &mut sinks;
+        let done = fused::decode_pair_escaped(&mut da, sink_a, &mut db, sink_b, Kernel::best());
+        let (sa, sb) = s.symbols[..n].split_at_mut(m);
+        let (sa, sb) = (&mut sa[done..], &mut sb[done..]);
         rans::decode_pair(&mut da, sa, &mut db, sb, Kernel::best())?;
         da.finish()?;
         db.finish()?;
-        let seen = super::combine::combine_escaped(
-            words,
-            &s.symbols[..n],
-            escape,
-            &s.hi[..e + 32],
-            &s.lo[..e + 32],
-            Kernel::best(),
-        );
-        if seen != e {
-            return Err(corrupt(
-                at,
-                format!("{seen} escape symbols but {e} escaped words"),
-            ));
+        for (half, (sink, symbols, want)) in sinks
+            .into_iter()
+            .zip([(&*sa, e_a), (&*sb, e_b)])
+            .map(|(k, (sy, w))| (k, sy, w))
+            .enumerate()
+        {
+            let seen = sink.used
+                + super::combine::combine_escaped(
+                    &mut sink.words[2 * done..],
+                    symbols,
+                    escape,
+                    &sink.hi[sink.used.min(sink.hi.len())..],
+                    &sink.lo[sink.used.min(sink.lo.len())..],
+                    Kernel::best(),
+                );
+            if seen != want {
+                return Err(corrupt(
+                    e_at,
+                    format!("half {half}: {seen} escape symbols but {want} escaped words"),
+                ));
+            }
         }
         Ok(())
     })

@@ -261,3 +261,104 @@ pub(super) unsafe fn avx512_alias_words<const WIDE: bool>(
     p.store(decs);
     s * 64
 }
+
+/// Two payloads with one shared alias table decoded straight into the new
+/// words of an escape-coded 16-bit delta (see
+/// [`crate::rans::fused::EscapeSink`]), 64 values of each per step: two
+/// steps of [`AliasRegs::step`], then per 32 values the escaped words moved
+/// into the escape lanes by one expand and the exponent-aware sum with the
+/// base words, in place. Returns the values written per payload (a
+/// multiple of 64); each sink's `used` counts the escaped words taken.
+///
+/// # Safety
+/// The CPU must pass [`alias_kernel_supported`] and run AVX-512VL and
+/// VBMI2; both decoders must share one table with alias tables (of the
+/// wide shape with `WIDE`) and 12-bit precision; both sinks must hold
+/// `steps` whole steps and both decoders `64 * steps` more symbols.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi,avx512vbmi2,popcnt")]
+pub(super) unsafe fn avx512_alias_escaped<const WIDE: bool>(
+    decs: [&mut Decoder<'_>; 2],
+    sinks: [&mut crate::rans::fused::EscapeSink<'_>; 2],
+    steps: usize,
+) -> usize {
+    let Some(regs) = AliasRegs::<2, true, WIDE>::load(&decs) else {
+        return 0;
+    };
+    let mut no_symbols: [&mut [u8]; 2] = [&mut [], &mut []];
+    let mut p = Payloads512::<2>::load(&decs, &mut no_symbols);
+    let top = _mm512_set1_epi16(0x8000u16 as i16);
+    let one = _mm512_set1_epi16(1);
+    let ones = _mm512_set1_epi16(-1);
+    let m6b = _mm256_set1_epi8(0x3f);
+    let esc = [sinks[0].escape, sinks[1].escape].map(|e| _mm256_set1_epi8(e as i8));
+    let planes = [0, 1].map(|k| sinks[k].hi.len().min(sinks[k].lo.len()));
+    let ptrs = [0, 1].map(|k| {
+        (
+            sinks[k].words.as_mut_ptr(),
+            sinks[k].hi.as_ptr(),
+            sinks[k].lo.as_ptr(),
+        )
+    });
+    let mut used = [sinks[0].used, sinks[1].used];
+    let mut s = 0;
+    // A step takes at most 64 escaped words of each sink, read 32 at a time
+    // from at most 32 past the step's first.
+    while s < steps
+        && p.window(2 * GROUP_WINDOW)
+        && used[0] + 64 <= planes[0]
+        && used[1] + 64 <= planes[1]
+    {
+        // SAFETY: the window of both groups was checked.
+        let [first, second] = unsafe { [regs.step(&mut p), regs.step(&mut p)] };
+        for k in 0..2 {
+            let (words, hi, lo) = ptrs[k];
+            for (q, [r0, r1]) in [first[k], second[k]].into_iter().enumerate() {
+                let s8 = _mm256_and_si256(
+                    _mm256_inserti128_si256::<1>(
+                        _mm256_castsi128_si256(_mm512_cvtepi32_epi8(r0)),
+                        _mm512_cvtepi32_epi8(r1),
+                    ),
+                    m6b,
+                );
+                let mask = _mm256_cmpeq_epi8_mask(s8, esc[k]);
+                // SAFETY: used + 32 <= planes (checked for the step: at
+                // most 32 were taken by its first half); 32 bytes of each.
+                let (h, l) = unsafe {
+                    (
+                        _mm256_loadu_si256(hi.add(used[k]).cast()),
+                        _mm256_loadu_si256(lo.add(used[k]).cast()),
+                    )
+                };
+                let next = _mm512_or_si512(
+                    _mm512_slli_epi16::<8>(_mm512_cvtepu8_epi16(h)),
+                    _mm512_cvtepu8_epi16(l),
+                );
+                let z = _mm512_mask_expand_epi16(_mm512_cvtepu8_epi16(s8), mask, next);
+                used[k] += mask.count_ones() as usize;
+                // SAFETY: s < steps: the 64 bytes of values s * 64 + q * 32
+                // onwards are in the sink's words (the caller's contract).
+                let at = unsafe { words.add(s * 128 + q * 64) };
+                // SAFETY: as above.
+                let b = unsafe { _mm512_loadu_si512(at.cast()) };
+                // ordered(b) = b ^ (sign fill | 0x8000)
+                let ob = _mm512_xor_si512(b, _mm512_or_si512(_mm512_srai_epi16::<15>(b), top));
+                // unzigzag(z) = (z >> 1) ^ -(z & 1)
+                let d = _mm512_xor_si512(
+                    _mm512_srli_epi16::<1>(z),
+                    _mm512_sub_epi16(_mm512_setzero_si512(), _mm512_and_si512(z, one)),
+                );
+                let o = _mm512_add_epi16(ob, d);
+                // unordered(o) = o ^ (!sign fill | 0x8000)
+                let fill = _mm512_andnot_si512(_mm512_srai_epi16::<15>(o), ones);
+                let w = _mm512_xor_si512(o, _mm512_or_si512(fill, top));
+                // SAFETY: the same 64 bytes.
+                unsafe { _mm512_storeu_si512(at.cast(), w) };
+            }
+        }
+        s += 1;
+    }
+    p.store(decs);
+    sinks[0].used = used[0];
+    sinks[1].used = used[1];
+    s * 64
+}

@@ -23,7 +23,7 @@ mod decode;
 mod encode;
 pub mod words;
 
-use alias::{alias_kernel_supported, avx512_alias, avx512_alias_words};
+use alias::{alias_kernel_supported, avx512_alias, avx512_alias_escaped, avx512_alias_words};
 pub(crate) use decode::REFILL_PERMUTATIONS;
 use decode::{avx2, avx512};
 pub(super) use encode::{encode_groups_avx2, encode_groups_avx512, ENCODE_MIN_BITS};
@@ -130,6 +130,43 @@ pub(super) fn decode_pair_words(
     // the table; `xor` is the sinks' (shared) raw-bit XOR; both sinks hold
     // `steps` steps and both decoders 64 * `steps` symbols.
     unsafe { alias_avx2::avx2_alias_words(decs, sinks, steps, xor) }
+}
+
+/// [`super::fused::decode_pair_escaped`] on x86: the fused AVX-512 kernel
+/// when the CPU runs it (VBMI and VBMI2) and both decoders share one 12-bit
+/// alias table; else nothing.
+pub(super) fn decode_pair_escaped(
+    kernel: Kernel,
+    decs: [&mut Decoder<'_>; 2],
+    sinks: [&mut crate::rans::fused::EscapeSink<'_>; 2],
+) -> usize {
+    let [a, b] = &decs;
+    let shape = a.table.alias.as_ref().map(|t| t.shape);
+    if !std::ptr::eq(a.table, b.table)
+        || a.table.prob_bits != 12
+        || a.table.packed.len() != 1 << 12
+        || shape.is_none()
+        || kernel != Kernel::Avx512
+        || !alias_kernel_supported()
+        || !is_x86_feature_detected!("avx512vl")
+        || !is_x86_feature_detected!("avx512vbmi2")
+    {
+        return 0;
+    }
+    let steps = (a.left / 64)
+        .min(b.left / 64)
+        .min(sinks[0].steps())
+        .min(sinks[1].steps());
+    if shape == Some(AliasShape::Wide) {
+        // SAFETY: the CPU runs the kernel (VBMI, VL and VBMI2 checked
+        // above); both decoders share one alias table of the wide shape at
+        // 12 bits (checked above); both sinks hold `steps` steps and both
+        // decoders 64 * `steps` symbols.
+        unsafe { avx512_alias_escaped::<true>(decs, sinks, steps) }
+    } else {
+        // SAFETY: as above, of the narrow shape.
+        unsafe { avx512_alias_escaped::<false>(decs, sinks, steps) }
+    }
 }
 
 /// `[[f(k, 0), f(k, 1)]; K]`: one value per register of `K` payloads.
