@@ -182,9 +182,50 @@ fn escaped_words(
     j
 }
 
+/// Replaces every byte `b` of `bytes` by `table[b & 63]`.
+pub(super) fn map_bytes(bytes: &mut [u8], table: &[u8; 64], kernel: Kernel) {
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if kernel == Kernel::Avx512
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512vbmi")
+    {
+        // SAFETY: the CPU runs AVX-512BW and VBMI (checked here).
+        done = unsafe { x86::map_bytes_vbmi(bytes, table) };
+    }
+    let _ = kernel;
+    for b in &mut bytes[done..] {
+        *b = table[usize::from(*b & 63)];
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
+
+    /// [`super::map_bytes`] 64 bytes per step with one byte permute;
+    /// returns the bytes done (a multiple of 64).
+    ///
+    /// # Safety
+    /// The CPU must run AVX-512F/BW and VBMI.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    pub(super) unsafe fn map_bytes_vbmi(bytes: &mut [u8], table: &[u8; 64]) -> usize {
+        // SAFETY: 64 bytes.
+        let t = unsafe { _mm512_loadu_si512(table.as_ptr().cast()) };
+        let mut i = 0;
+        while i + 64 <= bytes.len() {
+            // SAFETY: i + 64 <= bytes.len(): 64 bytes, read then written.
+            unsafe {
+                let at = bytes.as_mut_ptr().add(i);
+                let v = _mm512_loadu_si512(at.cast());
+                // The permute reads the low 6 bits of each index byte.
+                _mm512_storeu_si512(at.cast(), _mm512_permutexvar_epi8(v, t));
+            }
+            i += 64;
+        }
+        i
+    }
 
     /// The escape combine 32 words per step: the next 32 escaped words
     /// assembled from their bytes and moved into the escaped lanes by one
@@ -285,6 +326,20 @@ mod tests {
                         assert_eq!(got, w, "{kernel:?} sub {is_sub} n {n} word {i}");
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn every_kernel_maps_bytes_like_a_lookup() {
+        let table: [u8; 64] = std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ 0x5a);
+        for n in [0usize, 1, 63, 64, 65, 1000] {
+            let bytes: Vec<u8> = (0..n).map(|i| word(i, 2654435761) as u8).collect();
+            for kernel in Kernel::supported() {
+                let mut got = bytes.clone();
+                map_bytes(&mut got, &table, kernel);
+                let want: Vec<u8> = bytes.iter().map(|&b| table[usize::from(b & 63)]).collect();
+                assert_eq!(got, want, "{kernel:?} n {n}");
             }
         }
     }

@@ -305,9 +305,7 @@ fn read_high_bytes(r: &mut ByteReader<'_>, hi: &mut [u8], e_a: usize) -> Result<
             da.finish()?;
             db.finish()?;
             // Symbols are below `count` (the table has no other).
-            for h in hi.iter_mut() {
-                *h = value_of[usize::from(*h & 63)];
-            }
+            super::combine::map_bytes(hi, &value_of, Kernel::best());
             Ok(())
         }
         other => Err(corrupt(at, format!("high-byte mode {other}"))),
