@@ -8,9 +8,10 @@
 # folder holding the base and the step, minus its archive of the base
 # alone (lmz codes a folder's matching tensors as deltas). Then the whole
 # run as one folder (ckpt/model.safetensors per step): weightzip's chain
-# against --no-chain and lmz. Decode speed (scripts/time_decode.py: CPU
-# time, single thread, interleaved in the same run) of each step with its
-# base against the step coded alone, and of the chain against --no-chain.
+# against --no-chain and lmz. Decode speed (scripts/time_decode.py,
+# interleaved in the same run: CPU time on one thread, wall time on all
+# cores) of each step with its base against the step coded alone, and of
+# the chain against --no-chain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=$1
@@ -40,7 +41,9 @@ for s in $STEPS; do
     line="$line; lmz delta $(( $(size "$T/pair.lmz") - $(size "$T/base.lmz") )) B"
   fi
   echo "$line"
-  python3 scripts/time_decode.py "$T/alone.wz" "$T/delta.wz" --base "$BASE" --rounds 11 | sed 's/^/  /'
+  for t in 1 0; do
+    python3 scripts/time_decode.py "$T/alone.wz" "$T/delta.wz" --base "$BASE" --rounds 11 --threads $t | sed 's/^/  /'
+  done
 done
 mkdir "$T/run"
 for s in "$BASE" $STEPS; do
@@ -58,4 +61,6 @@ if $have_lmz; then
 fi
 echo "$line"
 echo "decode speed, run folder: chain against --no-chain:"
-python3 scripts/time_decode.py "$T/run-apart.wz" "$T/run.wz" --rounds 11
+for t in 1 0; do
+  python3 scripts/time_decode.py "$T/run-apart.wz" "$T/run.wz" --rounds 11 --threads $t
+done
