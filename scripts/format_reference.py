@@ -314,6 +314,27 @@ def bf16a(pl, raw_len):
         out[i] = (out[i] & ~(0x1ff << sh)) | f << sh
     return b''.join(struct.pack('<H', v) for v in out) + tail
 
+def fp16a(pl, raw_len):
+    r = R(pl); n = r.varint(); need(n == raw_len // 2)
+    tl = r.u8(); need(tl == raw_len - 2*n); tail = r.bytes(tl)
+    layout = r.u8()
+    if layout == 1:
+        body = r.bytes(2*n); r.end()
+        return body + tail
+    need(layout == 0, "fp16a layout")
+    vals = read_alpha(r, 64); cnt = len(vals); need(2 <= cnt <= 64)
+    t = read_table(r); need(all(x == 0 for x in t[1][cnt:]))
+    A = Alias(t, 32 if cnt <= 32 else 64)
+    m = r.varint(); need(m % 32 == 0 and m <= n // 2)
+    la = r.varint(); pa = r.bytes(la); lb = r.varint(); pb = r.bytes(lb)
+    b8 = r.bytes((n + 7)//8); b9 = r.bytes((n + 7)//8); low = r.bytes(n); r.end()
+    syms = rans_decode(pa, m, lambda i: A, 12) + rans_decode(pb, n - m, lambda i: A, 12)
+    out = []
+    for i in range(n):
+        hi = vals[syms[i]] << 2 | ((b9[i//8] >> (i % 8)) & 1) << 1 | ((b8[i//8] >> (i % 8)) & 1)
+        out.append(hi << 8 | low[i])
+    return b''.join(struct.pack('<H', v) for v in out) + tail
+
 # ---- GGUF
 def f16field(r, n):
     hi = decode_stream(r, n); lo = decode_stream(r, n)
@@ -612,6 +633,7 @@ DECODERS = {
     'wz_bytes': lambda p, n: plane_codec(p, n, 1, 1, bytes),
     'wz_bf16j': bf16j,
     'wz_bf16a': bf16a,
+    'wz_fp16a': fp16a,
     'wz_q4k': q4k,
     'wz_q5k': q5k,
     'wz_q6k': q6k,
@@ -632,6 +654,8 @@ GOLDEN = {
     'golden_v1.bf16j.wzc': ('wz_bf16j', INTER, 2 * 384 * 64 + 1),
     'golden_v1.bf16a.wzc': ('wz_bf16a', INTER, 2 * 384 * 64 + 1),
     'golden_v1.bf16a_wide.wzc': ('wz_bf16a', INTER, 2 * 384 * 64 + 1),
+    'golden_v1.fp16a.wzc': ('wz_fp16a', 'whisper-l0-selfattn-out-rows0-191.fp16.bin',
+                            2 * 768 * 32 + 1),
     'golden_v1.q4k.wzc': ('wz_q4k', 'q4k_whisper.bin', 144 * 200 + 5),
     'golden_v1.q6k.wzc': ('wz_q6k', 'q6k_minilm.bin', 210 * 100 + 5),
     'golden_v1.q8_0.wzc': ('wz_q8_0', 'q8_0_minilm_token_embd.bin', 34 * 300 + 5),

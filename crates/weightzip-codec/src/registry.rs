@@ -69,6 +69,8 @@ pub enum CodecId {
     Bf16Joint = 48,
     /// [`crate::float::bf16_alias`]: bf16 as alias-coded 9-bit symbols + raw bits.
     Bf16Alias = 49,
+    /// [`crate::float::fp16_alias`]: fp16 as alias-coded sign + exponent + raw mantissa.
+    Fp16Alias = 50,
 }
 
 /// A codec's encoder: data, level, row length (elements per row of the
@@ -170,7 +172,7 @@ fn store_decode(input: &[u8], out: &mut [u8]) -> Result<()> {
 
 /// Every codec, in id order: the one table from which ids, names, the
 /// coders and the lab's applicability derive.
-pub static CODECS: [CodecInfo; 18] = [
+pub static CODECS: [CodecInfo; 19] = [
     CodecInfo {
         id: CodecId::Store,
         name: "store",
@@ -213,10 +215,11 @@ pub static CODECS: [CodecInfo; 18] = [
     },
     codec!(Bf16Joint, "wz_bf16j", crate::float::bf16_joint, is_bf16),
     codec!(Bf16Alias, "wz_bf16a", crate::float::bf16_alias, is_bf16),
+    codec!(Fp16Alias, "wz_fp16a", crate::float::fp16_alias, is_fp16),
 ];
 
 /// Every codec id, in id order (the ids of [`CODECS`]).
-pub const ALL_CODECS: [CodecId; 18] = [
+pub const ALL_CODECS: [CodecId; 19] = [
     CodecId::Store,
     CodecId::Zstd,
     CodecId::Bf16,
@@ -235,6 +238,7 @@ pub const ALL_CODECS: [CodecId; 18] = [
     CodecId::Fp16Ctx,
     CodecId::Bf16Joint,
     CodecId::Bf16Alias,
+    CodecId::Fp16Alias,
 ];
 
 impl CodecId {

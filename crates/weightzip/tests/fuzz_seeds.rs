@@ -75,7 +75,7 @@ fn codec_source(codec: CodecId) -> Vec<u8> {
             format!("{CODEC_FIXTURES}/minilm-l0-key.bf16.bin"),
             8 * 384 * 2 + 5,
         ),
-        CodecId::Fp16 | CodecId::Fp16Ctx => (
+        CodecId::Fp16 | CodecId::Fp16Ctx | CodecId::Fp16Alias => (
             format!("{CODEC_FIXTURES}/whisper-l0-selfattn-out-rows0-191.fp16.bin"),
             4 * 768 * 2 + 5,
         ),

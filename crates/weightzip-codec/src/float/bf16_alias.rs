@@ -414,7 +414,7 @@ fn pack_raw(values: &[u8], bit: u32, plane: &mut [u8], low: &mut [u8]) {
 
 /// Writes bit `bit` of every value to `plane`, value `i` at bit `i % 8` of
 /// byte `i / 8` (`plane` is zeroed beyond the last value).
-fn pack_bit(values: &[u8], bit: u32, plane: &mut [u8]) {
+pub(super) fn pack_bit(values: &[u8], bit: u32, plane: &mut [u8]) {
     // The bits of four values, 16 apart after the shift, meet in bits
     // 48..52 of one product: the partial products land on distinct bits,
     // so nothing carries into them.

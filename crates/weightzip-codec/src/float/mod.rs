@@ -22,6 +22,7 @@ pub mod bf16_joint;
 pub mod bf16_planes;
 pub mod bytes;
 pub mod fp16;
+pub mod fp16_alias;
 pub mod fp32;
 #[cfg(test)]
 mod tests;

@@ -225,3 +225,59 @@ pub fn decode_pair_escaped<'a, 's>(
     b.left -= done;
     done
 }
+
+/// Where a fused decoder writes one payload's 16-bit values with a coded
+/// high part: value `i` becomes the little-endian word whose high byte is
+/// `highs[symbol_i] | bit8_i | bit9_i << 1` and low byte `low[i]`, where
+/// `bit8_i` and `bit9_i` are bit `i % 8` of byte `i / 8` of `bits8` and
+/// `bits9`. Symbols must be below 64, and `highs` have their low two bits
+/// clear.
+pub struct HighByteSink<'a> {
+    /// High byte of every symbol (its low two bits clear).
+    pub highs: &'a [u8; 64],
+    /// Bit 8 of every value.
+    pub bits8: &'a [u8],
+    /// Bit 9 of every value.
+    pub bits9: &'a [u8],
+    /// One raw low byte per value.
+    pub low: &'a [u8],
+    /// Two bytes per value.
+    pub out: &'a mut [u8],
+}
+
+impl HighByteSink<'_> {
+    /// Whole steps of 64 values the sink's slices hold.
+    pub(crate) fn steps(&self) -> usize {
+        (self.bits8.len() / 8)
+            .min(self.bits9.len() / 8)
+            .min(self.low.len() / 64)
+            .min(self.out.len() / 128)
+    }
+}
+
+/// Decodes the next symbols of two decoders that share one alias table
+/// straight into 16-bit values (see [`HighByteSink`]), in whole steps of 64
+/// values of each, as many as both decoders and sinks hold and the
+/// payloads' words allow. Returns how many values of each it wrote (a
+/// multiple of 64; 0 where no kernel runs: AVX-512 VBMI or AVX2, and one
+/// shared 12-bit alias table, are needed). The decoders continue after
+/// those values; the caller decodes and assembles the rest.
+pub fn decode_pair_high_bytes<'a, 's>(
+    a: &mut Decoder<'a>,
+    sink_a: &mut HighByteSink<'s>,
+    b: &mut Decoder<'a>,
+    sink_b: &mut HighByteSink<'s>,
+    kernel: Kernel,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    let done =
+        x86::decode_pair_high_bytes(kernel.or_supported(), [&mut *a, &mut *b], [sink_a, sink_b]);
+    #[cfg(not(target_arch = "x86_64"))]
+    let done = {
+        let _ = (kernel, sink_a, sink_b);
+        0
+    };
+    a.left -= done;
+    b.left -= done;
+    done
+}

@@ -8,6 +8,7 @@ use crate::table::{AliasShape, DecodeTable, EncodeTable, FreqTable};
 mod alias;
 mod blocks;
 mod escaped;
+mod high_bytes;
 
 /// The textbook coder, one symbol at a time with u64 arithmetic and no
 /// fast paths: the interleaved coder must produce identical bytes.

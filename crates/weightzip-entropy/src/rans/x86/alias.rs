@@ -362,3 +362,79 @@ pub(super) unsafe fn avx512_alias_escaped<const WIDE: bool>(
     sinks[1].used = used[1];
     s * 64
 }
+
+/// Two payloads with one shared alias table decoded straight into 16-bit
+/// words with a high byte from the symbol and two raw bits and a raw low
+/// byte (see [`crate::rans::fused::HighByteSink`]), 64 values of each per
+/// step: two steps of [`AliasRegs::step`], the 64 symbols narrowed into
+/// one register, their high bytes looked up with one byte permute, the
+/// raw bits added under their masks, and the bytes interleaved. Returns
+/// the values written per payload (a multiple of 64).
+///
+/// # Safety
+/// The CPU must pass [`alias_kernel_supported`]; both decoders must share
+/// one table with alias tables (of the wide shape with `WIDE`) and 12-bit
+/// precision; both sinks must hold `steps` whole steps and both decoders
+/// `64 * steps` more symbols.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,popcnt")]
+pub(super) unsafe fn avx512_alias_high_bytes<const WIDE: bool>(
+    decs: [&mut Decoder<'_>; 2],
+    sinks: [&mut crate::rans::fused::HighByteSink<'_>; 2],
+    steps: usize,
+) -> usize {
+    use super::words::interleave_indices;
+    let Some(regs) = AliasRegs::<2, true, WIDE>::load(&decs) else {
+        return 0;
+    };
+    // SAFETY: 64 bytes each.
+    let highs = [0, 1].map(|k| unsafe { _mm512_loadu_si512(sinks[k].highs.as_ptr().cast()) });
+    let interleave = interleave_indices();
+    let (one, two) = (_mm512_set1_epi8(1), _mm512_set1_epi8(2));
+    let mut no_symbols: [&mut [u8]; 2] = [&mut [], &mut []];
+    let mut p = Payloads512::<2>::load(&decs, &mut no_symbols);
+    let out = sinks.map(|s| {
+        (
+            s.out.as_mut_ptr(),
+            s.bits8.as_ptr(),
+            s.bits9.as_ptr(),
+            s.low.as_ptr(),
+        )
+    });
+    let mut s = 0;
+    while s < steps && p.window(2 * GROUP_WINDOW) {
+        // SAFETY: the window of both groups was checked.
+        let [first, second] = unsafe { [regs.step(&mut p), regs.step(&mut p)] };
+        for k in 0..2 {
+            let [a0, a1] = first[k];
+            let [b0, b1] = second[k];
+            let half = |r0: __m512i, r1: __m512i| {
+                _mm256_inserti128_si256::<1>(
+                    _mm256_castsi128_si256(_mm512_cvtepi32_epi8(r0)),
+                    _mm512_cvtepi32_epi8(r1),
+                )
+            };
+            // The permute reads the low 6 bits of each symbol byte.
+            let symbols =
+                _mm512_inserti64x4::<1>(_mm512_castsi256_si512(half(a0, a1)), half(b0, b1));
+            let (o, bits8, bits9, low) = out[k];
+            // SAFETY: s < steps, so the 8 bytes of each bit plane, 64 low
+            // bytes and 128 output bytes of this step are in the sink's
+            // slices (the caller's contract).
+            unsafe {
+                let k8 = _cvtu64_mask64(bits8.add(s * 8).cast::<u64>().read_unaligned());
+                let k9 = _cvtu64_mask64(bits9.add(s * 8).cast::<u64>().read_unaligned());
+                let hi = _mm512_permutexvar_epi8(symbols, highs[k]);
+                let hi = _mm512_mask_add_epi8(hi, k8, hi, one);
+                let hi = _mm512_mask_add_epi8(hi, k9, hi, two);
+                let lo = _mm512_loadu_si512(low.add(s * 64).cast());
+                let words = interleave.map(|il| _mm512_permutex2var_epi8(lo, il, hi));
+                let o = o.add(s * 128);
+                _mm512_storeu_si512(o.cast(), words[0]);
+                _mm512_storeu_si512(o.add(64).cast(), words[1]);
+            }
+        }
+        s += 1;
+    }
+    p.store(decs);
+    s * 64
+}

@@ -23,7 +23,10 @@ mod decode;
 mod encode;
 pub mod words;
 
-use alias::{alias_kernel_supported, avx512_alias, avx512_alias_escaped, avx512_alias_words};
+use alias::{
+    alias_kernel_supported, avx512_alias, avx512_alias_escaped, avx512_alias_high_bytes,
+    avx512_alias_words,
+};
 pub(crate) use decode::REFILL_PERMUTATIONS;
 use decode::{avx2, avx512};
 pub(super) use encode::{encode_groups_avx2, encode_groups_avx512, ENCODE_MIN_BITS};
@@ -167,6 +170,50 @@ pub(super) fn decode_pair_escaped(
         // SAFETY: as above, of the narrow shape.
         unsafe { avx512_alias_escaped::<false>(decs, sinks, steps) }
     }
+}
+
+/// [`super::fused::decode_pair_high_bytes`] on x86: the fused AVX-512
+/// kernel (with VBMI) or the AVX2 one when both decoders share one 12-bit
+/// alias table; else nothing.
+pub(super) fn decode_pair_high_bytes(
+    kernel: Kernel,
+    decs: [&mut Decoder<'_>; 2],
+    sinks: [&mut crate::rans::fused::HighByteSink<'_>; 2],
+) -> usize {
+    let [a, b] = &decs;
+    let shape = a.table.alias.as_ref().map(|t| t.shape);
+    if !std::ptr::eq(a.table, b.table)
+        || a.table.prob_bits != 12
+        || a.table.packed.len() != 1 << 12
+        || shape.is_none()
+    {
+        return 0;
+    }
+    let steps = (a.left / 64)
+        .min(b.left / 64)
+        .min(sinks[0].steps())
+        .min(sinks[1].steps());
+    if kernel == Kernel::Avx512 && alias_kernel_supported() {
+        return if shape == Some(AliasShape::Wide) {
+            // SAFETY: the CPU runs the kernel (checked above); both
+            // decoders share one alias table of the wide shape at 12 bits
+            // (checked above); both sinks hold `steps` steps and both
+            // decoders 64 * `steps` symbols.
+            unsafe { avx512_alias_high_bytes::<true>(decs, sinks, steps) }
+        } else {
+            // SAFETY: as above, of the narrow shape.
+            unsafe { avx512_alias_high_bytes::<false>(decs, sinks, steps) }
+        };
+    }
+    if kernel == Kernel::Scalar || !Kernel::Avx2.is_supported() {
+        return 0;
+    }
+    // SAFETY: the CPU runs AVX2 and POPCNT (`Kernel::is_supported`, checked
+    // above); both decoders share one alias table with its packed entries
+    // at 12 bits (checked above), so every gather index is inside the
+    // table; both sinks hold `steps` steps and both decoders 64 * `steps`
+    // symbols.
+    unsafe { alias_avx2::avx2_alias_high_bytes(decs, sinks, steps) }
 }
 
 /// `[[f(k, 0), f(k, 1)]; K]`: one value per register of `K` payloads.
