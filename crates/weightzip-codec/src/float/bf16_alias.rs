@@ -500,16 +500,7 @@ fn decode_alias(
         ));
     }
     let m = read_first_half(NAME, input, &mut pos, n)?;
-    let mut payloads = [&input[..0]; 2];
-    for p in &mut payloads {
-        let at = pos;
-        let len = read_at(input, &mut pos, ByteReader::varint).in_codec(NAME)?;
-        *p = usize::try_from(len)
-            .ok()
-            .and_then(|len| input.get(pos..pos.checked_add(len)?))
-            .ok_or_else(|| corrupt(at, format!("payload of {len} bytes past the end")))?;
-        pos += p.len();
-    }
+    let payloads = read_payload_pair(NAME, input, &mut pos)?;
     let patches = if shape == AliasShape::Wide {
         read_patches(input, &mut pos, n)?
     } else {

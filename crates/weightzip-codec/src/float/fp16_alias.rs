@@ -31,7 +31,7 @@ use std::cell::RefCell;
 
 use weightzip_entropy::rans;
 use weightzip_entropy::rans::fused::{self, HighByteSink};
-use weightzip_entropy::{read_at, write_varint, ByteReader, EncodeTable};
+use weightzip_entropy::{read_at, write_varint, EncodeTable};
 use weightzip_entropy::{AliasShape, ALIAS_BITS};
 
 use super::*;
@@ -174,16 +174,7 @@ fn decode_alias(input: &[u8], mut pos: usize, body: &mut [u8], kernel: Kernel) -
         ));
     }
     let m = read_first_half(NAME, input, &mut pos, n)?;
-    let mut payloads = [&input[..0]; 2];
-    for p in &mut payloads {
-        let at = pos;
-        let len = read_at(input, &mut pos, ByteReader::varint).in_codec(NAME)?;
-        *p = usize::try_from(len)
-            .ok()
-            .and_then(|len| input.get(pos..pos.checked_add(len)?))
-            .ok_or_else(|| corrupt(at, format!("payload of {len} bytes past the end")))?;
-        pos += p.len();
-    }
+    let payloads = read_payload_pair(NAME, input, &mut pos)?;
     let plane = n.div_ceil(8);
     if input.len() != pos + 2 * plane + n {
         return Err(corrupt(

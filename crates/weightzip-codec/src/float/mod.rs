@@ -232,6 +232,30 @@ fn read_first_half(codec: &'static str, input: &[u8], pos: &mut usize, n: usize)
         })
 }
 
+/// Reads the two rANS payloads of the halves, each as `len: varint` and
+/// its bytes, bounded by the input.
+fn read_payload_pair<'a>(
+    codec: &'static str,
+    input: &'a [u8],
+    pos: &mut usize,
+) -> Result<[&'a [u8]; 2]> {
+    let mut payloads = [&input[..0]; 2];
+    for p in &mut payloads {
+        let at = *pos;
+        let len = read_at(input, pos, ByteReader::varint).in_codec(codec)?;
+        *p = usize::try_from(len)
+            .ok()
+            .and_then(|len| input.get(*pos..pos.checked_add(len)?))
+            .ok_or_else(|| CodecError::Corrupt {
+                codec,
+                offset: at,
+                reason: format!("payload of {len} bytes past the end"),
+            })?;
+        *pos += p.len();
+    }
+    Ok(payloads)
+}
+
 /// Decodes the `P` plane streams of `n` symbols each that start at `pos`
 /// and end the input, block by block (see [`decode_planes`]).
 fn decode_plane_streams<const P: usize>(

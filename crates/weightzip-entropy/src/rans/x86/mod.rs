@@ -87,6 +87,15 @@ pub(super) fn decode_groups<const K: usize>(
     }
 }
 
+/// The shape of the one alias table both decoders share, with its packed
+/// entries at 12 bits (what the fused kernels need); `None` otherwise.
+fn shared_alias_shape(decs: &[&mut Decoder<'_>; 2]) -> Option<AliasShape> {
+    let [a, b] = decs;
+    let shape = a.table.alias.as_ref()?.shape;
+    (std::ptr::eq(a.table, b.table) && a.table.prob_bits == 12 && a.table.packed.len() == 1 << 12)
+        .then_some(shape)
+}
+
 /// [`super::decode_pair_words`] on x86: the fused kernel when the CPU runs
 /// it and both decoders share one 12-bit alias table; else nothing.
 pub(super) fn decode_pair_words(
@@ -94,21 +103,16 @@ pub(super) fn decode_pair_words(
     decs: [&mut Decoder<'_>; 2],
     sinks: [&mut crate::rans::fused::WordSink<'_>; 2],
 ) -> usize {
-    let [a, b] = &decs;
-    let shape = a.table.alias.as_ref().map(|t| t.shape);
-    if !std::ptr::eq(a.table, b.table)
-        || a.table.prob_bits != 12
-        || a.table.packed.len() != 1 << 12
-        || shape.is_none()
-    {
+    let Some(shape) = shared_alias_shape(&decs) else {
         return 0;
-    }
+    };
+    let [a, b] = &decs;
     let steps = (a.left / 64)
         .min(b.left / 64)
         .min(sinks[0].steps())
         .min(sinks[1].steps());
     if kernel == Kernel::Avx512 && alias_kernel_supported() {
-        return if shape == Some(AliasShape::Wide) {
+        return if shape == AliasShape::Wide {
             // SAFETY: the CPU runs the kernel; both decoders share one alias
             // table of the wide shape at 12 bits (checked above); both sinks
             // hold `steps` steps and both decoders 64 * `steps` symbols.
@@ -143,13 +147,11 @@ pub(super) fn decode_pair_escaped(
     decs: [&mut Decoder<'_>; 2],
     sinks: [&mut crate::rans::fused::EscapeSink<'_>; 2],
 ) -> usize {
+    let Some(shape) = shared_alias_shape(&decs) else {
+        return 0;
+    };
     let [a, b] = &decs;
-    let shape = a.table.alias.as_ref().map(|t| t.shape);
-    if !std::ptr::eq(a.table, b.table)
-        || a.table.prob_bits != 12
-        || a.table.packed.len() != 1 << 12
-        || shape.is_none()
-        || kernel != Kernel::Avx512
+    if kernel != Kernel::Avx512
         || !alias_kernel_supported()
         || !is_x86_feature_detected!("avx512vl")
         || !is_x86_feature_detected!("avx512vbmi2")
@@ -160,7 +162,7 @@ pub(super) fn decode_pair_escaped(
         .min(b.left / 64)
         .min(sinks[0].steps())
         .min(sinks[1].steps());
-    if shape == Some(AliasShape::Wide) {
+    if shape == AliasShape::Wide {
         // SAFETY: the CPU runs the kernel (VBMI, VL and VBMI2 checked
         // above); both decoders share one alias table of the wide shape at
         // 12 bits (checked above); both sinks hold `steps` steps and both
@@ -180,21 +182,16 @@ pub(super) fn decode_pair_high_bytes(
     decs: [&mut Decoder<'_>; 2],
     sinks: [&mut crate::rans::fused::HighByteSink<'_>; 2],
 ) -> usize {
-    let [a, b] = &decs;
-    let shape = a.table.alias.as_ref().map(|t| t.shape);
-    if !std::ptr::eq(a.table, b.table)
-        || a.table.prob_bits != 12
-        || a.table.packed.len() != 1 << 12
-        || shape.is_none()
-    {
+    let Some(shape) = shared_alias_shape(&decs) else {
         return 0;
-    }
+    };
+    let [a, b] = &decs;
     let steps = (a.left / 64)
         .min(b.left / 64)
         .min(sinks[0].steps())
         .min(sinks[1].steps());
     if kernel == Kernel::Avx512 && alias_kernel_supported() {
-        return if shape == Some(AliasShape::Wide) {
+        return if shape == AliasShape::Wide {
             // SAFETY: the CPU runs the kernel (checked above); both
             // decoders share one alias table of the wide shape at 12 bits
             // (checked above); both sinks hold `steps` steps and both
