@@ -242,9 +242,9 @@ fn decode_alias(input: &[u8], mut pos: usize, body: &mut [u8], kernel: Kernel) -
     Ok(())
 }
 
-/// Writes values `first..first + symbols.len()`: the high byte of each
-/// symbol with the value's bits 8 and 9 from the bit planes, and its low
-/// byte.
+/// Writes values `first..first + symbols.len()` (`first` a multiple of 8):
+/// the high byte of each symbol with the value's bits 8 and 9 from the bit
+/// planes, and its low byte; eight values per byte of the planes.
 fn merge(
     highs: &[u8; 64],
     symbols: &[u8],
@@ -253,13 +253,16 @@ fn merge(
     low: &[u8],
     out: &mut [u8],
 ) {
-    let [bits8, bits9] = planes;
-    for (j, (o, &s)) in out.chunks_exact_mut(2).zip(symbols).enumerate() {
-        let i = first + j;
-        let bit = |plane: &[u8]| (plane[i / 8] >> (i % 8)) & 1;
-        o.copy_from_slice(&[
-            low[i],
-            highs[usize::from(s & 63)] | bit(bits8) | (bit(bits9) << 1),
-        ]);
+    debug_assert_eq!(first % 8, 0);
+    let [bits8, bits9] = planes.map(|p| &p[first / 8..]);
+    let eights = out
+        .chunks_mut(16)
+        .zip(symbols.chunks(8).zip(low[first..].chunks(8)))
+        .zip(bits8.iter().zip(bits9));
+    for ((o, (s, l)), (&b8, &b9)) in eights {
+        for (k, (o, (&s, &l))) in o.chunks_exact_mut(2).zip(s.iter().zip(l)).enumerate() {
+            let two = ((b8 >> k) & 1) | (((b9 >> k) & 1) << 1);
+            o.copy_from_slice(&[l, highs[usize::from(s & 63)] | two]);
+        }
     }
 }
