@@ -117,6 +117,11 @@ pub struct ReportArgs {
     /// Atlas directory whose summary.json is shown next to the results.
     #[arg(long)]
     pub atlas: Option<PathBuf>,
+    /// Rows of `weightzip-lab archives -o FILE` (whole folders and
+    /// checkpoint deltas against their files coded apart), shown after the
+    /// results.
+    #[arg(long)]
+    pub archives: Option<PathBuf>,
     /// Bootstrap resamples for the confidence intervals.
     #[arg(long, default_value_t = 1000)]
     pub bootstrap: usize,
@@ -407,6 +412,9 @@ pub fn run_report(args: ReportArgs) -> Result<()> {
     let mut report = build_report(&rows, &opts);
     if let Some(dir) = &args.atlas {
         report.atlas = Some(read_atlas_summary(dir)?);
+    }
+    if let Some(file) = &args.archives {
+        report.archives = Some(weightzip_lab::archives::read_rows(file)?);
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

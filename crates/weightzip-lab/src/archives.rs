@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use weightzip::base::Base;
 use weightzip::{compress_path, Archive, CompressOptions, ExtractOptions};
 
@@ -32,13 +32,13 @@ pub enum ArchiveCase {
 }
 
 /// One row of `archives.jsonl`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ArchiveRow {
     /// Always [`ARCHIVE_KIND`].
     #[serde(rename = "_kind")]
-    pub kind: &'static str,
+    pub kind: String,
     /// `"folder"` or `"delta"`.
-    pub case: &'static str,
+    pub case: String,
     /// The folder or checkpoint.
     pub path: String,
     /// The base (delta rows).
@@ -155,11 +155,12 @@ pub fn measure(case: &ArchiveCase, threads: usize) -> Result<ArchiveRow> {
         )));
     }
     Ok(ArchiveRow {
-        kind: ARCHIVE_KIND,
+        kind: ARCHIVE_KIND.to_string(),
         case: match case {
             ArchiveCase::Folder(_) => "folder",
             ArchiveCase::Delta { .. } => "delta",
-        },
+        }
+        .to_string(),
         path: target.display().to_string(),
         base: match case {
             ArchiveCase::Delta { base, .. } => Some(base.display().to_string()),
@@ -174,6 +175,37 @@ pub fn measure(case: &ArchiveCase, threads: usize) -> Result<ArchiveRow> {
         dedup_bytes: s.dedup_bytes,
         delta_bytes: s.delta_bytes,
     })
+}
+
+/// Reads the rows `weightzip-lab archives -o` wrote (other `_kind`s are
+/// refused).
+pub fn read_rows(path: &Path) -> Result<Vec<ArchiveRow>> {
+    let rows: Vec<ArchiveRow> = crate::records::jsonl::read_jsonl(path)?;
+    if let Some(r) = rows.iter().find(|r| r.kind != ARCHIVE_KIND) {
+        return Err(LabError::Invalid(format!(
+            "{}: a row of kind {:?}, not {ARCHIVE_KIND:?}",
+            path.display(),
+            r.kind
+        )));
+    }
+    Ok(rows)
+}
+
+/// The rows as a Markdown section of the report: what one archive saves
+/// over its files coded apart, per case and in total.
+pub fn summary_markdown(rows: &[ArchiveRow]) -> String {
+    let per_file: u64 = rows.iter().map(|r| r.per_file_bytes).sum();
+    let archive: u64 = rows.iter().map(|r| r.archive_bytes).sum();
+    let mut s = String::from("## Archives: what deduplication and deltas add\n\n");
+    s.push_str(&to_markdown(rows));
+    s.push_str(&format!(
+        "\n{} case(s): {} bytes coded file by file, {} as archives ({:.1} % less).\n",
+        rows.len(),
+        per_file,
+        archive,
+        100.0 * (1.0 - archive as f64 / per_file.max(1) as f64)
+    ));
+    s
 }
 
 /// The rows as a Markdown table.

@@ -34,6 +34,10 @@ pub struct Report {
     /// The atlas summary (`summary.json`), when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub atlas: Option<serde_json::Value>,
+    /// The rows of `weightzip-lab archives` (whole folders and checkpoint
+    /// deltas against their files coded apart), when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archives: Option<Vec<crate::archives::ArchiveRow>>,
 }
 
 /// Ceilings of a corpus from its rows.
@@ -192,6 +196,7 @@ pub fn build_report(rows: &[BenchRecord], opts: &ReportOptions) -> Report {
         coverage: opts.bootstrap.coverage,
         corpora,
         atlas: None,
+        archives: None,
     }
 }
 
@@ -359,6 +364,9 @@ pub fn to_markdown(report: &Report) -> String {
             );
         }
         let _ = writeln!(s);
+    }
+    if let Some(rows) = &report.archives {
+        let _ = writeln!(s, "{}", crate::archives::summary_markdown(rows));
     }
     if let Some(a) = &report.atlas {
         let _ = writeln!(s, "## Atlas (all splits)\n");

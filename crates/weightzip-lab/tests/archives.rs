@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use weightzip_lab::archives::{measure, to_markdown, ArchiveCase, ARCHIVE_KIND};
+use weightzip_lab::archives::{measure, read_rows, to_markdown, ArchiveCase, ARCHIVE_KIND};
+use weightzip_lab::report::{build_report, to_markdown as report_markdown, ReportOptions};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -45,6 +46,33 @@ fn folder_and_delta_rows_show_what_archives_add() {
     assert!(delta.archive_bytes < delta.per_file_bytes, "{delta:?}");
     assert!(delta.delta_bytes > 0);
     assert!(delta.ratio_archive > delta.ratio_per_file);
-    let table = to_markdown(&[twice, delta]);
+    let rows = vec![twice, delta];
+    let table = to_markdown(&rows);
     assert!(table.contains("| folder |") && table.contains("| delta |"));
+
+    // The rows as `archives -o` writes them, read back into the report.
+    let file = dir.path().join("archives.jsonl");
+    let text: String = rows
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap() + "\n")
+        .collect();
+    std::fs::write(&file, text).unwrap();
+    let back = read_rows(&file).unwrap();
+    assert_eq!(back, rows);
+    let mut report = build_report(&[], &ReportOptions::default());
+    report.archives = Some(back);
+    let md = report_markdown(&report);
+    assert!(
+        md.contains("## Archives: what deduplication and deltas add"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| delta |") && md.contains("as archives ("),
+        "{md}"
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["archives"][1]["case"], "delta");
+    // A results row is not an archive row.
+    std::fs::write(&file, "{\"_kind\": \"bench_bf16_perfile\"}\n").unwrap();
+    assert!(read_rows(&file).is_err());
 }
