@@ -173,13 +173,17 @@ pub fn decode_pair_words<'a, 's>(
 /// escape-coded 16-bit delta: the decoded symbol `s` of value `i` gives its
 /// delta word `z` — `s` itself below `escape`, else the next escaped word
 /// `hi[used] << 8 | lo[used]` (then `used` counts it) — and the base word
-/// `b` at `words[2 * i..]` becomes `unordered(ordered(b) + unzigzag(z))`
+/// `b` at `words[2 * i..]` (or `base[2 * i..]`) gives the new word
+/// `unordered(ordered(b) + unzigzag(z))` at `words[2 * i..]`
 /// (`ordered(w) = w ^ (sign fill | 0x8000)`, its inverse
 /// `o ^ (!sign fill | 0x8000)`, `unzigzag(z) = (z >> 1) ^ -(z & 1)`, all
-/// modulo 2^16), in place.
+/// modulo 2^16).
 pub struct EscapeSink<'a> {
-    /// Two bytes per value: the base's on entry, the new ones on return.
+    /// Two bytes per value: the new ones on return; on entry the base's,
+    /// unless `base` holds them.
     pub words: &'a mut [u8],
+    /// The base words, when they are not in `words` (at least as long).
+    pub base: Option<&'a [u8]>,
     /// The escape symbol.
     pub escape: u8,
     /// High bytes of the escaped words, from this payload's first.
@@ -191,9 +195,12 @@ pub struct EscapeSink<'a> {
 }
 
 impl EscapeSink<'_> {
-    /// Whole steps of 64 values the sink's words hold.
+    /// Whole steps of 64 values the sink's words (and base) hold.
     pub(crate) fn steps(&self) -> usize {
-        self.words.len() / 128
+        self.words
+            .len()
+            .min(self.base.map_or(usize::MAX, <[u8]>::len))
+            / 128
     }
 }
 

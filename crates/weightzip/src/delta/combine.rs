@@ -89,14 +89,16 @@ fn combine_words<const SUB: bool>(words: &mut [u8], hi: &[u8], lo: &[u8]) {
 
 /// Writes the new word of every escape-coded delta word (a symbol below
 /// `escape` is the delta word; `escape` takes the next escaped word, its
-/// high byte from `hi` and low byte from `lo`, in order) in place of its
-/// base word in `words`, as many words as `symbols` and `words` hold.
+/// high byte from `hi` and low byte from `lo`, in order) and base word to
+/// `words`: in place of the base word, or from `base` when given; as many
+/// words as `symbols`, `words` (and `base`) hold.
 /// Returns the number of escapes seen; escapes past the end of `hi` / `lo`
 /// read 0 (the caller refuses a count other than the escaped words it
 /// has). Give `hi` and `lo` 32 bytes more than the escaped words: the SIMD
 /// code reads them 32 at a time.
 pub(super) fn combine_escaped(
     words: &mut [u8],
+    base: Option<&[u8]>,
     symbols: &[u8],
     escape: u8,
     hi: &[u8],
@@ -113,29 +115,30 @@ pub(super) fn combine_escaped(
                 && std::arch::is_x86_feature_detected!("avx512vbmi2") =>
         {
             // SAFETY: the CPU runs AVX-512BW/VL and VBMI2 (checked here).
-            done = unsafe { x86::escaped_vbmi2(words, symbols, escape, hi, lo) };
+            done = unsafe { x86::escaped_vbmi2(words, base, symbols, escape, hi, lo) };
         }
         Kernel::Avx2 | Kernel::Avx512 if std::arch::is_x86_feature_detected!("avx2") => {
             // SAFETY: the CPU runs AVX2 (checked here); the body is safe
             // code.
-            return unsafe { escaped_avx2(words, symbols, escape, hi, lo) };
+            return unsafe { escaped_avx2(words, base, symbols, escape, hi, lo) };
         }
         _ => {}
     }
     let _ = kernel;
-    escaped_words(words, symbols, escape, hi, lo, done)
+    escaped_words(words, base, symbols, escape, hi, lo, done)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn escaped_avx2(
     words: &mut [u8],
+    base: Option<&[u8]>,
     symbols: &[u8],
     escape: u8,
     hi: &[u8],
     lo: &[u8],
 ) -> usize {
-    escaped_words(words, symbols, escape, hi, lo, (0, 0))
+    escaped_words(words, base, symbols, escape, hi, lo, (0, 0))
 }
 
 /// [`combine_escaped`] from word `from.0` on, the next escaped word being
@@ -143,13 +146,17 @@ unsafe fn escaped_avx2(
 #[inline(always)]
 fn escaped_words(
     words: &mut [u8],
+    base: Option<&[u8]>,
     symbols: &[u8],
     escape: u8,
     hi: &[u8],
     lo: &[u8],
     from: (usize, usize),
 ) -> usize {
-    let n = symbols.len().min(words.len() / 2);
+    let n = symbols
+        .len()
+        .min(words.len() / 2)
+        .min(base.map_or(usize::MAX, |b| b.len() / 2));
     let (mut i, mut j) = from;
     let mut z = [0u16; L];
     while i < n {
@@ -174,8 +181,20 @@ fn escaped_words(
             }
         }
         let o = &mut words[2 * i..2 * (i + len)];
-        for (o, &zi) in o.chunks_exact_mut(2).zip(&z) {
-            o.copy_from_slice(&word_of::<true>(zi, u16::from_le_bytes([o[0], o[1]])).to_le_bytes());
+        match base {
+            Some(b) => {
+                let b = &b[2 * i..2 * (i + len)];
+                for ((o, b), &zi) in o.chunks_exact_mut(2).zip(b.chunks_exact(2)).zip(&z) {
+                    let w = word_of::<true>(zi, u16::from_le_bytes([b[0], b[1]]));
+                    o.copy_from_slice(&w.to_le_bytes());
+                }
+            }
+            None => {
+                for (o, &zi) in o.chunks_exact_mut(2).zip(&z) {
+                    let w = word_of::<true>(zi, u16::from_le_bytes([o[0], o[1]]));
+                    o.copy_from_slice(&w.to_le_bytes());
+                }
+            }
         }
         i += len;
     }
@@ -237,12 +256,17 @@ mod x86 {
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi2")]
     pub(super) unsafe fn escaped_vbmi2(
         words: &mut [u8],
+        base: Option<&[u8]>,
         symbols: &[u8],
         escape: u8,
         hi: &[u8],
         lo: &[u8],
     ) -> (usize, usize) {
-        let n = symbols.len().min(words.len() / 2);
+        let n = symbols
+            .len()
+            .min(words.len() / 2)
+            .min(base.map_or(usize::MAX, |b| b.len() / 2));
+        let src = base.map_or(words.as_ptr(), <[u8]>::as_ptr);
         let esc = _mm256_set1_epi8(escape as i8);
         let top = _mm512_set1_epi16(0x8000u16 as i16);
         let one = _mm512_set1_epi16(1);
@@ -267,8 +291,9 @@ mod x86 {
             );
             let z = _mm512_mask_expand_epi16(_mm512_cvtepu8_epi16(s8), mask, next);
             j += mask.count_ones() as usize;
-            // SAFETY: 2 * (i + 32) <= 2n <= words.len(): 64 bytes.
-            let b = unsafe { _mm512_loadu_si512(words.as_ptr().add(2 * i).cast()) };
+            // SAFETY: 2 * (i + 32) <= 2n <= the length of `words` and of
+            // `base` (when given): 64 bytes.
+            let b = unsafe { _mm512_loadu_si512(src.add(2 * i).cast()) };
             // ordered(b) = b ^ (sign fill | 0x8000)
             let ob = _mm512_xor_si512(b, _mm512_or_si512(_mm512_srai_epi16::<15>(b), top));
             // unzigzag(z) = (z >> 1) ^ -(z & 1)
@@ -280,7 +305,7 @@ mod x86 {
             // unordered(o) = o ^ (!sign fill | 0x8000)
             let fill = _mm512_andnot_si512(_mm512_srai_epi16::<15>(o), ones);
             let w = _mm512_xor_si512(o, _mm512_or_si512(fill, top));
-            // SAFETY: the same 64 bytes.
+            // SAFETY: 2 * (i + 32) <= words.len(): 64 bytes.
             unsafe { _mm512_storeu_si512(words.as_mut_ptr().add(2 * i).cast(), w) };
             i += 32;
         }
@@ -390,14 +415,21 @@ mod tests {
             }
             for kernel in Kernel::supported() {
                 let mut out = base.clone();
-                let seen = combine_escaped(&mut out, &symbols, escape, &hi, &lo, kernel);
+                let seen = combine_escaped(&mut out, None, &symbols, escape, &hi, &lo, kernel);
                 assert_eq!(seen, e, "{kernel:?} n {n}");
                 assert!(out == want, "{kernel:?} n {n} every {every}");
+                // The base apart: the same words.
+                let mut apart = vec![0u8; base.len()];
+                let seen =
+                    combine_escaped(&mut apart, Some(&base), &symbols, escape, &hi, &lo, kernel);
+                assert_eq!(seen, e, "{kernel:?} n {n} apart");
+                assert!(apart == want, "{kernel:?} n {n} every {every} apart");
                 // Too few escaped words: still counted, never out of bounds.
                 let mut out = base.clone();
                 let short = e / 2;
                 let seen = combine_escaped(
                     &mut out,
+                    None,
                     &symbols,
                     escape,
                     &hi[..short],

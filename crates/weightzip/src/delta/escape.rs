@@ -312,9 +312,14 @@ fn read_high_bytes(r: &mut ByteReader<'_>, hi: &mut [u8], e_a: usize) -> Result<
     }
 }
 
-/// Restores the new words in `words` (`2n` bytes, the base's on entry)
-/// from the payload after its kind byte and word count, where `r` stands.
-pub(super) fn decode(r: &mut ByteReader<'_>, words: &mut [u8]) -> Result<(), EntropyError> {
+/// Restores the new words in `words` (`2n` bytes) from the payload after
+/// its kind byte and word count, where `r` stands, and the base's words:
+/// `base` when given (as long as `words`), else `words` on entry.
+pub(super) fn decode(
+    r: &mut ByteReader<'_>,
+    base: Option<&[u8]>,
+    words: &mut [u8],
+) -> Result<(), EntropyError> {
     let n = words.len() / 2;
     let (shape, dt) = read_table(r, None)?;
     let escape = (shape.buckets() - 1) as u8;
@@ -350,13 +355,22 @@ pub(super) fn decode(r: &mut ByteReader<'_>, words: &mut [u8]) -> Result<(), Ent
         let (hi, lo) = (&s.hi[..e + 32], &s.lo[..e + 32]);
         // The bulk decoded straight into the new words where the CPU has the
         // kernel; the rest (all, elsewhere) as symbols, then combined.
-        let mut sinks = [(words_a, 0), (words_b, e_a)].map(|(words, first)| EscapeSink {
-            words,
-            escape,
-            hi: &hi[first..],
-            lo: &lo[first..],
-            used: 0,
-        });
+        let (base_a, base_b) = match base {
+            Some(b) => {
+                let (a, b) = b.split_at(2 * m);
+                (Some(a), Some(b))
+            }
+            None => (None, None),
+        };
+        let mut sinks =
+            [(words_a, base_a, 0), (words_b, base_b, e_a)].map(|(words, base, first)| EscapeSink {
+                words,
+                base,
+                escape,
+                hi: &hi[first..],
+                lo: &lo[first..],
+                used: 0,
+            });
         let [sink_a, sink_b] = &mut sinks;
         let done = fused::decode_pair_escaped(&mut da, sink_a, &mut db, sink_b, Kernel::best());
         let (sa, sb) = s.symbols[..n].split_at_mut(m);
@@ -373,6 +387,7 @@ pub(super) fn decode(r: &mut ByteReader<'_>, words: &mut [u8]) -> Result<(), Ent
             let seen = sink.used
                 + super::combine::combine_escaped(
                     &mut sink.words[2 * done..],
+                    sink.base.map(|b| &b[2 * done..]),
                     symbols,
                     escape,
                     &sink.hi[sink.used.min(sink.hi.len())..],

@@ -151,6 +151,20 @@ pub fn decode(payload: &[u8], base: &[u8], out: &mut [u8]) -> Result<(), Entropy
     if out.len() != base.len() {
         return Err(bad("a delta restores bytes of its base's length"));
     }
+    // The escape-coded kind reads the base where it is; the others work in
+    // place.
+    if payload.first() == Some(&(DeltaKind::SubEscape as u8)) && out.len().is_multiple_of(2) {
+        let mut r = ByteReader::new(payload);
+        let _ = r.u8("delta kind")?;
+        let n = r.varint()?;
+        if n != (out.len() / 2) as u64 {
+            return Err(EntropyError::LengthMismatch {
+                expected: out.len() / 2,
+                found: usize::try_from(n).unwrap_or(usize::MAX),
+            });
+        }
+        return escape::decode(&mut r, Some(base), out);
+    }
     out.copy_from_slice(base);
     decode_in_place(payload, out)
 }
@@ -184,7 +198,7 @@ pub fn decode_in_place(payload: &[u8], words: &mut [u8]) -> Result<(), EntropyEr
         });
     }
     if kind == DeltaKind::SubEscape {
-        return escape::decode(&mut r, words);
+        return escape::decode(&mut r, None, words);
     }
     let n = words.len() / 2;
     PLANES.with(|cell| {

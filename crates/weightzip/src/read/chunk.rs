@@ -80,25 +80,23 @@ impl BaseCache {
         kept.chunks.insert(c.offset, (Arc::new(buf), n));
     }
 
-    /// Copies the kept bytes of the chunk at `offset` into `out`, counting
-    /// one use (the last use lets them go); `false` if they are not kept.
-    fn recall(&self, offset: u64, out: &mut [u8]) -> bool {
-        let bytes = {
-            let Ok(mut kept) = self.kept.lock() else {
-                return false;
-            };
-            let Some((bytes, _)) = kept.chunks.get(&offset) else {
-                return false;
-            };
-            if bytes.len() != out.len() {
-                return false;
-            }
-            let bytes = Arc::clone(bytes);
-            Self::count_use(&mut kept, offset);
-            bytes
-        };
-        // The copy outside the lock: other threads go on meanwhile.
-        out.copy_from_slice(&bytes);
+    /// The kept bytes of the chunk at `offset` if they are `len` long,
+    /// counting one use (the last use lets them go); give them back with
+    /// [`BaseCache::release`].
+    fn take(&self, offset: u64, len: usize) -> Option<Arc<Vec<u8>>> {
+        let mut kept = self.kept.lock().ok()?;
+        let bytes = kept.chunks.get(&offset)?;
+        if bytes.0.len() != len {
+            return None;
+        }
+        let bytes = Arc::clone(&bytes.0);
+        Self::count_use(&mut kept, offset);
+        Some(bytes)
+    }
+
+    /// Returns bytes from [`BaseCache::take`]: their buffer is reused once
+    /// no chunk needs them.
+    fn release(&self, bytes: Arc<Vec<u8>>) {
         if let Ok(buf) = Arc::try_unwrap(bytes) {
             if let Ok(mut kept) = self.kept.lock() {
                 if kept.free.len() < FREE_BUFFERS {
@@ -106,6 +104,17 @@ impl BaseCache {
                 }
             }
         }
+    }
+
+    /// Copies the kept bytes of the chunk at `offset` into `out`, counting
+    /// one use; `false` if they are not kept.
+    fn recall(&self, offset: u64, out: &mut [u8]) -> bool {
+        let Some(bytes) = self.take(offset, out.len()) else {
+            return false;
+        };
+        // The copy outside the lock: other threads go on meanwhile.
+        out.copy_from_slice(&bytes);
+        self.release(bytes);
         true
     }
 
@@ -172,12 +181,22 @@ impl Archive<'_> {
                 })?;
             }
             Some(base) => {
-                // The base's bytes go straight into `out`, and the delta
-                // turns them into the chunk's in place.
-                self.base_bytes(base, out, place)?;
-                delta::decode_in_place(stored, out).map_err(|e| {
-                    WzError::Corrupt(format!("{place}: delta does not decode: {e}"))
-                })?;
+                let bad = |e| WzError::Corrupt(format!("{place}: delta does not decode: {e}"));
+                let kept = match base {
+                    ChunkBase::Chunk(b) => self.base_cache.take(b.offset, out.len()),
+                    ChunkBase::Tensor { .. } => None,
+                };
+                if let Some(bytes) = kept {
+                    // A chain's base chunk, decoded before: read where it is.
+                    let got = delta::decode(stored, &bytes, out).map_err(bad);
+                    self.base_cache.release(bytes);
+                    got?;
+                } else {
+                    // The base's bytes go straight into `out`, and the delta
+                    // turns them into the chunk's in place.
+                    self.base_bytes(base, out, place)?;
+                    delta::decode_in_place(stored, out).map_err(bad)?;
+                }
             }
         }
         let actual = xxh3_64(out);

@@ -68,13 +68,23 @@ fn fused_escape_decoding_matches_symbols_then_combining() {
             let (wa, wb) = want.split_at_mut(2 * na);
             assert_eq!(combine(wa, &a, escape, &hi, &lo), ea);
             assert_eq!(combine(wb, &b, escape, &hi[ea..], &lo[ea..]), eb);
-            for kernel in Kernel::supported() {
-                let mut words = base.clone();
+            for (kernel, apart) in Kernel::supported()
+                .into_iter()
+                .flat_map(|k| [(k, false), (k, true)])
+            {
+                // In place (the base in the words), or the base apart.
+                let mut words = if apart {
+                    vec![0u8; base.len()]
+                } else {
+                    base.clone()
+                };
                 let (oa, ob) = words.split_at_mut(2 * na);
+                let (ba, bb) = base.split_at(2 * na);
                 let mut x = Decoder::new(&pa, &dt, na).unwrap();
                 let mut y = Decoder::new(&pb, &dt, nb).unwrap();
                 let mut sink_a = EscapeSink {
                     words: oa,
+                    base: apart.then_some(ba),
                     escape,
                     hi: &hi,
                     lo: &lo,
@@ -82,6 +92,7 @@ fn fused_escape_decoding_matches_symbols_then_combining() {
                 };
                 let mut sink_b = EscapeSink {
                     words: ob,
+                    base: apart.then_some(bb),
                     escape,
                     hi: &hi[ea..],
                     lo: &lo[ea..],
@@ -92,9 +103,11 @@ fn fused_escape_decoding_matches_symbols_then_combining() {
                 if kernel == Kernel::Avx512 && escape_kernel_runs() && na >= 4096 {
                     assert!(done + 512 >= na.min(nb), "{kernel:?} did {done}");
                 }
-                // The rest: symbols, then the reference combine.
+                // The rest: symbols, then the reference combine in place.
                 let (ua, ub) = (sink_a.used, sink_b.used);
                 let (oa, ob) = (sink_a.words, sink_b.words);
+                oa[2 * done..].copy_from_slice(&ba[2 * done..]);
+                ob[2 * done..].copy_from_slice(&bb[2 * done..]);
                 let (mut sa, mut sb) = (vec![0u8; na - done], vec![0u8; nb - done]);
                 decode_pair(&mut x, &mut sa, &mut y, &mut sb, kernel).unwrap();
                 x.finish().unwrap();
@@ -108,7 +121,10 @@ fn fused_escape_decoding_matches_symbols_then_combining() {
                     &lo[ea + ub..],
                 );
                 assert_eq!((ua + rest_a, ub + rest_b), (ea, eb));
-                assert!(words == want, "{shape:?} {na}+{nb} {kernel:?}");
+                assert!(
+                    words == want,
+                    "{shape:?} {na}+{nb} {kernel:?} apart {apart}"
+                );
             }
         }
     }

@@ -304,11 +304,9 @@ pub(super) unsafe fn avx512_alias_escaped<const WIDE: bool>(
     let esc = [sinks[0].escape, sinks[1].escape].map(|e| _mm256_set1_epi8(e as i8));
     let planes = [0, 1].map(|k| sinks[k].hi.len().min(sinks[k].lo.len()));
     let ptrs = [0, 1].map(|k| {
-        (
-            sinks[k].words.as_mut_ptr(),
-            sinks[k].hi.as_ptr(),
-            sinks[k].lo.as_ptr(),
-        )
+        let words = sinks[k].words.as_mut_ptr();
+        let base = sinks[k].base.map_or(words.cast_const(), <[u8]>::as_ptr);
+        (words, base, sinks[k].hi.as_ptr(), sinks[k].lo.as_ptr())
     });
     let mut used = [sinks[0].used, sinks[1].used];
     let mut s = 0;
@@ -322,7 +320,7 @@ pub(super) unsafe fn avx512_alias_escaped<const WIDE: bool>(
         // SAFETY: the window of both groups was checked.
         let [first, second] = unsafe { [regs.step(&mut p), regs.step(&mut p)] };
         for k in 0..2 {
-            let (words, hi, lo) = ptrs[k];
+            let (words, base, hi, lo) = ptrs[k];
             for (q, [r0, r1]) in [first[k], second[k]].into_iter().enumerate() {
                 let s8 = _mm256_and_si256(group_symbols([r0, r1]), m6b);
                 let mask = _mm256_cmpeq_epi8_mask(s8, esc[k]);
@@ -341,10 +339,11 @@ pub(super) unsafe fn avx512_alias_escaped<const WIDE: bool>(
                 let z = _mm512_mask_expand_epi16(_mm512_cvtepu8_epi16(s8), mask, next);
                 used[k] += mask.count_ones() as usize;
                 // SAFETY: s < steps: the 64 bytes of values s * 64 + q * 32
-                // onwards are in the sink's words (the caller's contract).
+                // onwards are in the sink's words and base (the caller's
+                // contract).
                 let at = unsafe { words.add(s * 128 + q * 64) };
                 // SAFETY: as above.
-                let b = unsafe { _mm512_loadu_si512(at.cast()) };
+                let b = unsafe { _mm512_loadu_si512(base.add(s * 128 + q * 64).cast()) };
                 // ordered(b) = b ^ (sign fill | 0x8000)
                 let ob = _mm512_xor_si512(b, _mm512_or_si512(_mm512_srai_epi16::<15>(b), top));
                 // unzigzag(z) = (z >> 1) ^ -(z & 1)
