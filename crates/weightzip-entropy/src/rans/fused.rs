@@ -266,9 +266,9 @@ impl HighByteSink<'_> {
 /// straight into 16-bit values (see [`HighByteSink`]), in whole steps of 64
 /// values of each, as many as both decoders and sinks hold and the
 /// payloads' words allow. Returns how many values of each it wrote (a
-/// multiple of 64; 0 where no kernel runs: AVX-512 VBMI or AVX2, and one
-/// shared 12-bit alias table, are needed). The decoders continue after
-/// those values; the caller decodes and assembles the rest.
+/// multiple of 64; 0 unless both decoders share one 12-bit alias table).
+/// Kernels: AVX-512 VBMI, AVX2, else portable code. The decoders continue
+/// after those values; the caller decodes and assembles the rest.
 pub fn decode_pair_high_bytes<'a, 's>(
     a: &mut Decoder<'a>,
     sink_a: &mut HighByteSink<'s>,
@@ -277,13 +277,28 @@ pub fn decode_pair_high_bytes<'a, 's>(
     kernel: Kernel,
 ) -> usize {
     #[cfg(target_arch = "x86_64")]
-    let done =
-        x86::decode_pair_high_bytes(kernel.or_supported(), [&mut *a, &mut *b], [sink_a, sink_b]);
+    let done = x86::decode_pair_high_bytes(
+        kernel.or_supported(),
+        [&mut *a, &mut *b],
+        [&mut *sink_a, &mut *sink_b],
+    );
     #[cfg(not(target_arch = "x86_64"))]
     let done = {
-        let _ = (kernel, sink_a, sink_b);
+        let _ = kernel;
         0
     };
+    a.left -= done;
+    b.left -= done;
+    if done > 0 {
+        return done;
+    }
+    // No SIMD kernel ran: the portable one.
+    let steps = (a.left / 64)
+        .min(b.left / 64)
+        .min(sink_a.steps())
+        .min(sink_b.steps());
+    let done =
+        super::fused_scalar::decode_pair_high_bytes([&mut *a, &mut *b], [sink_a, sink_b], steps);
     a.left -= done;
     b.left -= done;
     done
