@@ -151,28 +151,21 @@ pub fn decode(payload: &[u8], base: &[u8], out: &mut [u8]) -> Result<(), Entropy
     if out.len() != base.len() {
         return Err(bad("a delta restores bytes of its base's length"));
     }
-    // The escape-coded kind reads the base where it is; the others work in
-    // place.
-    if payload.first() == Some(&(DeltaKind::SubEscape as u8)) && out.len().is_multiple_of(2) {
-        let mut r = ByteReader::new(payload);
-        let _ = r.u8("delta kind")?;
-        let n = r.varint()?;
-        if n != (out.len() / 2) as u64 {
-            return Err(EntropyError::LengthMismatch {
-                expected: out.len() / 2,
-                found: usize::try_from(n).unwrap_or(usize::MAX),
-            });
-        }
-        return escape::decode(&mut r, Some(base), out);
-    }
-    out.copy_from_slice(base);
-    decode_in_place(payload, out)
+    decode_from(payload, Some(base), out)
 }
 
 /// Restores the new words from `payload` in `words`, which hold the base's
 /// bytes on entry (no second buffer: the base is read straight into the
 /// output).
 pub fn decode_in_place(payload: &[u8], words: &mut [u8]) -> Result<(), EntropyError> {
+    decode_from(payload, None, words)
+}
+
+/// Restores the new words into `words` from `payload` and the base's words:
+/// `base` when given (as long as `words`), else `words` on entry. The
+/// escape-coded kind reads the base where it is; the others copy it into
+/// `words` first and work in place.
+fn decode_from(payload: &[u8], base: Option<&[u8]>, words: &mut [u8]) -> Result<(), EntropyError> {
     let mut r = ByteReader::new(payload);
     let kind = DeltaKind::from_u8(r.u8("delta kind")?).ok_or_else(|| EntropyError::Corrupt {
         offset: 0,
@@ -186,6 +179,9 @@ pub fn decode_in_place(payload: &[u8], words: &mut [u8]) -> Result<(), EntropyEr
                 reason: "a same-as-base delta of another length, or with bytes after it".into(),
             });
         }
+        if let Some(b) = base {
+            words.copy_from_slice(b);
+        }
         return Ok(());
     }
     if !words.len().is_multiple_of(2) {
@@ -198,7 +194,10 @@ pub fn decode_in_place(payload: &[u8], words: &mut [u8]) -> Result<(), EntropyEr
         });
     }
     if kind == DeltaKind::SubEscape {
-        return escape::decode(&mut r, None, words);
+        return escape::decode(&mut r, base, words);
+    }
+    if let Some(b) = base {
+        words.copy_from_slice(b);
     }
     let n = words.len() / 2;
     PLANES.with(|cell| {
