@@ -64,8 +64,6 @@ const PATCH_RARITY: usize = 2048;
 const LOW: usize = 6;
 /// Keys of the histogram: the top 10 bits of a value.
 const KEYS: usize = 1 << 10;
-/// Values per half decoded per step (see `docs/PERFORMANCE.md`).
-const ALIAS_BLOCK: usize = 1024;
 
 /// The 9-bit symbol value of a 10-bit key under `layout`.
 fn field_of_key(layout: u8, key: usize) -> usize {
@@ -524,7 +522,7 @@ fn decode_alias(
     let (body_a, body_b) = body.split_at_mut(m * 2);
     // The bulk in one fused pass where the CPU has it, then the rest block
     // by block: symbols to a buffer, then the merge.
-    let mut start = fused::decode_pair_words(
+    let start = fused::decode_pair_words(
         &mut da,
         &mut WordSink {
             tops: &tops,
@@ -541,39 +539,17 @@ fn decode_alias(
         },
         kernel,
     );
-    let mut bufs = [[0u8; ALIAS_BLOCK]; 2];
-    while start < n - m {
-        let len = [
-            ALIAS_BLOCK.min(m.saturating_sub(start)),
-            ALIAS_BLOCK.min(n - m - start),
-        ];
-        let [ba, bb] = &mut bufs;
-        decode_pair(
-            &mut da,
-            &mut ba[..len[0]],
-            &mut db,
-            &mut bb[..len[1]],
+    decode_rest_in_blocks(NAME, [da, db], m, n, start, kernel, |first, symbols| {
+        // `first` is a multiple of 32: its bits start on a byte.
+        merge(
+            &tops,
+            symbols,
+            &plane[first / 8..],
+            &low[first / 8 * LOW..],
+            &mut body[first * 2..(first + symbols.len()) * 2],
             kernel,
-        )
-        .in_codec(NAME)?;
-        for (p, first) in [(0, start), (1, m + start)] {
-            if len[p] == 0 {
-                continue;
-            }
-            // `first` is a multiple of 32: its bits start on a byte.
-            merge(
-                &tops,
-                &bufs[p][..len[p]],
-                &plane[first / 8..],
-                &low[first / 8 * LOW..],
-                &mut body[first * 2..(first + len[p]) * 2],
-                kernel,
-            );
-        }
-        start += ALIAS_BLOCK;
-    }
-    da.finish().in_codec(NAME)?;
-    db.finish().in_codec(NAME)?;
+        );
+    })?;
     let shift = field_shift(fields);
     for (i, field) in patches {
         let v = u16::from_le_bytes([body[2 * i], body[2 * i + 1]]);

@@ -41,8 +41,6 @@ const NAME: &str = "wz_fp16a";
 pub const ALIAS: u8 = 0;
 /// Layout byte: the values verbatim.
 pub const RAW: u8 = 1;
-/// Values per half decoded per step of the portable path.
-const BLOCK: usize = 1024;
 
 thread_local! {
     /// Symbol scratch of the encoder, reused across chunks.
@@ -194,7 +192,7 @@ fn decode_alias(input: &[u8], mut pos: usize, body: &mut [u8], kernel: Kernel) -
     let (body_a, body_b) = body.split_at_mut(m * 2);
     // The bulk in one fused pass where the CPU has it, then the rest block
     // by block: symbols to a buffer, then the merge.
-    let mut start = fused::decode_pair_high_bytes(
+    let start = fused::decode_pair_high_bytes(
         &mut da,
         &mut HighByteSink {
             highs: &highs,
@@ -213,33 +211,16 @@ fn decode_alias(input: &[u8], mut pos: usize, body: &mut [u8], kernel: Kernel) -
         },
         kernel,
     );
-    let mut bufs = [[0u8; BLOCK]; 2];
-    while start < n - m {
-        let len = [BLOCK.min(m.saturating_sub(start)), BLOCK.min(n - m - start)];
-        let [ba, bb] = &mut bufs;
-        decode_pair(
-            &mut da,
-            &mut ba[..len[0]],
-            &mut db,
-            &mut bb[..len[1]],
-            kernel,
-        )
-        .in_codec(NAME)?;
-        for (p, first) in [(0, start), (1, m + start)] {
-            merge(
-                &highs,
-                &bufs[p][..len[p]],
-                first,
-                [bits8, bits9],
-                low,
-                &mut body[first * 2..(first + len[p]) * 2],
-            );
-        }
-        start += BLOCK;
-    }
-    da.finish().in_codec(NAME)?;
-    db.finish().in_codec(NAME)?;
-    Ok(())
+    decode_rest_in_blocks(NAME, [da, db], m, n, start, kernel, |first, symbols| {
+        merge(
+            &highs,
+            symbols,
+            first,
+            [bits8, bits9],
+            low,
+            &mut body[first * 2..(first + symbols.len()) * 2],
+        );
+    })
 }
 
 /// Writes values `first..first + symbols.len()` (`first` a multiple of 8):

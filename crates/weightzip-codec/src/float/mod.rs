@@ -232,6 +232,50 @@ fn read_first_half(codec: &'static str, input: &[u8], pos: &mut usize, n: usize)
         })
 }
 
+/// Values per half decoded per step of [`decode_rest_in_blocks`] (see
+/// `docs/PERFORMANCE.md`).
+const ALIAS_BLOCK: usize = 1024;
+
+/// Decodes what a fused pass left of two halves of `m` and `n - m` values
+/// (from value `start` of each on), block by block: each half's next
+/// symbols into a buffer, then `merge(first, symbols)` for its values from
+/// `first`; then checks that both payloads ended exactly.
+fn decode_rest_in_blocks(
+    codec: &'static str,
+    decs: [Decoder<'_>; 2],
+    m: usize,
+    n: usize,
+    mut start: usize,
+    kernel: Kernel,
+    mut merge: impl FnMut(usize, &[u8]),
+) -> Result<()> {
+    let [mut da, mut db] = decs;
+    let mut bufs = [[0u8; ALIAS_BLOCK]; 2];
+    while start < n - m {
+        let len = [
+            ALIAS_BLOCK.min(m.saturating_sub(start)),
+            ALIAS_BLOCK.min(n - m - start),
+        ];
+        let [ba, bb] = &mut bufs;
+        decode_pair(
+            &mut da,
+            &mut ba[..len[0]],
+            &mut db,
+            &mut bb[..len[1]],
+            kernel,
+        )
+        .in_codec(codec)?;
+        for (p, first) in [(0, start), (1, m + start)] {
+            if len[p] > 0 {
+                merge(first, &bufs[p][..len[p]]);
+            }
+        }
+        start += ALIAS_BLOCK;
+    }
+    da.finish().in_codec(codec)?;
+    db.finish().in_codec(codec)
+}
+
 /// Reads the two rANS payloads of the halves, each as `len: varint` and
 /// its bytes, bounded by the input.
 fn read_payload_pair<'a>(
