@@ -64,11 +64,17 @@ struct Scratch {
     z: Vec<u16>,
     /// One symbol per word.
     symbols: Vec<u8>,
-    /// High and low bytes of the escaped words (with 32 more in the
-    /// decoder, read by the SIMD combine).
+    /// High and low bytes of the escaped words (with [`ESCAPE_PAD`] more
+    /// in the decoder, read by the SIMD kernels).
     hi: Vec<u8>,
     lo: Vec<u8>,
 }
+
+/// Bytes after the escaped words that the SIMD kernels may read, not use:
+/// a fused step reads 64 from where it stands, so with this many the
+/// kernels never stop short of the last escaped word (with fewer, every
+/// word after the last escapes but one would be decoded the slow way).
+const ESCAPE_PAD: usize = 64;
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
@@ -340,9 +346,8 @@ pub(super) fn decode(
     SCRATCH.with(|cell| {
         let s = &mut *cell.borrow_mut();
         // Reused from call to call, never shrunk: zeroed only as they grow.
-        // The 32 bytes after the escaped words are read, not used.
-        grow(&mut s.hi, e + 32);
-        grow(&mut s.lo, e + 32);
+        grow(&mut s.hi, e + ESCAPE_PAD);
+        grow(&mut s.lo, e + ESCAPE_PAD);
         read_high_bytes(r, &mut s.hi[..e], e_a)?;
         decode_stream(r, &mut s.lo[..e])?;
         if r.remaining() != 0 {
@@ -352,7 +357,7 @@ pub(super) fn decode(
         let mut da = Decoder::new(payloads[0], &dt, m)?;
         let mut db = Decoder::new(payloads[1], &dt, n - m)?;
         let (words_a, words_b) = words.split_at_mut(2 * m);
-        let (hi, lo) = (&s.hi[..e + 32], &s.lo[..e + 32]);
+        let (hi, lo) = (&s.hi[..e + ESCAPE_PAD], &s.lo[..e + ESCAPE_PAD]);
         // The bulk decoded straight into the new words where the CPU has the
         // kernel; the rest (all, elsewhere) as symbols, then combined.
         let (base_a, base_b) = match base {
