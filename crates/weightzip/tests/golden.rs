@@ -144,6 +144,12 @@ fn v5_folder_with_an_escape_delta_chain_decodes() {
     folder_chain_decodes("v5-folder-chain.wz", 5);
 }
 
+/// The same run in version 6: the chain's deltas split (raw low bits).
+#[test]
+fn v6_folder_with_a_split_delta_chain_decodes() {
+    folder_chain_decodes("v6-folder-chain.wz", 6);
+}
+
 /// Checks the golden chain archive `file` of format `version` (writes it
 /// first with `WZ_WRITE_GOLDEN` when it is the current version's).
 fn folder_chain_decodes(file: &str, version: u32) {

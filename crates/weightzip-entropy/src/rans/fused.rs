@@ -171,8 +171,10 @@ pub fn decode_pair_words<'a, 's>(
 
 /// Where a fused decoder writes the new words of one payload of an
 /// escape-coded 16-bit delta: the decoded symbol `s` of value `i` gives its
-/// delta word `z` — `s` itself below `escape`, else the next escaped word
-/// `hi[used] << 8 | lo[used]` (then `used` counts it) — and the base word
+/// delta word `z = v << k | raw` — `v` is `s` itself below `escape`, else
+/// the next escaped word `hi[used] << 8 | lo[used]` (then `used` counts
+/// it); `k` is the number of `raw_bits` planes and bit `j` of `raw` is bit
+/// `i % 8` of byte `i / 8` of plane `j` — and the base word
 /// `b` at `words[2 * i..]` (or `base[2 * i..]`) gives the new word
 /// `unordered(ordered(b) + unzigzag(z))` at `words[2 * i..]`
 /// (`ordered(w) = w ^ (sign fill | 0x8000)`, its inverse
@@ -192,15 +194,28 @@ pub struct EscapeSink<'a> {
     pub lo: &'a [u8],
     /// Escaped words taken so far.
     pub used: usize,
+    /// The raw low bits of the delta words, one plane per bit (at most
+    /// [`MAX_RAW_BITS`]; none: `z = v`), from this sink's first value.
+    pub raw_bits: &'a [&'a [u8]],
 }
 
+/// Most raw low-bit planes of an [`EscapeSink`].
+pub const MAX_RAW_BITS: usize = 4;
+
 impl EscapeSink<'_> {
-    /// Whole steps of 64 values the sink's words (and base) hold.
+    /// Whole steps of 64 values the sink's words (and base, and raw-bit
+    /// planes) hold; none with more than [`MAX_RAW_BITS`] planes.
     pub(crate) fn steps(&self) -> usize {
-        self.words
+        if self.raw_bits.len() > MAX_RAW_BITS {
+            return 0;
+        }
+        let planes = self.raw_bits.iter().map(|p| p.len() / 8).min();
+        (self
+            .words
             .len()
             .min(self.base.map_or(usize::MAX, <[u8]>::len))
-            / 128
+            / 128)
+            .min(planes.unwrap_or(usize::MAX))
     }
 }
 

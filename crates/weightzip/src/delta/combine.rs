@@ -92,6 +92,9 @@ fn combine_words<const SUB: bool>(words: &mut [u8], hi: &[u8], lo: &[u8]) {
 /// high byte from `hi` and low byte from `lo`, in order) and base word to
 /// `words`: in place of the base word, or from `base` when given; as many
 /// words as `symbols`, `words` (and `base`) hold.
+/// With raw-bit planes, each delta word is that value shifted over its
+/// raw low bits (plane `k` holds bit `k` of word `i` at bit `i % 8` of
+/// byte `i / 8`), and as many words as the planes hold are done.
 /// Returns the number of escapes seen; escapes past the end of `hi` / `lo`
 /// read 0 (the caller refuses a count other than the escaped words it
 /// has). Give `hi` and `lo` 32 bytes more than the escaped words: the SIMD
@@ -101,8 +104,8 @@ pub(super) fn combine_escaped(
     base: Option<&[u8]>,
     symbols: &[u8],
     escape: u8,
-    hi: &[u8],
-    lo: &[u8],
+    (hi, lo): (&[u8], &[u8]),
+    raw_bits: &[&[u8]],
     kernel: Kernel,
 ) -> usize {
     #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
@@ -110,7 +113,8 @@ pub(super) fn combine_escaped(
     #[cfg(target_arch = "x86_64")]
     match kernel {
         Kernel::Avx512
-            if std::arch::is_x86_feature_detected!("avx512bw")
+            if raw_bits.is_empty()
+                && std::arch::is_x86_feature_detected!("avx512bw")
                 && std::arch::is_x86_feature_detected!("avx512vl")
                 && std::arch::is_x86_feature_detected!("avx512vbmi2") =>
         {
@@ -120,12 +124,12 @@ pub(super) fn combine_escaped(
         Kernel::Avx2 | Kernel::Avx512 if std::arch::is_x86_feature_detected!("avx2") => {
             // SAFETY: the CPU runs AVX2 (checked here); the body is safe
             // code.
-            return unsafe { escaped_avx2(words, base, symbols, escape, hi, lo) };
+            return unsafe { escaped_avx2(words, base, symbols, escape, hi, lo, raw_bits) };
         }
         _ => {}
     }
     let _ = kernel;
-    escaped_words(words, base, symbols, escape, hi, lo, done)
+    escaped_words(words, base, symbols, escape, (hi, lo), raw_bits, done)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -137,8 +141,9 @@ unsafe fn escaped_avx2(
     escape: u8,
     hi: &[u8],
     lo: &[u8],
+    raw_bits: &[&[u8]],
 ) -> usize {
-    escaped_words(words, base, symbols, escape, hi, lo, (0, 0))
+    escaped_words(words, base, symbols, escape, (hi, lo), raw_bits, (0, 0))
 }
 
 /// [`combine_escaped`] from word `from.0` on, the next escaped word being
@@ -149,14 +154,21 @@ fn escaped_words(
     base: Option<&[u8]>,
     symbols: &[u8],
     escape: u8,
-    hi: &[u8],
-    lo: &[u8],
+    (hi, lo): (&[u8], &[u8]),
+    raw_bits: &[&[u8]],
     from: (usize, usize),
 ) -> usize {
     let n = symbols
         .len()
         .min(words.len() / 2)
-        .min(base.map_or(usize::MAX, |b| b.len() / 2));
+        .min(base.map_or(usize::MAX, |b| b.len() / 2))
+        .min(
+            raw_bits
+                .iter()
+                .map(|p| p.len() * 8)
+                .min()
+                .unwrap_or(usize::MAX),
+        );
     let (mut i, mut j) = from;
     let mut z = [0u16; L];
     while i < n {
@@ -178,6 +190,15 @@ fn escaped_words(
                     u16::from(c)
                 };
                 j += usize::from(is);
+            }
+        }
+        if !raw_bits.is_empty() {
+            let shift = raw_bits.len() as u32;
+            for (at, zi) in (i..).zip(&mut z[..len]) {
+                let raw = (0..).zip(raw_bits).fold(0u16, |raw, (k, p)| {
+                    raw | (u16::from((p[at / 8] >> (at % 8)) & 1) << k)
+                });
+                *zi = zi.checked_shl(shift).unwrap_or(0) | raw;
             }
         }
         let o = &mut words[2 * i..2 * (i + len)];
@@ -401,42 +422,66 @@ mod tests {
             let base: Vec<u8> = (0..n)
                 .flat_map(|i| word(i, 2246822519).to_le_bytes())
                 .collect();
-            let mut want = base.clone();
-            let mut j = 0;
-            for i in 0..n {
-                let z = if symbols[i] == escape {
-                    j += 1;
-                    escaped[j - 1]
-                } else {
-                    u16::from(symbols[i])
-                };
-                let b = u16::from_le_bytes([base[2 * i], base[2 * i + 1]]);
-                want[2 * i..2 * i + 2].copy_from_slice(&sub(z, b).to_le_bytes());
-            }
-            for kernel in Kernel::supported() {
-                let mut out = base.clone();
-                let seen = combine_escaped(&mut out, None, &symbols, escape, &hi, &lo, kernel);
-                assert_eq!(seen, e, "{kernel:?} n {n}");
-                assert!(out == want, "{kernel:?} n {n} every {every}");
-                // The base apart: the same words.
-                let mut apart = vec![0u8; base.len()];
-                let seen =
-                    combine_escaped(&mut apart, Some(&base), &symbols, escape, &hi, &lo, kernel);
-                assert_eq!(seen, e, "{kernel:?} n {n} apart");
-                assert!(apart == want, "{kernel:?} n {n} every {every} apart");
-                // Too few escaped words: still counted, never out of bounds.
-                let mut out = base.clone();
-                let short = e / 2;
-                let seen = combine_escaped(
-                    &mut out,
-                    None,
-                    &symbols,
-                    escape,
-                    &hi[..short],
-                    &lo[..short],
-                    kernel,
-                );
-                assert_eq!(seen, e, "{kernel:?} n {n} short");
+            for shift in [0, 2] {
+                // Raw low bits: plane k of word i is bit k of word(i, 97).
+                let planes: Vec<Vec<u8>> = (0..shift)
+                    .map(|k| {
+                        (0..n.div_ceil(8))
+                            .map(|b| {
+                                (0..8)
+                                    .filter(|t| 8 * b + t < n && word(8 * b + t, 97) >> k & 1 == 1)
+                                    .fold(0u8, |m, t| m | 1 << t)
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let raw: Vec<&[u8]> = planes.iter().map(Vec::as_slice).collect();
+                let mut want = base.clone();
+                let mut j = 0;
+                for i in 0..n {
+                    let v = if symbols[i] == escape {
+                        j += 1;
+                        escaped[j - 1]
+                    } else {
+                        u16::from(symbols[i])
+                    };
+                    let z = (v << shift) | (word(i, 97) & ((1 << shift) - 1));
+                    let b = u16::from_le_bytes([base[2 * i], base[2 * i + 1]]);
+                    want[2 * i..2 * i + 2].copy_from_slice(&sub(z, b).to_le_bytes());
+                }
+                for kernel in Kernel::supported() {
+                    let mut out = base.clone();
+                    let seen =
+                        combine_escaped(&mut out, None, &symbols, escape, (&hi, &lo), &raw, kernel);
+                    assert_eq!(seen, e, "{kernel:?} n {n}");
+                    assert!(out == want, "{kernel:?} n {n} every {every} shift {shift}");
+                    // The base apart: the same words.
+                    let mut apart = vec![0u8; base.len()];
+                    let seen = combine_escaped(
+                        &mut apart,
+                        Some(&base),
+                        &symbols,
+                        escape,
+                        (&hi, &lo),
+                        &raw,
+                        kernel,
+                    );
+                    assert_eq!(seen, e, "{kernel:?} n {n} apart");
+                    assert!(apart == want, "{kernel:?} n {n} every {every} apart");
+                    // Too few escaped words: still counted, never out of bounds.
+                    let mut out = base.clone();
+                    let short = e / 2;
+                    let seen = combine_escaped(
+                        &mut out,
+                        None,
+                        &symbols,
+                        escape,
+                        (&hi[..short], &lo[..short]),
+                        &raw,
+                        kernel,
+                    );
+                    assert_eq!(seen, e, "{kernel:?} n {n} short");
+                }
             }
         }
     }

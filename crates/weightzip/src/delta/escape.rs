@@ -1,6 +1,7 @@
-//! [`DeltaKind::SubEscape`]: the zigzag delta words of [`DeltaKind::Sub`]
-//! with the small ones as one alias-coded symbol each (the entropy crate's
-//! fastest decoder) and the rest escaped to two byte planes.
+//! [`DeltaKind::SubEscape`] and [`DeltaKind::SubEscapeSplit`]: the zigzag
+//! delta words of [`DeltaKind::Sub`] with the small ones as one alias-coded
+//! symbol each (the entropy crate's fastest decoder) and the rest escaped
+//! to two byte planes; split, the low `k` bits of every word raw first.
 //!
 //! A fine-tune moves most weights by a few units in the last place: most
 //! delta words `z` are below 31 or 63, and those are their own symbol in a
@@ -12,31 +13,32 @@
 //! into the new words. The sizes stay about Sub's — the symbols hold the
 //! small words' whole information, the planes the large words' — and
 //! decoding is one fast symbol per word plus the planes of the escaped
-//! words.
+//! words. Larger steps spread the delta words wider: the split kind codes
+//! `v = z >> k` that way and the `k` low bits raw, one bit plane each,
+//! which the kernel shifts in (`k` and the table's shape: [`choose`]).
+//! Words that would all be one symbol are coded as Sub (an alias table
+//! holds two symbols or more).
 //!
-//! The encoder picks the table's shape: 32 symbols (the faster to decode)
-//! unless they escape more than one word in 64 or 64 symbols save 0.5 % of
-//! the estimated size. Words that would all be one symbol are coded as
-//! Sub (an alias table holds two symbols or more).
-//!
-//! Payload after `kind u8 = 3` and `n varint` (words): `symbols u8` (32 or
-//! 64: the table's shape; its symbol `symbols - 1` is the escape), the
-//! frequency table (12-bit precision, symbols below `symbols`), the rANS
-//! payloads of the symbols of words `0..m` and `m..n` (`m = n / 64 * 32`),
-//! each as `len varint` and its bytes, decoded in lock step with the one
-//! table; `e_a varint` and `e_b varint`, the escaped words of each half
-//! (the escape symbols decoded there); the escaped words' high bytes (see
-//! [`write_high_bytes`]: two streams, or alias-coded indices into their
-//! 2 to 64 values); then one stream of their `e_a + e_b` low bytes (half
-//! a's first). Word `i`'s delta word is its symbol, or for an escape the
-//! next escaped word of its half, `hi << 8 | lo`; the new word is
+//! Payload after `kind u8` (3 or 4) and `n varint` (words): for kind 4 `k
+//! u8` (0 to 4); `symbols u8` (32 or 64: the table's shape; its symbol
+//! `symbols - 1` is the escape), the frequency table (12-bit precision,
+//! symbols below `symbols`), the rANS payloads of the symbols of words
+//! `0..m` and `m..n` (`m = n / 64 * 32`), each as `len varint` and its
+//! bytes, decoded in lock step with the one table; `e_a varint` and `e_b
+//! varint`, the escaped words of each half (the escape symbols decoded
+//! there); the escaped words' high bytes (see [`write_high_bytes`]: two
+//! streams, or alias-coded indices into their 2 to 64 values); then one
+//! stream of their `e_a + e_b` low bytes (half a's first); for kind 4, `k`
+//! raw planes of `ceil(n / 8)` bytes. Word `i`'s value `v` is its symbol,
+//! or for an escape the next escaped word of its half, `hi << 8 | lo`; its
+//! delta word `z = v << k | raw bits`; the new word is
 //! `unordered(ordered(base) + unzigzag(z))` as for Sub. `docs/FORMAT.md`
 //! gives every byte.
 
 use std::cell::RefCell;
 
 use weightzip_entropy::decode_stream;
-use weightzip_entropy::rans::fused::{self, EscapeSink};
+use weightzip_entropy::rans::fused::{self, EscapeSink, MAX_RAW_BITS};
 use weightzip_entropy::rans::{self, Decoder};
 use weightzip_entropy::stream::{decode_stream_pair, encode_stream_saving};
 use weightzip_entropy::{
@@ -46,9 +48,9 @@ use weightzip_entropy::{
 
 use super::{forward, word, DeltaKind};
 
-/// A 32-symbol table is kept while at most one word in this many is
-/// escaped.
-const WIDE_ESCAPES: usize = 64;
+mod choose;
+use choose::WordCounts;
+
 /// The escaped words' low bytes are rANS-coded only if that saves this
 /// fraction of their size.
 const LOW_SAVING: f64 = 0.05;
@@ -68,6 +70,8 @@ struct Scratch {
     /// in the decoder, read by the SIMD kernels).
     hi: Vec<u8>,
     lo: Vec<u8>,
+    /// Raw low-bit planes (encoder).
+    planes: Vec<u8>,
 }
 
 /// Bytes after the escaped words that the SIMD kernels may read, not use:
@@ -78,44 +82,6 @@ const ESCAPE_PAD: usize = 64;
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-}
-
-/// Entropy in bits of the samples with these counts.
-fn bits_of(counts: &[u64]) -> f64 {
-    let total: u64 = counts.iter().sum();
-    counts
-        .iter()
-        .filter(|&&c| c > 0)
-        .map(|&c| c as f64 * (total as f64 / c as f64).log2())
-        .sum()
-}
-
-/// The counts of the symbols of `values` (capped at the escape of
-/// `shape`).
-fn counts_of(values: &[u16], shape: AliasShape) -> [u64; 64] {
-    let escape = shape.buckets() as u16 - 1;
-    let mut counts = [0u64; 64];
-    for &v in values {
-        counts[usize::from(v.min(escape))] += 1;
-    }
-    counts
-}
-
-/// The shape for the delta words `values`: 32 symbols unless
-/// more than one value in [`WIDE_ESCAPES`] escapes or 64 symbols save 0.5 %
-/// of the estimated size of the symbols and the escapes (at 16 bits).
-fn choose(values: &[u16]) -> AliasShape {
-    let cost = |shape: AliasShape| -> (f64, u64) {
-        let counts = counts_of(values, shape);
-        let escapes = counts[shape.buckets() - 1];
-        (bits_of(&counts) + 16.0 * escapes as f64, escapes)
-    };
-    let ((wide, escapes), (narrow, _)) = (cost(AliasShape::Wide), cost(AliasShape::Narrow));
-    if escapes as usize > values.len() / WIDE_ESCAPES || narrow < wide * 0.995 {
-        AliasShape::Narrow
-    } else {
-        AliasShape::Wide
-    }
 }
 
 /// Writes `shape`'s byte and the alias table of `counts` (two symbols or
@@ -174,28 +140,52 @@ fn read_payload<'a>(r: &mut ByteReader<'a>) -> Result<&'a [u8], EntropyError> {
     r.bytes(len, "escape delta payload")
 }
 
-/// Appends the [`DeltaKind::SubEscape`] payload of the words `new` against
+/// Appends the [`DeltaKind::SubEscapeSplit`] payload (`split`, else the
+/// [`DeltaKind::SubEscape`] one: no raw bits) of the words `new` against
 /// `base` (same even length) to `out` and returns `true`; or returns
 /// `false`, `out` unchanged, when every word would be one symbol (an alias
 /// table holds two or more: such words are coded as [`DeltaKind::Sub`],
 /// whose constant streams take a few bytes).
-pub(super) fn encode(new: &[u8], base: &[u8], out: &mut Vec<u8>) -> Result<bool, EntropyError> {
+pub(super) fn encode(
+    new: &[u8],
+    base: &[u8],
+    out: &mut Vec<u8>,
+    split: bool,
+) -> Result<bool, EntropyError> {
     let n = new.len() / 2;
     let start = out.len();
     let coded = SCRATCH.with(|cell| {
         let s = &mut *cell.borrow_mut();
         s.z.clear();
         s.z.extend((0..n).map(|i| forward(DeltaKind::Sub, word(new, i), word(base, i))));
-        let shape = choose(&s.z);
-        let counts = counts_of(&s.z, shape);
-        if counts.iter().filter(|&&c| c > 0).count() < 2 {
+        let words = WordCounts::of(&s.z);
+        let Some((shift, shape)) = words.split(if split { MAX_RAW_BITS as u32 } else { 0 }) else {
             return Ok(false);
+        };
+        let (counts, _) = words.symbols(shape, shift);
+        // The raw low bits, one plane per bit, then the words above them.
+        s.planes.clear();
+        for k in 0..shift {
+            s.planes.extend(s.z.chunks(8).map(|eight| {
+                (0..)
+                    .zip(eight)
+                    .fold(0u8, |b, (t, &v)| b | (((v >> k) & 1) as u8) << t)
+            }));
+        }
+        for v in &mut s.z {
+            *v >>= shift;
         }
         let escape = shape.buckets() as u16 - 1;
         s.symbols.clear();
         s.symbols.extend(s.z.iter().map(|&d| d.min(escape) as u8));
-        out.push(DeltaKind::SubEscape as u8);
-        write_varint(out, n as u64);
+        if split {
+            out.push(DeltaKind::SubEscapeSplit as u8);
+            write_varint(out, n as u64);
+            out.push(shift as u8);
+        } else {
+            out.push(DeltaKind::SubEscape as u8);
+            write_varint(out, n as u64);
+        }
         let et = write_table(shape, &counts, out)?;
         let (a, b) = s.symbols.split_at(n / 64 * 32);
         rans::encode_pair(a, &et, b, &et, Kernel::best(), |pa, pb| {
@@ -220,6 +210,7 @@ pub(super) fn encode(new: &[u8], base: &[u8], out: &mut Vec<u8>) -> Result<bool,
         write_varint(out, (s.hi.len() - e_a) as u64);
         write_high_bytes(&mut s.hi, e_a, out)?;
         encode_stream_saving(&s.lo, LOW_SAVING, out)?;
+        out.extend_from_slice(&s.planes);
         Ok(true)
     });
     if coded.is_err() {
@@ -320,13 +311,29 @@ fn read_high_bytes(r: &mut ByteReader<'_>, hi: &mut [u8], e_a: usize) -> Result<
 
 /// Restores the new words in `words` (`2n` bytes) from the payload after
 /// its kind byte and word count, where `r` stands, and the base's words:
-/// `base` when given (as long as `words`), else `words` on entry.
+/// `base` when given (as long as `words`), else `words` on entry. `split`:
+/// a [`DeltaKind::SubEscapeSplit`] payload (raw low bits), else
+/// [`DeltaKind::SubEscape`].
 pub(super) fn decode(
     r: &mut ByteReader<'_>,
     base: Option<&[u8]>,
     words: &mut [u8],
+    split: bool,
 ) -> Result<(), EntropyError> {
     let n = words.len() / 2;
+    let shift = if split {
+        let at = r.pos();
+        let k = usize::from(r.u8("raw low bits")?);
+        if k > MAX_RAW_BITS {
+            return Err(corrupt(
+                at,
+                format!("{k} raw low bits (at most {MAX_RAW_BITS})"),
+            ));
+        }
+        k
+    } else {
+        0
+    };
     let (shape, dt) = read_table(r, None)?;
     let escape = (shape.buckets() - 1) as u8;
     let payloads = [read_payload(r)?, read_payload(r)?];
@@ -350,6 +357,13 @@ pub(super) fn decode(
         grow(&mut s.lo, e + ESCAPE_PAD);
         read_high_bytes(r, &mut s.hi[..e], e_a)?;
         decode_stream(r, &mut s.lo[..e])?;
+        // Each plane's bytes where they are in the payload: half a's from
+        // the first, half b's from word m on (m is a multiple of 8).
+        let mut planes: [&[u8]; MAX_RAW_BITS] = [&[]; MAX_RAW_BITS];
+        for p in &mut planes[..shift] {
+            *p = r.bytes(n.div_ceil(8), "raw low bits")?;
+        }
+        let planes_b = planes.map(|p| p.get(m / 8..).unwrap_or(&[]));
         if r.remaining() != 0 {
             return Err(corrupt(r.pos(), "bytes after the delta".into()));
         }
@@ -367,15 +381,18 @@ pub(super) fn decode(
             }
             None => (None, None),
         };
-        let mut sinks =
-            [(words_a, base_a, 0), (words_b, base_b, e_a)].map(|(words, base, first)| EscapeSink {
+        let raw = [&planes[..shift], &planes_b[..shift]];
+        let mut sinks = [(words_a, base_a, 0, raw[0]), (words_b, base_b, e_a, raw[1])].map(
+            |(words, base, first, raw_bits)| EscapeSink {
                 words,
                 base,
                 escape,
                 hi: &hi[first..],
                 lo: &lo[first..],
                 used: 0,
-            });
+                raw_bits,
+            },
+        );
         let [sink_a, sink_b] = &mut sinks;
         let done = fused::decode_pair_escaped(&mut da, sink_a, &mut db, sink_b, Kernel::best());
         let (sa, sb) = s.symbols[..n].split_at_mut(m);
@@ -389,14 +406,19 @@ pub(super) fn decode(
             .map(|(k, (sy, w))| (k, sy, w))
             .enumerate()
         {
+            // done is a multiple of 64: the planes go on at a whole byte.
+            let rest = [planes, planes_b][half].map(|p| p.get(done / 8..).unwrap_or(&[]));
             let seen = sink.used
                 + super::combine::combine_escaped(
                     &mut sink.words[2 * done..],
                     sink.base.map(|b| &b[2 * done..]),
                     symbols,
                     escape,
-                    &sink.hi[sink.used.min(sink.hi.len())..],
-                    &sink.lo[sink.used.min(sink.lo.len())..],
+                    (
+                        &sink.hi[sink.used.min(sink.hi.len())..],
+                        &sink.lo[sink.used.min(sink.lo.len())..],
+                    ),
+                    &rest[..shift],
                     Kernel::best(),
                 );
             if seen != want {

@@ -12,20 +12,24 @@
 //!
 //! Xor and Sub code the delta words' high and low byte planes as the
 //! entropy crate's streams (raw / constant / rANS). [`DeltaKind::SubEscape`]
-//! ([`escape`], what the writer uses) codes Sub's delta words as one
-//! alias-coded symbol each, the large ones escaped to byte planes: about
-//! Sub's size, and one fast symbol to decode per word instead of two. A chunk whose bytes equal its
-//! base's is [`DeltaKind::Same`], whatever its type.
+//! ([`escape`]) codes Sub's delta words as one alias-coded symbol each, the
+//! large ones escaped to byte planes: about Sub's size, and one fast symbol
+//! to decode per word instead of two. [`DeltaKind::SubEscapeSplit`] (what
+//! the writer uses) first splits off 0 to 4 raw low bits of every delta
+//! word, so that larger fine-tune steps escape far fewer words. A chunk
+//! whose bytes equal its base's is [`DeltaKind::Same`], whatever its type.
 //!
-//! Payload: `kind u8` (0 same, 1 xor, 2 sub, 3 escape-coded sub), then `n
-//! varint`: bytes for same, 16-bit words otherwise, followed for xor and
-//! sub by the high-byte and the low-byte plane, each one stream of the
-//! entropy crate (`docs/FORMAT.md`, "Stream"), and for kind 3 by the
-//! layout in [`escape`]. Decoding needs the base's bytes and restores the
-//! new ones exactly, in place of the base's ([`decode_in_place`]). The
+//! Payload: `kind u8` (0 same, 1 xor, 2 sub, 3 escape-coded sub, 4 split
+//! escape-coded sub), then `n varint`: bytes for same, 16-bit words
+//! otherwise, followed for xor and sub by the high-byte and the low-byte
+//! plane, each one stream of the entropy crate (`docs/FORMAT.md`,
+//! "Stream"), and for kinds 3 and 4 by the layout in [`escape`]. Decoding
+//! needs the base's bytes and restores the new ones exactly, in place of
+//! the base's ([`decode_in_place`]) or beside them ([`decode`]). The
 //! container stores these payloads as delta chunks (format version 4, kind
-//! 3 from version 5): `compress --base` codes a checkpoint against
-//! another, and a folder of checkpoints is coded as a chain.
+//! 3 from version 5, kind 4 from version 6): `compress --base` codes a
+//! checkpoint against another, and a folder of checkpoints is coded as a
+//! chain.
 
 use weightzip_entropy::{encode_stream, write_varint, ByteReader, EntropyError, Kernel};
 
@@ -45,6 +49,9 @@ pub enum DeltaKind {
     /// As [`DeltaKind::Sub`], the small delta words coded as one
     /// alias-coded symbol each and the rest escaped ([`escape`]).
     SubEscape = 3,
+    /// As [`DeltaKind::SubEscape`], the delta words split: their low bits
+    /// (0 to 4, chosen per chunk) raw, the rest escape-coded ([`escape`]).
+    SubEscapeSplit = 4,
 }
 
 impl DeltaKind {
@@ -54,6 +61,7 @@ impl DeltaKind {
             1 => Some(DeltaKind::Xor),
             2 => Some(DeltaKind::Sub),
             3 => Some(DeltaKind::SubEscape),
+            4 => Some(DeltaKind::SubEscapeSplit),
             _ => None,
         }
     }
@@ -95,7 +103,9 @@ fn bad(reason: &str) -> EntropyError {
 fn forward(kind: DeltaKind, n: u16, b: u16) -> u16 {
     match kind {
         DeltaKind::Same | DeltaKind::Xor => n ^ b,
-        DeltaKind::Sub | DeltaKind::SubEscape => zigzag(ordered(n).wrapping_sub(ordered(b)) as i16),
+        DeltaKind::Sub | DeltaKind::SubEscape | DeltaKind::SubEscapeSplit => {
+            zigzag(ordered(n).wrapping_sub(ordered(b)) as i16)
+        }
     }
 }
 
@@ -123,14 +133,12 @@ pub fn encode(
     if new.len() != base.len() || !new.len().is_multiple_of(2) {
         return Err(bad("a delta needs two tensors of the same even length"));
     }
-    if kind == DeltaKind::SubEscape && escape::encode(new, base, out)? {
+    let escaped = matches!(kind, DeltaKind::SubEscape | DeltaKind::SubEscapeSplit);
+    if escaped && escape::encode(new, base, out, kind == DeltaKind::SubEscapeSplit)? {
         return Ok(());
     }
     // Words whose symbols would all be one are coded as Sub.
-    let kind = match kind {
-        DeltaKind::SubEscape => DeltaKind::Sub,
-        k => k,
-    };
+    let kind = if escaped { DeltaKind::Sub } else { kind };
     let n = new.len() / 2;
     let (mut hi, mut lo) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for i in 0..n {
@@ -193,8 +201,8 @@ fn decode_from(payload: &[u8], base: Option<&[u8]>, words: &mut [u8]) -> Result<
             found: usize::try_from(n).unwrap_or(usize::MAX),
         });
     }
-    if kind == DeltaKind::SubEscape {
-        return escape::decode(&mut r, base, words);
+    if matches!(kind, DeltaKind::SubEscape | DeltaKind::SubEscapeSplit) {
+        return escape::decode(&mut r, base, words, kind == DeltaKind::SubEscapeSplit);
     }
     if let Some(b) = base {
         words.copy_from_slice(b);

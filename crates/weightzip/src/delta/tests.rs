@@ -32,7 +32,12 @@ fn deltas_round_trip_on_real_weights() {
         let w = word(base, i).wrapping_add(1);
         nudged[2 * i..2 * i + 2].copy_from_slice(&w.to_le_bytes());
     }
-    for kind in [DeltaKind::Xor, DeltaKind::Sub, DeltaKind::SubEscape] {
+    for kind in [
+        DeltaKind::Xor,
+        DeltaKind::Sub,
+        DeltaKind::SubEscape,
+        DeltaKind::SubEscapeSplit,
+    ] {
         for new in [base, other, nudged.as_slice()] {
             let mut payload = Vec::new();
             encode(kind, new, base, &mut payload).unwrap();
@@ -55,7 +60,11 @@ fn bad_payloads_and_lengths_are_errors() {
     let base = &f[1000..9000];
     let new = &f[9000..17000];
     let mut out = vec![0u8; new.len()];
-    for kind in [DeltaKind::Sub, DeltaKind::SubEscape] {
+    for kind in [
+        DeltaKind::Sub,
+        DeltaKind::SubEscape,
+        DeltaKind::SubEscapeSplit,
+    ] {
         let mut payload = Vec::new();
         encode(kind, new, base, &mut payload).unwrap();
         for cut in 0..payload.len() {
@@ -84,7 +93,12 @@ fn blocks_and_the_rest_decode_alike() {
     for words in [1usize, 31, 32, 33, 64, 101, 1000] {
         let base = &f[start..start + 2 * words];
         let new = &f[start + 4096..start + 4096 + 2 * words];
-        for kind in [DeltaKind::Xor, DeltaKind::Sub, DeltaKind::SubEscape] {
+        for kind in [
+            DeltaKind::Xor,
+            DeltaKind::Sub,
+            DeltaKind::SubEscape,
+            DeltaKind::SubEscapeSplit,
+        ] {
             let mut payload = Vec::new();
             encode(kind, new, base, &mut payload).unwrap();
             let mut back = vec![0u8; new.len()];
@@ -105,8 +119,8 @@ fn fixture_named(name: &str) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
-/// On a real fine-tune (step 100 against step 0), the escape-coded delta
-/// restores the step and is within 1 % of Sub's size.
+/// On a real fine-tune (step 100 against step 0), the escape-coded deltas
+/// (whole and split) restore the step and are within 1 % of Sub's size.
 #[test]
 fn escape_deltas_are_as_small_as_sub_on_a_real_fine_tune() {
     let base = fixture_named("minilm-finetune-step0000.slice.bf16.safetensors");
@@ -116,20 +130,36 @@ fn escape_deltas_are_as_small_as_sub_on_a_real_fine_tune() {
     let (base, new) = (&base[start..], &new[start..]);
     let len = base.len().min(new.len()) & !1;
     let (base, new) = (&base[..len], &new[..len]);
-    let mut sizes = Vec::new();
-    for kind in [DeltaKind::Sub, DeltaKind::SubEscape] {
+    let (mut sizes, mut split) = (Vec::new(), Vec::new());
+    for kind in [
+        DeltaKind::Sub,
+        DeltaKind::SubEscape,
+        DeltaKind::SubEscapeSplit,
+    ] {
         let mut payload = Vec::new();
         encode(kind, new, base, &mut payload).unwrap();
         let mut back = vec![0u8; len];
         decode(&payload, base, &mut back).unwrap();
         assert!(back == new, "{kind:?}");
         sizes.push(payload.len());
+        split = payload;
     }
     assert!(
         sizes[1] * 100 <= sizes[0] * 101,
         "sub {} escape {}",
         sizes[0],
         sizes[1]
+    );
+    // This step's delta words are spread enough to split off raw bits.
+    let mut r = ByteReader::new(&split);
+    assert_eq!(r.u8("kind").unwrap(), DeltaKind::SubEscapeSplit as u8);
+    r.varint().unwrap();
+    assert!(r.u8("k").unwrap() > 0);
+    assert!(
+        sizes[2] * 100 <= sizes[0] * 101,
+        "sub {} split {}",
+        sizes[0],
+        sizes[2]
     );
     assert!(sizes[1] < len / 2, "escape {} of {len}", sizes[1]);
 }
@@ -152,10 +182,12 @@ fn escape_deltas_of_one_symbol_none_or_all_escaped_round_trip() {
         .flat_map(|w| (u16::from_le_bytes([w[0], w[1]]) ^ 0x4000).to_le_bytes())
         .collect();
     for (new, old) in [(&up[..], base), (&[][..], &[][..]), (&far[..], base)] {
-        let mut payload = Vec::new();
-        encode(DeltaKind::SubEscape, new, old, &mut payload).unwrap();
-        let mut back = vec![0u8; new.len()];
-        decode(&payload, old, &mut back).unwrap();
-        assert!(back == new, "{} words", new.len() / 2);
+        for kind in [DeltaKind::SubEscape, DeltaKind::SubEscapeSplit] {
+            let mut payload = Vec::new();
+            encode(kind, new, old, &mut payload).unwrap();
+            let mut back = vec![0u8; new.len()];
+            decode(&payload, old, &mut back).unwrap();
+            assert!(back == new, "{kind:?} {} words", new.len() / 2);
+        }
     }
 }

@@ -31,8 +31,9 @@ pub const MAGIC: [u8; 8] = *b"\x89WZIP\r\n\x1a";
 /// version 3 adds chunk references (content stored once); version 4 adds
 /// delta chunks (coded against an earlier chunk or a tensor of a base
 /// checkpoint) and the base table; version 5 adds the escape-coded delta
-/// payload (kind 3), its index unchanged; all are read.
-pub const FORMAT_VERSION: u32 = 5;
+/// payload (kind 3) and version 6 the split one (kind 4: raw low bits),
+/// their index unchanged; all are read.
+pub const FORMAT_VERSION: u32 = 6;
 /// Bytes of the file header.
 pub const HEADER_LEN: u64 = 16;
 /// Magic at the very end of the file.

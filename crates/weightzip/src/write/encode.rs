@@ -167,7 +167,7 @@ fn encode_delta(
         delta::encode_same(raw.len(), &mut out);
         true
     } else if b.words16 && raw.len().is_multiple_of(2) {
-        delta::encode(DeltaKind::SubEscape, raw, &base_bytes, &mut out).is_ok()
+        delta::encode(DeltaKind::SubEscapeSplit, raw, &base_bytes, &mut out).is_ok()
     } else {
         false
     };

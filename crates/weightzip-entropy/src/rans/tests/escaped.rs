@@ -16,16 +16,28 @@ fn unzigzag(z: u16) -> u16 {
 }
 
 /// Reference: every value's delta word (its symbol, or the next escaped
-/// word) applied to its base word; returns the escaped words taken.
-fn combine(words: &mut [u8], symbols: &[u8], escape: u8, hi: &[u8], lo: &[u8]) -> usize {
+/// word, shifted over its raw low bits) applied to its base word; returns
+/// the escaped words taken.
+fn combine(
+    words: &mut [u8],
+    symbols: &[u8],
+    escape: u8,
+    (hi, lo): (&[u8], &[u8]),
+    raw: &[Vec<u8>],
+    from: usize,
+) -> usize {
     let mut j = 0;
-    for (w, &s) in words.chunks_exact_mut(2).zip(symbols) {
-        let z = if s == escape {
+    for (i, (w, &s)) in words.chunks_exact_mut(2).zip(symbols).enumerate() {
+        let v = if s == escape {
             j += 1;
             (u16::from(hi[j - 1]) << 8) | u16::from(lo[j - 1])
         } else {
             u16::from(s)
         };
+        let at = from + i;
+        let z = raw.iter().enumerate().fold(v << raw.len(), |z, (k, p)| {
+            z | (u16::from(p[at / 8] >> (at % 8) & 1) << k)
+        });
         let b = u16::from_le_bytes([w[0], w[1]]);
         w.copy_from_slice(&unordered(ordered(b).wrapping_add(unzigzag(z))).to_le_bytes());
     }
@@ -35,7 +47,12 @@ fn combine(words: &mut [u8], symbols: &[u8], escape: u8, hi: &[u8], lo: &[u8]) -
 #[test]
 fn fused_escape_decoding_matches_symbols_then_combining() {
     let mut r = Rng(977);
-    for shape in [AliasShape::Narrow, AliasShape::Wide] {
+    for (shape, shift) in [
+        (AliasShape::Narrow, 0),
+        (AliasShape::Wide, 0),
+        (AliasShape::Narrow, 3),
+        (AliasShape::Wide, 1),
+    ] {
         let escape = (shape.buckets() - 1) as u8;
         for (na, nb) in [(64, 64), (100, 130), (4096, 4160), (9000, 9160)] {
             // Skewed small symbols with a share of escapes, as deltas are.
@@ -64,10 +81,22 @@ fn fused_escape_decoding_matches_symbols_then_combining() {
             let hi: Vec<u8> = (0..ea + eb + 32).map(|_| r.next() as u8).collect();
             let lo: Vec<u8> = (0..ea + eb + 32).map(|_| r.next() as u8).collect();
             let base: Vec<u8> = (0..2 * (na + nb)).map(|_| r.next() as u8).collect();
+            // Each half's raw-bit planes apart.
+            let planes = |n: usize, r: &mut Rng| -> Vec<Vec<u8>> {
+                (0..shift)
+                    .map(|_| (0..n.div_ceil(8)).map(|_| r.next() as u8).collect())
+                    .collect()
+            };
+            let (raw_a, raw_b) = (planes(na, &mut r), planes(nb, &mut r));
             let mut want = base.clone();
             let (wa, wb) = want.split_at_mut(2 * na);
-            assert_eq!(combine(wa, &a, escape, &hi, &lo), ea);
-            assert_eq!(combine(wb, &b, escape, &hi[ea..], &lo[ea..]), eb);
+            assert_eq!(combine(wa, &a, escape, (&hi, &lo), &raw_a, 0), ea);
+            assert_eq!(
+                combine(wb, &b, escape, (&hi[ea..], &lo[ea..]), &raw_b, 0),
+                eb
+            );
+            let raw_a: Vec<&[u8]> = raw_a.iter().map(Vec::as_slice).collect();
+            let raw_b: Vec<&[u8]> = raw_b.iter().map(Vec::as_slice).collect();
             for (kernel, apart) in Kernel::supported()
                 .into_iter()
                 .flat_map(|k| [(k, false), (k, true)])
@@ -89,6 +118,7 @@ fn fused_escape_decoding_matches_symbols_then_combining() {
                     hi: &hi,
                     lo: &lo,
                     used: 0,
+                    raw_bits: &raw_a,
                 };
                 let mut sink_b = EscapeSink {
                     words: ob,
@@ -97,6 +127,7 @@ fn fused_escape_decoding_matches_symbols_then_combining() {
                     hi: &hi[ea..],
                     lo: &lo[ea..],
                     used: 0,
+                    raw_bits: &raw_b,
                 };
                 let done = decode_pair_escaped(&mut x, &mut sink_a, &mut y, &mut sink_b, kernel);
                 assert_eq!(done % 64, 0);
@@ -112,22 +143,34 @@ fn fused_escape_decoding_matches_symbols_then_combining() {
                 decode_pair(&mut x, &mut sa, &mut y, &mut sb, kernel).unwrap();
                 x.finish().unwrap();
                 y.finish().unwrap();
-                let rest_a = combine(&mut oa[2 * done..], &sa, escape, &hi[ua..], &lo[ua..]);
+                let rest_a = combine(
+                    &mut oa[2 * done..],
+                    &sa,
+                    escape,
+                    (&hi[ua..], &lo[ua..]),
+                    &planes_of(&raw_a),
+                    done,
+                );
                 let rest_b = combine(
                     &mut ob[2 * done..],
                     &sb,
                     escape,
-                    &hi[ea + ub..],
-                    &lo[ea + ub..],
+                    (&hi[ea + ub..], &lo[ea + ub..]),
+                    &planes_of(&raw_b),
+                    done,
                 );
                 assert_eq!((ua + rest_a, ub + rest_b), (ea, eb));
                 assert!(
                     words == want,
-                    "{shape:?} {na}+{nb} {kernel:?} apart {apart}"
+                    "{shape:?} {shift} raw bits, {na}+{nb} {kernel:?} apart {apart}"
                 );
             }
         }
     }
+}
+
+fn planes_of(raw: &[&[u8]]) -> Vec<Vec<u8>> {
+    raw.iter().map(|p| p.to_vec()).collect()
 }
 
 /// Whether this CPU runs the fused AVX-512 escape kernel.

@@ -277,15 +277,16 @@ pub(super) unsafe fn avx512_alias_words<const WIDE: bool>(
 /// words of an escape-coded 16-bit delta (see
 /// [`crate::rans::fused::EscapeSink`]), 64 values of each per step: two
 /// steps of [`AliasRegs::step`], then per 32 values the escaped words moved
-/// into the escape lanes by one expand and the exponent-aware sum with the
-/// base words, in place. Returns the values written per payload (a
+/// into the escape lanes by one expand, the raw low bits shifted in under
+/// their masks, and the exponent-aware sum with the base words, in place. Returns the values written per payload (a
 /// multiple of 64); each sink's `used` counts the escaped words taken.
 ///
 /// # Safety
 /// The CPU must pass [`alias_kernel_supported`] and run AVX-512VL and
 /// VBMI2; both decoders must share one table with alias tables (of the
 /// wide shape with `WIDE`) and 12-bit precision; both sinks must hold
-/// `steps` whole steps and both decoders `64 * steps` more symbols.
+/// `steps` whole steps (of their words, base and raw-bit planes: see
+/// `EscapeSink::steps`) and both decoders `64 * steps` more symbols.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi,avx512vbmi2,popcnt")]
 pub(super) unsafe fn avx512_alias_escaped<const WIDE: bool>(
     decs: [&mut Decoder<'_>; 2],
@@ -309,6 +310,15 @@ pub(super) unsafe fn avx512_alias_escaped<const WIDE: bool>(
         (words, base, sinks[k].hi.as_ptr(), sinks[k].lo.as_ptr())
     });
     let mut used = [sinks[0].used, sinks[1].used];
+    // The raw low-bit planes (at most MAX_RAW_BITS: `EscapeSink::steps`).
+    let raw = [0, 1].map(|k| {
+        let mut planes = [std::ptr::null::<u8>(); crate::rans::fused::MAX_RAW_BITS];
+        for (p, plane) in planes.iter_mut().zip(sinks[k].raw_bits) {
+            *p = plane.as_ptr();
+        }
+        (planes, sinks[k].raw_bits.len().min(planes.len()))
+    });
+    let bit = [1, 2, 4, 8].map(|b| _mm512_set1_epi16(b));
     let mut s = 0;
     // A step takes at most 64 escaped words of each sink, read 32 at a time
     // from at most 32 past the step's first.
@@ -336,8 +346,19 @@ pub(super) unsafe fn avx512_alias_escaped<const WIDE: bool>(
                     _mm512_slli_epi16::<8>(_mm512_cvtepu8_epi16(h)),
                     _mm512_cvtepu8_epi16(l),
                 );
-                let z = _mm512_mask_expand_epi16(_mm512_cvtepu8_epi16(s8), mask, next);
+                let mut z = _mm512_mask_expand_epi16(_mm512_cvtepu8_epi16(s8), mask, next);
                 used[k] += mask.count_ones() as usize;
+                let (planes, shift) = raw[k];
+                if shift > 0 {
+                    z = _mm512_sll_epi16(z, _mm_cvtsi32_si128(shift as i32));
+                    for (j, &plane) in planes[..shift].iter().enumerate() {
+                        // SAFETY: s < steps: the 8 bytes of step s are in
+                        // each plane (the caller's contract), 4 per half.
+                        let m = unsafe { plane.add(s * 8 + q * 4).cast::<u32>().read_unaligned() };
+                        // The low bits are clear after the shift: add is or.
+                        z = _mm512_mask_add_epi16(z, m, z, bit[j]);
+                    }
+                }
                 // SAFETY: s < steps: the 64 bytes of values s * 64 + q * 32
                 // onwards are in the sink's words and base (the caller's
                 // contract).
