@@ -178,13 +178,15 @@ pub(super) fn encode(
         let escape = shape.buckets() as u16 - 1;
         s.symbols.clear();
         s.symbols.extend(s.z.iter().map(|&d| d.min(escape) as u8));
-        if split {
-            out.push(DeltaKind::SubEscapeSplit as u8);
-            write_varint(out, n as u64);
-            out.push(shift as u8);
+        let kind = if split {
+            DeltaKind::SubEscapeSplit
         } else {
-            out.push(DeltaKind::SubEscape as u8);
-            write_varint(out, n as u64);
+            DeltaKind::SubEscape
+        };
+        out.push(kind as u8);
+        write_varint(out, n as u64);
+        if split {
+            out.push(shift as u8);
         }
         let et = write_table(shape, &counts, out)?;
         let (a, b) = s.symbols.split_at(n / 64 * 32);
