@@ -52,6 +52,7 @@ fn fused_escape_decoding_matches_symbols_then_combining() {
         (AliasShape::Wide, 0),
         (AliasShape::Narrow, 3),
         (AliasShape::Wide, 1),
+        (AliasShape::Wide, 4),
     ] {
         let escape = (shape.buckets() - 1) as u8;
         for (na, nb) in [(64, 64), (100, 130), (4096, 4160), (9000, 9160)] {

@@ -273,6 +273,34 @@ pub(super) unsafe fn avx512_alias_words<const WIDE: bool>(
     s * 64
 }
 
+/// Word permutes of the escape decoder: the low word of each of 32 entry
+/// dwords of a register pair (first index list), and the 32 escaped
+/// words from 32 low bytes then 32 high bytes (second).
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn escape_indices() -> (__m512i, __m512i) {
+    let mut words = [0i16; 32];
+    for (i, w) in words.iter_mut().enumerate() {
+        // Dword i of the first register, else of the second (index bit 5).
+        *w = if i < 16 {
+            2 * i as i16
+        } else {
+            32 + 2 * (i as i16 - 16)
+        };
+    }
+    let mut bytes = [0i8; 64];
+    for (j, b) in bytes.iter_mut().enumerate() {
+        *b = (j / 2) as i8 + if j % 2 == 0 { 0 } else { 32 };
+    }
+    // SAFETY: 64 bytes each.
+    unsafe {
+        (
+            _mm512_loadu_si512(words.as_ptr().cast()),
+            _mm512_loadu_si512(bytes.as_ptr().cast()),
+        )
+    }
+}
+
 /// Two payloads with one shared alias table decoded straight into the new
 /// words of an escape-coded 16-bit delta (see
 /// [`crate::rans::fused::EscapeSink`]), 64 values of each per step: two
@@ -299,10 +327,10 @@ pub(super) unsafe fn avx512_alias_escaped<const WIDE: bool>(
     let mut no_symbols: [&mut [u8]; 2] = [&mut [], &mut []];
     let mut p = Payloads512::<2>::load(&decs, &mut no_symbols);
     let top = _mm512_set1_epi16(0x8000u16 as i16);
-    let one = _mm512_set1_epi16(1);
-    let ones = _mm512_set1_epi16(-1);
-    let m6b = _mm256_set1_epi8(0x3f);
-    let esc = [sinks[0].escape, sinks[1].escape].map(|e| _mm256_set1_epi8(e as i8));
+    let low15 = _mm512_set1_epi16(0x7fff);
+    let m6w = _mm512_set1_epi16(0x3f);
+    let esc = [sinks[0].escape, sinks[1].escape].map(|e| _mm512_set1_epi16(i16::from(e)));
+    let (symbol_words, escaped_words) = escape_indices();
     let planes = [0, 1].map(|k| sinks[k].hi.len().min(sinks[k].lo.len()));
     let ptrs = [0, 1].map(|k| {
         let words = sinks[k].words.as_mut_ptr();
@@ -327,26 +355,31 @@ pub(super) unsafe fn avx512_alias_escaped<const WIDE: bool>(
         && used[0] + 64 <= planes[0]
         && used[1] + 64 <= planes[1]
     {
-        // SAFETY: the window of both groups was checked.
-        let [first, second] = unsafe { [regs.step(&mut p), regs.step(&mut p)] };
-        for k in 0..2 {
-            let (words, base, hi, lo) = ptrs[k];
-            for (q, [r0, r1]) in [first[k], second[k]].into_iter().enumerate() {
-                let s8 = _mm256_and_si256(group_symbols([r0, r1]), m6b);
-                let mask = _mm256_cmpeq_epi8_mask(s8, esc[k]);
+        // Each group's words are done before the next group is decoded
+        // (fewer registers live).
+        for q in 0..2 {
+            // SAFETY: the window of both groups was checked.
+            let e = unsafe { regs.step(&mut p) };
+            for (k, [r0, r1]) in e.into_iter().enumerate() {
+                let (words, base, hi, lo) = ptrs[k];
+                // The 32 symbols as 16-bit lanes: each entry's low word.
+                let symbols =
+                    _mm512_and_si512(_mm512_permutex2var_epi16(r0, symbol_words, r1), m6w);
+                let mask = _mm512_cmpeq_epi16_mask(symbols, esc[k]);
                 // SAFETY: used + 32 <= planes (checked for the step: at
                 // most 32 were taken by its first half); 32 bytes of each.
-                let (h, l) = unsafe {
+                let (l, h) = unsafe {
                     (
-                        _mm256_loadu_si256(hi.add(used[k]).cast()),
                         _mm256_loadu_si256(lo.add(used[k]).cast()),
+                        _mm256_loadu_si256(hi.add(used[k]).cast()),
                     )
                 };
-                let next = _mm512_or_si512(
-                    _mm512_slli_epi16::<8>(_mm512_cvtepu8_epi16(h)),
-                    _mm512_cvtepu8_epi16(l),
+                // The next 32 escaped words, their bytes interleaved.
+                let next = _mm512_permutexvar_epi8(
+                    escaped_words,
+                    _mm512_inserti64x4::<1>(_mm512_castsi256_si512(l), h),
                 );
-                let mut z = _mm512_mask_expand_epi16(_mm512_cvtepu8_epi16(s8), mask, next);
+                let mut z = _mm512_mask_expand_epi16(symbols, mask, next);
                 used[k] += mask.count_ones() as usize;
                 let (planes, shift) = raw[k];
                 if shift > 0 {
@@ -365,17 +398,17 @@ pub(super) unsafe fn avx512_alias_escaped<const WIDE: bool>(
                 let at = unsafe { words.add(s * 128 + q * 64) };
                 // SAFETY: as above.
                 let b = unsafe { _mm512_loadu_si512(base.add(s * 128 + q * 64).cast()) };
+                // Ternary-logic immediates are f(0xf0, 0xcc, 0xaa) of the
+                // operands (a, b, c).
                 // ordered(b) = b ^ (sign fill | 0x8000)
-                let ob = _mm512_xor_si512(b, _mm512_or_si512(_mm512_srai_epi16::<15>(b), top));
-                // unzigzag(z) = (z >> 1) ^ -(z & 1)
-                let d = _mm512_xor_si512(
-                    _mm512_srli_epi16::<1>(z),
-                    _mm512_sub_epi16(_mm512_setzero_si512(), _mm512_and_si512(z, one)),
-                );
+                let ob = _mm512_ternarylogic_epi32::<0x1e>(b, _mm512_srai_epi16::<15>(b), top);
+                // unzigzag(z) = (z >> 1) ^ -(z & 1): with r = z rotated right
+                // by one (z's low bit on top), r ^ (r's sign fill & 0x7fff).
+                let r = _mm512_shrdi_epi16::<1>(z, z);
+                let d = _mm512_ternarylogic_epi32::<0x78>(r, _mm512_srai_epi16::<15>(r), low15);
                 let o = _mm512_add_epi16(ob, d);
                 // unordered(o) = o ^ (!sign fill | 0x8000)
-                let fill = _mm512_andnot_si512(_mm512_srai_epi16::<15>(o), ones);
-                let w = _mm512_xor_si512(o, _mm512_or_si512(fill, top));
+                let w = _mm512_ternarylogic_epi32::<0x4b>(o, _mm512_srai_epi16::<15>(o), top);
                 // SAFETY: the same 64 bytes.
                 unsafe { _mm512_storeu_si512(at.cast(), w) };
             }
