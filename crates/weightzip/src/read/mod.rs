@@ -298,7 +298,12 @@ impl<'a> Archive<'a> {
     /// Decodes one chunk into a buffer from `pool` (stored bytes borrowed
     /// from an in-memory archive, else read into another pooled buffer).
     fn decode_chunk(&self, c: &ChunkRef, place: &str, pool: &BufferPool) -> Result<Vec<u8>> {
-        let mut stored_buf = pool.take_empty(c.stored_len as usize);
+        // Sized now, so that a recycled buffer is not zeroed again before
+        // the payload is read into it (none is needed in memory).
+        let mut stored_buf = match self.src.bytes() {
+            Some(_) => Vec::new(),
+            None => pool.take(c.stored_len as usize),
+        };
         // raw_len was bounded by MAX_CHUNK_RAW when the index was parsed.
         // A recycled buffer of the same size is neither zeroed nor faulted in.
         let mut raw = pool.take(c.raw_len as usize);
