@@ -80,6 +80,39 @@ impl BaseCache {
         kept.chunks.insert(c.offset, (Arc::new(buf), n));
     }
 
+    /// Keeps `bytes`, the decoded bytes of `c`, without a copy if later
+    /// chunks are coded against it and the budget allows; else gives them
+    /// back.
+    pub(crate) fn keep(&self, c: &ChunkRef, bytes: Vec<u8>) -> Option<Vec<u8>> {
+        let Some(&n) = self.uses.get(&c.offset) else {
+            return Some(bytes);
+        };
+        let Ok(mut kept) = self.kept.lock() else {
+            return Some(bytes);
+        };
+        if kept.chunks.contains_key(&c.offset) || kept.bytes + bytes.len() as u64 > BASE_CACHE_BYTES
+        {
+            return Some(bytes);
+        }
+        kept.bytes += bytes.len() as u64;
+        kept.chunks.insert(c.offset, (Arc::new(bytes), n));
+        None
+    }
+
+    /// The kept bytes of the chunk at `offset`, taken out of the cache, if
+    /// they are `len` long and this is their last use: a chain's next link
+    /// is decoded over them in place.
+    fn take_last(&self, offset: u64, len: usize) -> Option<Vec<u8>> {
+        let mut kept = self.kept.lock().ok()?;
+        match kept.chunks.get(&offset) {
+            Some((b, 1)) if b.len() == len && Arc::strong_count(b) == 1 => {}
+            _ => return None,
+        }
+        let (b, _) = kept.chunks.remove(&offset)?;
+        kept.bytes -= b.len() as u64;
+        Arc::try_unwrap(b).ok()
+    }
+
     /// The kept bytes of the chunk at `offset` if they are `len` long,
     /// counting one use (the last use lets them go); give them back with
     /// [`BaseCache::release`].
@@ -153,6 +186,43 @@ impl Archive<'_> {
         stored_buf: &mut Vec<u8>,
         place: &str,
     ) -> Result<()> {
+        self.decode_chunk_bytes(c, out, stored_buf, place, false)?;
+        self.base_cache.remember(c, out);
+        Ok(())
+    }
+
+    /// Decodes `c` into a buffer of its decoded length: for a chain's
+    /// delta chunk, its base's kept buffer when this is the base's last use
+    /// (decoded over in place, no copy), else `fresh`'s. The caller hands
+    /// the result to [`BaseCache::keep`] once done with it.
+    pub(crate) fn decode_chunk_owned(
+        &self,
+        c: &ChunkRef,
+        fresh: impl FnOnce() -> Vec<u8>,
+        stored_buf: &mut Vec<u8>,
+        place: &str,
+    ) -> Result<Vec<u8>> {
+        let len = c.raw_len as usize;
+        let last = match &c.base {
+            Some(ChunkBase::Chunk(b)) => self.base_cache.take_last(b.offset, len),
+            _ => None,
+        };
+        let in_place = last.is_some();
+        let mut out = last.unwrap_or_else(fresh);
+        self.decode_chunk_bytes(c, &mut out, stored_buf, place, in_place)?;
+        Ok(out)
+    }
+
+    /// [`Archive::decode_chunk_into`] without keeping the bytes; with
+    /// `base_in_out`, `out` holds the delta chunk's base bytes on entry.
+    fn decode_chunk_bytes(
+        &self,
+        c: &ChunkRef,
+        out: &mut [u8],
+        stored_buf: &mut Vec<u8>,
+        place: &str,
+        base_in_out: bool,
+    ) -> Result<()> {
         if out.len() as u64 != c.raw_len {
             return Err(WzError::Corrupt(format!(
                 "{place}: chunk of {} bytes decoded into {}",
@@ -183,10 +253,12 @@ impl Archive<'_> {
             Some(base) => {
                 let bad = |e| WzError::Corrupt(format!("{place}: delta does not decode: {e}"));
                 let kept = match base {
-                    ChunkBase::Chunk(b) => self.base_cache.take(b.offset, out.len()),
-                    ChunkBase::Tensor { .. } => None,
+                    ChunkBase::Chunk(b) if !base_in_out => self.base_cache.take(b.offset, out.len()),
+                    _ => None,
                 };
-                if let Some(bytes) = kept {
+                if base_in_out {
+                    delta::decode_in_place(stored, out).map_err(bad)?;
+                } else if let Some(bytes) = kept {
                     // A chain's base chunk, decoded before: read where it is.
                     let got = delta::decode(stored, &bytes, out).map_err(bad);
                     self.base_cache.release(bytes);
@@ -213,7 +285,6 @@ impl Archive<'_> {
                 actual,
             });
         }
-        self.base_cache.remember(c, out);
         Ok(())
     }
 
@@ -241,5 +312,68 @@ impl Archive<'_> {
                 ))),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(offset: u64, len: u64) -> ChunkRef {
+        ChunkRef {
+            offset,
+            stored_len: 1,
+            raw_len: len,
+            codec: 0,
+            checksum: 0,
+            base: None,
+        }
+    }
+
+    fn cache(uses: &[(u64, u32)]) -> BaseCache {
+        BaseCache {
+            uses: uses.iter().copied().collect(),
+            kept: Mutex::default(),
+        }
+    }
+
+    #[test]
+    fn a_base_used_once_is_handed_over_without_a_copy() {
+        let c = cache(&[(10, 1)]);
+        let bytes = vec![7u8; 64];
+        let at = bytes.as_ptr();
+        assert!(c.keep(&chunk(10, 64), bytes).is_none());
+        // Another length is not this chunk's.
+        assert!(c.take_last(10, 63).is_none());
+        let back = c.take_last(10, 64).expect("kept");
+        assert_eq!(back.as_ptr(), at);
+        assert_eq!(back, vec![7u8; 64]);
+        // Taken: gone from the cache, its budget freed.
+        assert!(c.take_last(10, 64).is_none());
+        assert_eq!(c.kept.lock().unwrap().bytes, 0);
+    }
+
+    #[test]
+    fn a_base_used_twice_is_shared_until_its_last_use() {
+        let c = cache(&[(10, 2)]);
+        assert!(c.keep(&chunk(10, 8), vec![1u8; 8]).is_none());
+        assert!(c.take_last(10, 8).is_none());
+        let mut out = [0u8; 8];
+        assert!(c.recall(10, &mut out));
+        assert_eq!(out, [1u8; 8]);
+        // The last use takes it.
+        assert_eq!(c.take_last(10, 8), Some(vec![1u8; 8]));
+        assert!(!c.recall(10, &mut out));
+    }
+
+    #[test]
+    fn bytes_nobody_needs_or_over_budget_are_given_back() {
+        let c = cache(&[(10, 1), (20, 1)]);
+        assert!(c.keep(&chunk(30, 8), vec![0u8; 8]).is_some());
+        assert!(c.keep(&chunk(10, 8), vec![0u8; 8]).is_none());
+        // Kept once only.
+        assert!(c.keep(&chunk(10, 8), vec![0u8; 8]).is_some());
+        c.kept.lock().unwrap().bytes = BASE_CACHE_BYTES;
+        assert!(c.keep(&chunk(20, 8), vec![0u8; 8]).is_some());
     }
 }

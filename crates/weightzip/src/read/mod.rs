@@ -287,9 +287,9 @@ impl<'a> Archive<'a> {
             window,
             |i| chunk_cost(&chunks[i]),
             |i| self.decode_chunk(&chunks[i], &format!("{place}, chunk {i}"), &pool),
-            |_, bytes| {
+            |i, bytes| {
                 sink(&bytes)?;
-                pool.give(bytes);
+                self.done_with(&chunks[i], bytes, &pool);
                 Ok(())
             },
         )
@@ -306,10 +306,18 @@ impl<'a> Archive<'a> {
         };
         // raw_len was bounded by MAX_CHUNK_RAW when the index was parsed.
         // A recycled buffer of the same size is neither zeroed nor faulted in.
-        let mut raw = pool.take(c.raw_len as usize);
-        self.decode_chunk_into(c, &mut raw, &mut stored_buf, place)?;
+        let raw =
+            self.decode_chunk_owned(c, || pool.take(c.raw_len as usize), &mut stored_buf, place)?;
         pool.give(stored_buf);
         Ok(raw)
+    }
+
+    /// Done with the decoded bytes of `c`: kept for the chunks coded
+    /// against them, else back to `pool`.
+    pub(crate) fn done_with(&self, c: &ChunkRef, bytes: Vec<u8>, pool: &BufferPool) {
+        if let Some(bytes) = self.base_cache.keep(c, bytes) {
+            pool.give(bytes);
+        }
     }
 }
 

@@ -176,7 +176,7 @@ impl Archive<'_> {
                     pending.seg += 1;
                     pending.seg_done = 0;
                 }
-                pool.give(bytes);
+                self.done_with(jobs[i].chunk, bytes, &pool);
                 pending.flush(entry, &pool, emit)
             },
         )?;
