@@ -10,18 +10,26 @@ use std::sync::{Condvar, Mutex};
 /// Byte buffers handed back by the sink for the workers to reuse: once the
 /// pool is warm, a chunk costs no allocation, no page faults (fresh
 /// multi-MiB allocations are new mappings, faulted in page by page) and
-/// no zeroing. Holds at most `max` buffers, so memory stays bounded.
+/// no zeroing. Holds at most `max` buffers (and, if set, `max_bytes` of
+/// capacity), so memory stays bounded.
 pub(crate) struct BufferPool {
     free: Mutex<Vec<Vec<u8>>>,
     max: usize,
+    max_bytes: usize,
 }
 
 impl BufferPool {
     /// A pool keeping at most `max` buffers.
     pub(crate) fn new(max: usize) -> Self {
+        Self::with_bytes(max, usize::MAX)
+    }
+
+    /// A pool keeping at most `max` buffers of `max_bytes` in all.
+    pub(crate) fn with_bytes(max: usize, max_bytes: usize) -> Self {
         Self {
             free: Mutex::new(Vec::new()),
             max,
+            max_bytes,
         }
     }
 
@@ -66,7 +74,8 @@ impl BufferPool {
             return;
         }
         let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        if free.len() < self.max {
+        let held: usize = free.iter().map(Vec::capacity).sum();
+        if free.len() < self.max && held.saturating_add(v.capacity()) <= self.max_bytes {
             free.push(v);
         }
     }
@@ -265,6 +274,13 @@ mod tests {
         assert_eq!(pool.take(400).capacity(), 500);
         assert_eq!(pool.take(4000).len(), 4000);
         assert_eq!(pool.free.lock().unwrap().len(), 1);
+        // A byte bound keeps what fits.
+        let pool = BufferPool::with_bytes(4, 100);
+        pool.give(vec![0; 60]);
+        pool.give(vec![0; 60]);
+        pool.give(vec![0; 40]);
+        let free = pool.free.lock().unwrap();
+        assert_eq!(free.iter().map(Vec::len).collect::<Vec<_>>(), [60, 40]);
     }
 
     #[test]

@@ -253,7 +253,9 @@ impl Archive<'_> {
             Some(base) => {
                 let bad = |e| WzError::Corrupt(format!("{place}: delta does not decode: {e}"));
                 let kept = match base {
-                    ChunkBase::Chunk(b) if !base_in_out => self.base_cache.take(b.offset, out.len()),
+                    ChunkBase::Chunk(b) if !base_in_out => {
+                        self.base_cache.take(b.offset, out.len())
+                    }
                     _ => None,
                 };
                 if base_in_out {

@@ -60,7 +60,13 @@ pub struct Archive<'a> {
     pub(crate) base: Option<ResolvedBase>,
     /// Decoded chunks that later delta chunks are coded against.
     pub(crate) base_cache: chunk::BaseCache,
+    /// Chunk buffers recycled from entry to entry.
+    pub(crate) pool: BufferPool,
 }
+
+/// Most bytes of chunk buffers an archive keeps for reuse between entries
+/// (and at most 4 buffers per core).
+const POOL_BYTES: usize = 32 << 20;
 
 impl Archive<'static> {
     /// Opens an archive file (`-`: standard input; a pipe or FIFO is read
@@ -139,6 +145,7 @@ impl<'a> Archive<'a> {
             id: None,
             base: None,
             base_cache,
+            pool: BufferPool::with_bytes(4 * crate::write::effective_threads(0), POOL_BYTES),
         })
     }
 
@@ -279,17 +286,17 @@ impl<'a> Archive<'a> {
         mut sink: impl FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
         let threads = effective_threads(opts.threads);
-        let pool = BufferPool::new(threads * 4);
+        let pool = &self.pool;
         let window = decode_window(chunks.iter(), threads, None);
         ordered_map(
             chunks.len(),
             threads,
             window,
             |i| chunk_cost(&chunks[i]),
-            |i| self.decode_chunk(&chunks[i], &format!("{place}, chunk {i}"), &pool),
+            |i| self.decode_chunk(&chunks[i], &format!("{place}, chunk {i}"), pool),
             |i, bytes| {
                 sink(&bytes)?;
-                self.done_with(&chunks[i], bytes, &pool);
+                self.done_with(&chunks[i], bytes, pool);
                 Ok(())
             },
         )

@@ -124,7 +124,7 @@ impl Archive<'_> {
     ) -> Result<()> {
         let jobs = schedule(entry)?;
         let threads = effective_threads(opts.threads);
-        let pool = BufferPool::new(threads * 4);
+        let pool = &self.pool;
         let window = decode_window(entry.chunks(), threads, window_cap);
         let segments = &entry.segments;
         let mut pending = Pending {
@@ -139,7 +139,7 @@ impl Archive<'_> {
             |i| chunk_cost(jobs[i].chunk),
             |i| {
                 let job = &jobs[i];
-                let bytes = self.decode_chunk(job.chunk, &job.place, &pool)?;
+                let bytes = self.decode_chunk(job.chunk, &job.place, pool)?;
                 if let (Some(file), true) = (file, job.tensor) {
                     // Inside the file's size: the parsed index guarantees
                     // it (Entry::validate); checked again before a write
@@ -160,9 +160,9 @@ impl Archive<'_> {
                 }
                 if !jobs[i].tensor {
                     pending.buffers.push_back((bytes, 0));
-                    return pending.flush(entry, &pool, emit);
+                    return pending.flush(entry, pool, emit);
                 }
-                pending.flush(entry, &pool, emit)?;
+                pending.flush(entry, pool, emit)?;
                 let seg = segments.get(pending.seg);
                 if !seg.is_some_and(|s| matches!(s.kind, SegmentKind::Tensor { .. })) {
                     return Err(WzError::Corrupt(format!(
@@ -176,11 +176,11 @@ impl Archive<'_> {
                     pending.seg += 1;
                     pending.seg_done = 0;
                 }
-                self.done_with(jobs[i].chunk, bytes, &pool);
-                pending.flush(entry, &pool, emit)
+                self.done_with(jobs[i].chunk, bytes, pool);
+                pending.flush(entry, pool, emit)
             },
         )?;
-        pending.flush(entry, &pool, emit)?;
+        pending.flush(entry, pool, emit)?;
         if pending.seg != segments.len() || !pending.is_empty() {
             return Err(WzError::Corrupt(format!(
                 "{}: replay stopped at segment {} of {} with passthrough bytes unused",
