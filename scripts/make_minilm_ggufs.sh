@@ -28,8 +28,9 @@
 #
 # The build tree and the F32 GGUF stay in $WORK (default target/llama.cpp next to this
 # script's repository); steps whose output is already there are skipped. llama-quantize
-# runs ggml's scalar reference quantizers, built without -march=native; it reproduces the
-# shared corpus' Q4_K_M.gguf byte for byte (step 5).
+# runs ggml's scalar reference quantizers (ggml-base, built without CPU-specific flags;
+# GGML_NATIVE=OFF gives only the CPU backend, unused here, its AVX2 baseline), and it
+# reproduces the shared corpus' Q4_K_M.gguf byte for byte (step 5).
 # Environment: NICE (default 10) and JOBS (default 2) for the build; TYPES overrides the
 # list (examples/shared-corpus.toml takes all but Q4_K_M and Q8_0, which are here for the
 # cross-check). MiniLM's matrices have rows of 384, not a multiple of 256, except ffn_down
