@@ -4,8 +4,9 @@
 //!     cargo run --release -p weightzip --example delta_speed -- BASE.safetensors NEW.safetensors [ROUNDS]
 //!
 //! The data regions of the two safetensors files (same layout) are cut
-//! into pieces of 4 MiB (`PIECE_KIB` sets another size); each piece of NEW is coded alone (`wz_bf16a`) and as
-//! a delta (the writer's kind) against BASE's piece. Prints the best time
+//! into pieces of 4 MiB (`PIECE_KIB` sets another size); each piece of
+//! NEW is coded alone (`wz_bf16a`) and as a delta (the writer's kind)
+//! against BASE's piece. Prints the best time
 //! of each decode over the rounds (the delta's with its base already in
 //! the output buffer, as the reader does it), and their ratio.
 

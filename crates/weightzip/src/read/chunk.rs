@@ -60,43 +60,42 @@ impl BaseCache {
         }
     }
 
-    /// Keeps the decoded bytes of `c` if later chunks are coded against
-    /// it and the budget allows.
+    /// Keeps a copy of the decoded bytes of `c` if later chunks are coded
+    /// against it and the budget allows.
     fn remember(&self, c: &ChunkRef, bytes: &[u8]) {
-        let Some(&n) = self.uses.get(&c.offset) else {
-            return;
-        };
-        let Ok(mut kept) = self.kept.lock() else {
-            return;
-        };
-        if kept.chunks.contains_key(&c.offset) || kept.bytes + bytes.len() as u64 > BASE_CACHE_BYTES
-        {
-            return;
-        }
-        kept.bytes += bytes.len() as u64;
-        let mut buf = kept.free.pop().unwrap_or_default();
-        buf.clear();
-        buf.extend_from_slice(bytes);
-        kept.chunks.insert(c.offset, (Arc::new(buf), n));
+        self.store(c, bytes.len(), |kept| {
+            let mut buf = kept.free.pop().unwrap_or_default();
+            buf.clear();
+            buf.extend_from_slice(bytes);
+            buf
+        });
     }
 
     /// Keeps `bytes`, the decoded bytes of `c`, without a copy if later
     /// chunks are coded against it and the budget allows; else gives them
     /// back.
     pub(crate) fn keep(&self, c: &ChunkRef, bytes: Vec<u8>) -> Option<Vec<u8>> {
+        let mut bytes = Some(bytes);
+        let len = bytes.as_ref().map_or(0, Vec::len);
+        self.store(c, len, |_| bytes.take().unwrap_or_default());
+        bytes
+    }
+
+    /// Stores the `len` bytes of `c` that `buffer` gives, if later chunks
+    /// are coded against it, it is not kept yet and the budget allows.
+    fn store(&self, c: &ChunkRef, len: usize, buffer: impl FnOnce(&mut Kept) -> Vec<u8>) {
         let Some(&n) = self.uses.get(&c.offset) else {
-            return Some(bytes);
+            return;
         };
         let Ok(mut kept) = self.kept.lock() else {
-            return Some(bytes);
+            return;
         };
-        if kept.chunks.contains_key(&c.offset) || kept.bytes + bytes.len() as u64 > BASE_CACHE_BYTES
-        {
-            return Some(bytes);
+        if kept.chunks.contains_key(&c.offset) || kept.bytes + len as u64 > BASE_CACHE_BYTES {
+            return;
         }
-        kept.bytes += bytes.len() as u64;
-        kept.chunks.insert(c.offset, (Arc::new(bytes), n));
-        None
+        kept.bytes += len as u64;
+        let buf = buffer(&mut kept);
+        kept.chunks.insert(c.offset, (Arc::new(buf), n));
     }
 
     /// The kept bytes of the chunk at `offset`, taken out of the cache, if
